@@ -1,0 +1,143 @@
+/**
+ * A stand-in for Entra ID on loopback: RSA keys, a JWKS whose entries carry
+ * Entra-style `issuer` fields, and RS256 tokens. For tests and the local
+ * development stack only; it refuses to run inside Azure.
+ */
+import { createServer, type Server } from 'node:http';
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import jwt from 'jsonwebtoken';
+import { isLoopbackHost } from '../src/url';
+
+export const ENTRA_KEY_ISSUER_TEMPLATE = '{authority}/{tenantid}/v2.0';
+
+export interface IssuerKey {
+  kid: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** The JWKS entry's `issuer`; undefined publishes the key without one. */
+  issuer?: string;
+}
+
+export interface AddKeyOptions {
+  kid?: string;
+  /** Default: Entra's template `{authority}/{tenantid}/v2.0`; null: no issuer field. */
+  issuer?: string | null;
+}
+
+/** Throws inside Azure App Service / Functions: a development issuer must never vouch for production calls. */
+export function assertOutsideAzure(env: Record<string, string | undefined> = process.env): void {
+  const marker = ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME', 'IDENTITY_ENDPOINT'].find((name) => env[name]);
+  if (marker) throw new Error(`The development token issuer refuses to run inside Azure (${marker} is set).`);
+}
+
+export class TokenIssuer {
+  private readonly published: IssuerKey[] = [];
+
+  constructor(readonly authorityHost = 'https://login.microsoftonline.com') {
+    assertOutsideAzure();
+  }
+
+  addKey(options: AddKeyOptions = {}): IssuerKey {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const issuer =
+      options.issuer === null ? undefined : (options.issuer ?? ENTRA_KEY_ISSUER_TEMPLATE.replace('{authority}', this.authorityHost));
+    const key: IssuerKey = { kid: options.kid ?? randomUUID(), privateKey, publicKey, issuer };
+    this.published.push(key);
+    return key;
+  }
+
+  removeKey(kid: string): void {
+    const index = this.published.findIndex((key) => key.kid === kid);
+    if (index >= 0) this.published.splice(index, 1);
+  }
+
+  get keys(): readonly IssuerKey[] {
+    return this.published;
+  }
+
+  jwks(): { keys: Record<string, unknown>[] } {
+    return {
+      keys: this.published.map((key) => {
+        const { n, e } = key.publicKey.export({ format: 'jwk' });
+        return { kty: 'RSA', use: 'sig', kid: key.kid, n, e, ...(key.issuer ? { issuer: key.issuer } : {}) };
+      }),
+    };
+  }
+
+  /** Signs `claims` with RS256 under the first published key, or `key`. */
+  sign(claims: Record<string, unknown>, key: IssuerKey = this.published[0]): string {
+    if (!key) throw new Error('the issuer has no key; call addKey() first');
+    return jwt.sign(claims, key.privateKey, { algorithm: 'RS256', keyid: key.kid, noTimestamp: true });
+  }
+}
+
+export type JwksBehaviour = 'serve' | 'fail' | 'hang' | 'drip';
+
+export interface JwksServer {
+  /** e.g. http://127.0.0.1:1234/common/discovery/v2.0/keys */
+  jwksUri: string;
+  /** How many JWKS requests arrived. */
+  readonly requests: number;
+  /** serve: the JWKS; fail: HTTP 500; hang: never answer; drip: one byte per second, never finishing. */
+  behaviour: JwksBehaviour;
+  close(): Promise<void>;
+}
+
+export const JWKS_PATH = '/common/discovery/v2.0/keys';
+
+/** Serves the issuer's JWKS over HTTP, on a loopback address only. */
+export async function startJwksServer(issuer: TokenIssuer, host = '127.0.0.1', port = 0): Promise<JwksServer> {
+  if (!isLoopbackHost(host)) throw new Error(`The development JWKS server listens on loopback only, not on ${host}.`);
+  let requests = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const state = { behaviour: 'serve' as JwksBehaviour };
+  const server: Server = createServer((req, res) => {
+    if (req.url !== JWKS_PATH) {
+      res.writeHead(404).end();
+      return;
+    }
+    requests++;
+    switch (state.behaviour) {
+      case 'serve':
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(issuer.jwks()));
+        return;
+      case 'fail':
+        res.writeHead(500).end('unavailable');
+        return;
+      case 'hang':
+        return;
+      case 'drip': {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"keys":[');
+        const timer = setInterval(() => res.write(' '), 1000);
+        timers.add(timer);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    jwksUri: `http://${host}:${address.port}${JWKS_PATH}`,
+    get requests() {
+      return requests;
+    },
+    get behaviour() {
+      return state.behaviour;
+    },
+    set behaviour(value: JwksBehaviour) {
+      state.behaviour = value;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        timers.forEach(clearInterval);
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,104 @@
+import jwt from 'jsonwebtoken';
+import { isPlainObject } from '../fabric/contract';
+import { AuthError } from '../fabric/errors';
+import { isGuid } from '../guid';
+import type { SigningKey } from './jwks';
+
+export interface TokenExpectations {
+  /** e.g. https://login.microsoftonline.com, no trailing slash. */
+  authorityHost: string;
+  /** Expected `aud` of v1.0 tokens: the Application ID URI. */
+  v1Audience: string;
+  /** Expected `aud` of v2.0 tokens: the client id. */
+  v2Audience: string;
+  clockSkewSeconds: number;
+}
+
+export type KeyLookup = (kid: string) => Promise<SigningKey | undefined>;
+
+export interface EntraAccessToken {
+  version: '1.0' | '2.0';
+  /** The token's `tid`, lowercase. */
+  tenantId: string;
+  /** `appid` (v1.0) or `azp` (v2.0). */
+  appId: string;
+  claims: Record<string, unknown>;
+}
+
+/**
+ * Validates one Entra ID access token (v1.0 or v2.0) the way Microsoft's
+ * reference backend does, plus signing-key issuer validation. `label` names
+ * the token in the log reason ("app token", "subject token").
+ */
+export async function validateEntraAccessToken(
+  token: string,
+  label: string,
+  findKey: KeyLookup,
+  expected: TokenExpectations,
+  nowMs: number,
+): Promise<EntraAccessToken> {
+  const fail = (reason: string): never => {
+    throw new AuthError(`${label}: ${reason}`);
+  };
+
+  const header = decodeHeader(token);
+  if (!header) return fail('header is not a JSON object');
+  if (header.alg !== 'RS256') return fail(`alg ${JSON.stringify(header.alg)} is not RS256`);
+  if (typeof header.kid !== 'string' || header.kid === '') return fail('header has no kid');
+
+  const signingKey = await findKey(header.kid);
+  if (!signingKey) return fail(`kid ${JSON.stringify(header.kid)} is not in the JWKS`);
+
+  let payload: unknown;
+  try {
+    payload = jwt.verify(token, signingKey.key, {
+      algorithms: ['RS256'],
+      clockTolerance: expected.clockSkewSeconds,
+      clockTimestamp: Math.floor(nowMs / 1000),
+    });
+  } catch (error) {
+    return fail(`rejected by signature or lifetime check (${(error as Error).message})`);
+  }
+  if (!isPlainObject(payload)) return fail('payload is not a JSON object');
+  const claims = payload;
+
+  const version = claims.ver;
+  if (version !== '1.0' && version !== '2.0') return fail(`ver ${JSON.stringify(version)} is neither 1.0 nor 2.0`);
+
+  const tid = claims.tid;
+  if (!isGuid(tid)) return fail('tid is missing or not a GUID');
+
+  const v2Issuer = `${expected.authorityHost}/${tid}/v2.0`;
+  const issuer = version === '1.0' ? `https://sts.windows.net/${tid}/` : v2Issuer;
+  if (claims.iss !== issuer) return fail(`iss ${JSON.stringify(claims.iss)} is not ${JSON.stringify(issuer)}`);
+
+  if (signingKey.issuer !== undefined) {
+    const keyIssuer = signingKey.issuer.replace('{tenantid}', tid);
+    if (keyIssuer !== v2Issuer) return fail(`signing key ${header.kid} is for issuer ${JSON.stringify(signingKey.issuer)}, not for tenant ${tid}`);
+  }
+
+  const audience = version === '1.0' ? expected.v1Audience : expected.v2Audience;
+  const aud = claims.aud;
+  const audOk = Array.isArray(aud) ? aud.includes(audience) : aud === audience;
+  if (!audOk) return fail(`aud ${JSON.stringify(aud)} does not contain ${JSON.stringify(audience)}`);
+
+  if (typeof claims.exp !== 'number') return fail('exp is missing or not a number');
+  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > claims.exp)) {
+    return fail('nbf is not a number or is after exp');
+  }
+
+  const appIdClaim = version === '1.0' ? 'appid' : 'azp';
+  const appId = claims[appIdClaim];
+  if (typeof appId !== 'string' || appId === '') return fail(`${appIdClaim} is missing`);
+
+  return { version, tenantId: tid.toLowerCase(), appId: appId.toLowerCase(), claims };
+}
+
+function decodeHeader(token: string): Record<string, unknown> | undefined {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.split('.', 1)[0], 'base64url').toString('utf8'));
+    return isPlainObject(header) ? header : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,81 @@
+import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { isPlainObject } from '../fabric/contract';
+
+/** A JWKS entry usable for RS256, parsed once. */
+export interface SigningKey {
+  kid: string;
+  key: KeyObject;
+  /** Entra's `issuer` field (jwks-rsa drops it); may hold `{tenantid}`. */
+  issuer?: string;
+}
+
+export const MAX_JWKS_BYTES = 1024 * 1024;
+
+/**
+ * Downloads a JWKS with a deadline on the whole exchange (connect, headers and
+ * body): a server that drips bytes cannot hold the request past `timeoutMs`.
+ */
+export async function fetchJwks(uri: string, timeoutMs: number): Promise<SigningKey[]> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const response = await fetch(uri, { signal, redirect: 'error', headers: { accept: 'application/json' } });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`JWKS endpoint answered HTTP ${response.status}`);
+  }
+  const text = await readBounded(response, MAX_JWKS_BYTES);
+  const keys = parseJwks(JSON.parse(text));
+  if (keys.length === 0) throw new Error('JWKS holds no usable RS256 signing key');
+  return keys;
+}
+
+async function readBounded(response: Response, maxBytes: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = response.body!.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new Error(`JWKS is larger than ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Keeps the RSA signature keys with a kid; skips (rather than fails on) the rest. */
+export function parseJwks(document: unknown): SigningKey[] {
+  if (!isPlainObject(document) || !Array.isArray(document.keys)) throw new Error('JWKS has no "keys" array');
+  const keys: SigningKey[] = [];
+  for (const jwk of document.keys) {
+    const key = toSigningKey(jwk);
+    if (key) keys.push(key);
+  }
+  return keys;
+}
+
+function toSigningKey(jwk: unknown): SigningKey | undefined {
+  if (!isPlainObject(jwk) || jwk.kty !== 'RSA') return undefined;
+  if (typeof jwk.kid !== 'string' || jwk.kid === '') return undefined;
+  if (jwk.use !== undefined && jwk.use !== 'sig') return undefined;
+  if (jwk.alg !== undefined && jwk.alg !== 'RS256') return undefined;
+  const key = publicKeyOf(jwk);
+  if (!key) return undefined;
+  return { kid: jwk.kid, key, issuer: typeof jwk.issuer === 'string' ? jwk.issuer : undefined };
+}
+
+function publicKeyOf(jwk: Record<string, unknown>): KeyObject | undefined {
+  try {
+    if (typeof jwk.n === 'string' && typeof jwk.e === 'string') {
+      return createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e }, format: 'jwk' });
+    }
+    if (Array.isArray(jwk.x5c) && typeof jwk.x5c[0] === 'string') {
+      return new X509Certificate(Buffer.from(jwk.x5c[0], 'base64')).publicKey;
+    }
+  } catch {
+    // A malformed entry is skipped like an unusable one.
+  }
+  return undefined;
+}

@@ -1,0 +1,102 @@
+import { SigningKeysUnavailableError } from '../fabric/errors';
+import { fetchJwks, type SigningKey } from './jwks';
+
+export interface SigningKeyStoreOptions {
+  jwksUri: string;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
+  /** Deadline of one whole JWKS download. */
+  fetchTimeoutMs?: number;
+  /** Keys older than this are refetched on next use (Microsoft.IdentityModel: 12 h). */
+  refreshIntervalMs?: number;
+  /** Least time between two refetches for an unknown kid (Microsoft.IdentityModel: 5 min). */
+  unknownKidRefetchIntervalMs?: number;
+  /** After a failed fetch while no key is known: wait this long before trying again. */
+  coldRetryIntervalMs?: number;
+  onFetchFailure?: (message: string) => void;
+}
+
+const HOUR = 60 * 60 * 1000;
+const MINUTE = 60 * 1000;
+
+/**
+ * Entra's signing keys, shared by every request of the process.
+ *
+ * - Keys are refetched on use once they are `refreshIntervalMs` old.
+ * - An unknown kid may trigger a refetch: the first at once, later ones at
+ *   most once per `unknownKidRefetchIntervalMs`, so random kids cannot turn
+ *   into a stream of downloads. Concurrent callers share one download.
+ * - A failed refetch keeps the cached keys (and waits the unknown-kid interval
+ *   before the next scheduled try); with no key at all, callers get
+ *   SigningKeysUnavailableError, an outage rather than bad credentials.
+ */
+export class SigningKeyStore {
+  private keys = new Map<string, SigningKey>();
+  private fetchedAt = 0;
+  private nextFetchAllowedAt = 0;
+  private lastUnknownKidRefetchAt: number | undefined;
+  private inFlight: Promise<void> | undefined;
+  private readonly now: () => number;
+  private readonly fetchTimeoutMs: number;
+  private readonly refreshIntervalMs: number;
+  private readonly unknownKidRefetchIntervalMs: number;
+  private readonly coldRetryIntervalMs: number;
+
+  constructor(private readonly options: SigningKeyStoreOptions) {
+    this.now = options.now ?? Date.now;
+    this.fetchTimeoutMs = options.fetchTimeoutMs ?? 5000;
+    this.refreshIntervalMs = options.refreshIntervalMs ?? 12 * HOUR;
+    this.unknownKidRefetchIntervalMs = options.unknownKidRefetchIntervalMs ?? 5 * MINUTE;
+    this.coldRetryIntervalMs = options.coldRetryIntervalMs ?? 10 * 1000;
+  }
+
+  /** The key for `kid`, or undefined when the JWKS does not have it. */
+  async getKey(kid: string): Promise<SigningKey | undefined> {
+    if (this.isDueForRefresh()) await this.refresh();
+    if (this.keys.size === 0) {
+      const waitMs = Math.max(0, this.nextFetchAllowedAt - this.now());
+      throw new SigningKeysUnavailableError('no signing key is cached and the JWKS could not be fetched', waitMs / 1000);
+    }
+    const known = this.keys.get(kid);
+    if (known) return known;
+    if (this.inFlight) {
+      await this.inFlight;
+    } else if (this.mayRefetchForUnknownKid()) {
+      this.lastUnknownKidRefetchAt = this.now();
+      await this.refresh();
+    }
+    return this.keys.get(kid);
+  }
+
+  private isDueForRefresh(): boolean {
+    const now = this.now();
+    if (now < this.nextFetchAllowedAt) return false;
+    return this.keys.size === 0 || now - this.fetchedAt >= this.refreshIntervalMs;
+  }
+
+  private mayRefetchForUnknownKid(): boolean {
+    const last = this.lastUnknownKidRefetchAt;
+    return last === undefined || this.now() - last >= this.unknownKidRefetchIntervalMs;
+  }
+
+  private refresh(): Promise<void> {
+    this.inFlight ??= this.download().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async download(): Promise<void> {
+    try {
+      const keys = await fetchJwks(this.options.jwksUri, this.fetchTimeoutMs);
+      this.keys = new Map(keys.map((key) => [key.kid, key]));
+      this.fetchedAt = this.now();
+      this.nextFetchAllowedAt = 0;
+    } catch (error) {
+      const backoff = this.keys.size === 0 ? this.coldRetryIntervalMs : this.unknownKidRefetchIntervalMs;
+      this.nextFetchAllowedAt = this.now() + backoff;
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      this.options.onFetchFailure?.(`JWKS fetch from ${this.options.jwksUri} failed (${reason}); ${this.keys.size} cached key(s) kept`);
+    }
+  }
+}

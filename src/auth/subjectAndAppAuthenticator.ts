@@ -1,0 +1,79 @@
+import { AuthError } from '../fabric/errors';
+import { validateEntraAccessToken, type EntraAccessToken, type KeyLookup, type TokenExpectations } from './entraToken';
+import { parseClientTenantHeader, parseSubjectAndAppHeader } from './subjectAndAppHeader';
+
+/** App ids that Fabric's app-only tokens carry. */
+export const FABRIC_APP_IDS: readonly string[] = [
+  '00000009-0000-0000-c000-000000000000', // Fabric / Power BI service
+  'd2450708-699c-41e3-8077-b0c8341509aa', // Fabric Client for Workloads
+];
+export const REQUIRED_SUBJECT_SCOPE = 'FabricWorkloadControl';
+
+export interface AuthenticatorOptions extends TokenExpectations {
+  /** The app token's tid must equal it (lowercase). */
+  publisherTenantId: string;
+  findKey: KeyLookup;
+  now?: () => number;
+}
+
+export interface AuthenticatedCaller {
+  /** The user's tenant: the subject token's tid, equal to x-ms-client-tenant-id. */
+  tenantId: string;
+  /** The Fabric app that called. */
+  appId: string;
+}
+
+export interface AuthHeaders {
+  authorization: string | null;
+  clientTenantId: string | null;
+}
+
+/** Checks a SubjectAndApp request from Fabric; every failure is an AuthError. */
+export class SubjectAndAppAuthenticator {
+  private readonly now: () => number;
+
+  constructor(private readonly options: AuthenticatorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async authenticate(headers: AuthHeaders): Promise<AuthenticatedCaller> {
+    const clientTenantId = parseClientTenantHeader(headers.clientTenantId);
+    const { subjectToken, appToken } = parseSubjectAndAppHeader(headers.authorization);
+    if (subjectToken === '') throw new AuthError('subject token is empty, which this endpoint does not allow');
+
+    const now = this.now();
+    const app = await this.validate(appToken, 'app token', now);
+    checkAppToken(app, this.options.publisherTenantId);
+    const subject = await this.validate(subjectToken, 'subject token', now);
+    checkSubjectToken(subject, app, clientTenantId);
+    return { tenantId: subject.tenantId, appId: app.appId };
+  }
+
+  private validate(token: string, label: string, now: number): Promise<EntraAccessToken> {
+    return validateEntraAccessToken(token, label, this.options.findKey, this.options, now);
+  }
+}
+
+function checkAppToken(app: EntraAccessToken, publisherTenantId: string): void {
+  const { claims } = app;
+  if (claims.idtyp !== 'app') throw new AuthError(`app token: idtyp ${JSON.stringify(claims.idtyp)} is not "app"`);
+  if (typeof claims.oid !== 'string' || claims.oid === '') throw new AuthError('app token: oid is missing');
+  if (claims.scp !== undefined) throw new AuthError('app token: has an scp claim, so it is not app-only');
+  if (!FABRIC_APP_IDS.includes(app.appId)) throw new AuthError(`app token: app id ${app.appId} is not one of Fabric's`);
+  if (app.tenantId !== publisherTenantId) {
+    throw new AuthError(`app token: tid ${app.tenantId} is not the publisher tenant ${publisherTenantId}`);
+  }
+}
+
+function checkSubjectToken(subject: EntraAccessToken, app: EntraAccessToken, clientTenantId: string): void {
+  const { claims } = subject;
+  if (claims.idtyp !== undefined) throw new AuthError(`subject token: has idtyp ${JSON.stringify(claims.idtyp)}, so it is not delegated`);
+  const scopes = typeof claims.scp === 'string' ? claims.scp.split(' ') : [];
+  if (!scopes.includes(REQUIRED_SUBJECT_SCOPE)) throw new AuthError(`subject token: scp does not contain ${REQUIRED_SUBJECT_SCOPE}`);
+  if (subject.appId !== app.appId) {
+    throw new AuthError(`subject token: app id ${subject.appId} differs from the app token's ${app.appId}`);
+  }
+  if (subject.tenantId !== clientTenantId) {
+    throw new AuthError(`subject token: tid ${subject.tenantId} is not x-ms-client-tenant-id ${clientTenantId}`);
+  }
+}

@@ -1,0 +1,126 @@
+import type { ErrorSource } from './contract';
+
+/**
+ * One class per failure class of DESIGN.md's error table. Each carries what
+ * the caller sees (status, code, source, isPermanent, message) and, apart
+ * from it, what only the log may see (`logDetail`).
+ */
+export abstract class FabricError extends Error {
+  abstract readonly status: number;
+  abstract readonly errorCode: string;
+  abstract readonly source: ErrorSource;
+  abstract readonly isPermanent: boolean;
+  /** Extra response headers, such as Retry-After. */
+  readonly headers: Record<string, string> = {};
+  /** Parameters named in the response's messageParameters. */
+  readonly messageParameters?: string[];
+
+  constructor(
+    message: string,
+    readonly logDetail?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidParameterError extends FabricError {
+  readonly status = 400;
+  readonly errorCode = 'InvalidParameter';
+  readonly source = 'User';
+  readonly isPermanent = true;
+  readonly messageParameters: string[];
+
+  constructor(parameter: string, expectation: string) {
+    super(`The parameter '${parameter}' is invalid: ${expectation}.`);
+    this.messageParameters = [parameter];
+  }
+}
+
+/** The caller sees one generic message; `reason` goes to the log only. */
+export class AuthError extends FabricError {
+  readonly status = 401;
+  readonly errorCode = 'AuthError';
+  readonly source = 'External';
+  readonly isPermanent = false;
+  readonly headers = { 'WWW-Authenticate': 'SubjectAndAppToken1.0' };
+
+  constructor(readonly reason: string) {
+    super('The request could not be authenticated.', reason);
+  }
+}
+
+abstract class UnavailableError extends FabricError {
+  readonly status = 503;
+  readonly source = 'System';
+  readonly isPermanent = false;
+  readonly headers: Record<string, string>;
+
+  constructor(message: string, retryAfterSeconds: number, logDetail?: string) {
+    super(message, logDetail);
+    this.headers = { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) };
+  }
+}
+
+export class StorageUnavailableError extends UnavailableError {
+  readonly errorCode = 'StorageUnavailable';
+
+  constructor(logDetail: string, retryAfterSeconds = 5) {
+    super('The job state store is temporarily unavailable. Try again later.', retryAfterSeconds, logDetail);
+  }
+}
+
+export class SigningKeysUnavailableError extends UnavailableError {
+  readonly errorCode = 'SigningKeysUnavailable';
+
+  constructor(logDetail: string, retryAfterSeconds: number) {
+    super('The token signing keys are temporarily unavailable. Try again later.', retryAfterSeconds, logDetail);
+  }
+}
+
+export class InvalidJobStateRecordError extends FabricError {
+  readonly status = 500;
+  readonly errorCode = 'InvalidJobStateRecord';
+  readonly source = 'System';
+  readonly isPermanent = false;
+
+  constructor(logDetail: string) {
+    super('The stored state of this job instance is invalid.', logDetail);
+  }
+}
+
+export class InternalError extends FabricError {
+  readonly status = 500;
+  readonly errorCode = 'InternalError';
+  readonly source = 'System';
+  readonly isPermanent = false;
+
+  constructor(logDetail?: string) {
+    super('An unexpected error occurred.', logDetail);
+  }
+}
+
+/** Local host only: the Functions host answers unknown routes itself. */
+export class RouteNotFoundError extends FabricError {
+  readonly status = 404;
+  readonly errorCode = 'NotFound';
+  readonly source = 'User';
+  readonly isPermanent = true;
+
+  constructor() {
+    super('No such resource.');
+  }
+}
+
+/** Local host only: the route exists but not for this method. */
+export class MethodNotAllowedError extends FabricError {
+  readonly status = 405;
+  readonly errorCode = 'MethodNotAllowed';
+  readonly source = 'User';
+  readonly isPermanent = true;
+
+  constructor(allowed: string[]) {
+    super(`The method is not allowed. Allowed: ${allowed.join(', ')}.`);
+    this.headers.Allow = allowed.join(', ');
+  }
+}

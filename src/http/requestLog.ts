@@ -1,0 +1,46 @@
+import type { InvocationContext } from '@azure/functions';
+
+export interface Correlation {
+  activityId?: string;
+  requestId?: string;
+}
+
+export interface RequestLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+interface HeaderSource {
+  get(name: string): string | null;
+}
+
+// GUIDs in practice; anything else that is short and plain is still echoed.
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Reads ActivityId and RequestId; a value that is absent or unsafe to echo is left out. */
+export function readCorrelation(headers: HeaderSource): Correlation {
+  const pick = (name: string): string | undefined => {
+    const value = headers.get(name);
+    return value !== null && CORRELATION_ID.test(value) ? value : undefined;
+  };
+  return { activityId: pick('activityid'), requestId: pick('requestid') };
+}
+
+/** Every line carries ActivityId and RequestId, through the Functions invocation context. */
+export function createRequestLog(context: InvocationContext, correlation: Correlation): RequestLog {
+  const suffix = ` [ActivityId=${correlation.activityId ?? '(none)'} RequestId=${correlation.requestId ?? '(none)'}]`;
+  return {
+    info: (message) => context.info(message + suffix),
+    warn: (message) => context.warn(message + suffix),
+    error: (message) => context.error(message + suffix),
+  };
+}
+
+/** Echoes the correlation ids on the response, as Fabric's samples do. */
+export function correlationHeaders(correlation: Correlation): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (correlation.activityId) headers.ActivityId = correlation.activityId;
+  if (correlation.requestId) headers.RequestId = correlation.requestId;
+  return headers;
+}

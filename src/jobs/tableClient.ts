@@ -1,0 +1,60 @@
+import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/identity';
+import type { TableConnection } from '../config';
+import { isLoopbackHost, tryParseUrl } from '../url';
+
+/**
+ * Few, short retries: Fabric polls about once a minute, so a quick 503 with
+ * Retry-After beats a request that hangs on the SDK's default back-off.
+ */
+export const TABLE_RETRY_OPTIONS = { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 };
+
+type Env = Record<string, string | undefined>;
+
+/** Builds the one TableClient of the process. */
+export function createTableClient(connection: TableConnection, tableName: string, env: Env = process.env): TableClient {
+  const options: TableServiceClientOptions = { retryOptions: TABLE_RETRY_OPTIONS };
+  if (connection.kind === 'connectionString') {
+    options.allowInsecureConnection = isLoopbackConnectionString(connection.connectionString);
+    return TableClient.fromConnectionString(connection.connectionString, tableName, options);
+  }
+  const url = tryParseUrl(connection.endpoint);
+  options.allowInsecureConnection = url !== undefined && url.protocol === 'http:' && isLoopbackHost(url.hostname);
+  return new TableClient(connection.endpoint, tableName, createCredential(connection.managedIdentityClientId, env), options);
+}
+
+/** True when the string points at Azurite on this machine: only then is plain http allowed. */
+export function isLoopbackConnectionString(connectionString: string): boolean {
+  const parts = new Map(
+    connectionString
+      .split(';')
+      .filter((part) => part.includes('='))
+      .map((part) => [part.slice(0, part.indexOf('=')).trim().toLowerCase(), part.slice(part.indexOf('=') + 1).trim()]),
+  );
+  if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return true;
+  const endpoint = tryParseUrl(parts.get('tableendpoint') ?? '');
+  return endpoint !== undefined && isLoopbackHost(endpoint.hostname);
+}
+
+/** Inside Azure App Service / Functions these are set by the platform. */
+export function isRunningInAzure(env: Env): boolean {
+  return Boolean(env.WEBSITE_INSTANCE_ID || env.IDENTITY_ENDPOINT || env.MSI_ENDPOINT);
+}
+
+/**
+ * In Azure: ManagedIdentityCredential only, so a cold start never probes the
+ * environment, workload identity, CLI and other credentials first.
+ * Elsewhere (a developer's laptop pointed at a real account):
+ * DefaultAzureCredential, which finds the Azure CLI login.
+ * @azure/identity is loaded only here, keeping it off the connection-string path.
+ */
+export function createCredential(managedIdentityClientId: string | undefined, env: Env): TokenCredential {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const identity = require('@azure/identity') as typeof import('@azure/identity');
+  if (isRunningInAzure(env)) {
+    return managedIdentityClientId
+      ? new identity.ManagedIdentityCredential({ clientId: managedIdentityClientId })
+      : new identity.ManagedIdentityCredential();
+  }
+  return new identity.DefaultAzureCredential(managedIdentityClientId ? { managedIdentityClientId } : undefined);
+}
