@@ -33,7 +33,7 @@ export function parseSubjectAndAppHeader(value: string | null): SubjectAndAppTok
     const scheme = value.split(' ', 1)[0];
     throw new AuthError(
       scheme === SCHEME
-        ? 'Authorization header is not of the form SubjectAndAppToken1.0 subjectToken="…", appToken="…" (or was sent more than once)'
+        ? 'Authorization header is not in the exact SubjectAndApp form: subjectToken then appToken, both quoted, sent once'
         : `Authorization scheme is not ${SCHEME}`,
     );
   }

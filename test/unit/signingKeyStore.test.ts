@@ -1,0 +1,164 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseJwks } from '../../src/auth/jwks';
+import { SigningKeyStore, type SigningKeyStoreOptions } from '../../src/auth/signingKeyStore';
+import { SigningKeysUnavailableError } from '../../src/fabric/errors';
+import { startJwksServer, TokenIssuer, type JwksServer } from '../../dev/tokenIssuer';
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+let issuer: TokenIssuer;
+let jwks: JwksServer;
+let clock: number;
+beforeEach(async () => {
+  issuer = new TokenIssuer();
+  issuer.addKey({ kid: 'key-1' });
+  jwks = await startJwksServer(issuer);
+  clock = Date.UTC(2026, 0, 1);
+});
+afterEach(() => jwks.close());
+
+function store(options: Partial<SigningKeyStoreOptions> = {}) {
+  return new SigningKeyStore({ jwksUri: jwks.jwksUri, now: () => clock, ...options });
+}
+
+describe('caching', () => {
+  it('downloads once and serves every later lookup from memory', async () => {
+    const keys = store();
+    for (let i = 0; i < 20; i++) expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
+    expect(jwks.requests).toBe(1);
+  });
+
+  it('keeps the issuer field of each JWKS entry and parses the key once into a KeyObject', async () => {
+    const key = await store().getKey('key-1');
+    expect(key?.issuer).toBe('https://login.microsoftonline.com/{tenantid}/v2.0');
+    expect(key?.key.type).toBe('public');
+    expect(key?.key.asymmetricKeyType).toBe('rsa');
+  });
+
+  it('refreshes on use once the keys are 12 hours old, not before', async () => {
+    const keys = store();
+    await keys.getKey('key-1');
+    clock += 12 * HOUR - 1;
+    await keys.getKey('key-1');
+    expect(jwks.requests).toBe(1);
+    clock += 1;
+    await keys.getKey('key-1');
+    expect(jwks.requests).toBe(2);
+  });
+});
+
+describe('unknown kids', () => {
+  it('refetches at once for the first unknown kid and finds a rotated-in key', async () => {
+    const keys = store();
+    await keys.getKey('key-1');
+    issuer.addKey({ kid: 'key-2' });
+    expect((await keys.getKey('key-2'))?.kid).toBe('key-2');
+    expect(jwks.requests).toBe(2);
+  });
+
+  it('refetches for later unknown kids at most once per 5 minutes', async () => {
+    const keys = store();
+    await keys.getKey('key-1');
+    expect(await keys.getKey('nope-1')).toBeUndefined();
+    expect(jwks.requests).toBe(2);
+    clock += 5 * MINUTE - 1;
+    expect(await keys.getKey('nope-2')).toBeUndefined();
+    expect(jwks.requests).toBe(2);
+    clock += 1;
+    expect(await keys.getKey('nope-3')).toBeUndefined();
+    expect(jwks.requests).toBe(3);
+  });
+
+  it('turns a burst of random kids into at most one download', async () => {
+    const keys = store();
+    await keys.getKey('key-1');
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => keys.getKey(`random-${i}`)));
+    expect(results.every((r) => r === undefined)).toBe(true);
+    expect(jwks.requests).toBe(2);
+  });
+
+  it('lets concurrent callers share one download', async () => {
+    const keys = store();
+    const results = await Promise.all(Array.from({ length: 50 }, () => keys.getKey('key-1')));
+    expect(results.every((r) => r?.kid === 'key-1')).toBe(true);
+    expect(jwks.requests).toBe(1);
+  });
+});
+
+describe('failures', () => {
+  it('keeps serving cached keys when a refetch fails, and reports the failure', async () => {
+    const onFetchFailure = vi.fn();
+    const keys = store({ onFetchFailure });
+    await keys.getKey('key-1');
+    jwks.behaviour = 'fail';
+    clock += 12 * HOUR;
+    expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
+    expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('HTTP 500'));
+    expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('1 cached key(s) kept'));
+  });
+
+  it('does not retry a failed scheduled refresh on every request', async () => {
+    const keys = store();
+    await keys.getKey('key-1');
+    jwks.behaviour = 'fail';
+    clock += 12 * HOUR;
+    await keys.getKey('key-1');
+    await keys.getKey('key-1');
+    expect(jwks.requests).toBe(2);
+  });
+
+  it('answers SigningKeysUnavailable with a Retry-After when no key was ever fetched', async () => {
+    jwks.behaviour = 'fail';
+    const keys = store({ coldRetryIntervalMs: 10_000 });
+    const error = await keys.getKey('key-1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SigningKeysUnavailableError);
+    expect((error as SigningKeysUnavailableError).headers['Retry-After']).toBe('10');
+    // Within the retry interval nothing is downloaded again; after it, the store tries again and recovers.
+    await keys.getKey('key-1').catch(() => undefined);
+    expect(jwks.requests).toBe(1);
+    jwks.behaviour = 'serve';
+    clock += 10_000;
+    expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
+    expect(jwks.requests).toBe(2);
+  });
+
+  it.each(['hang', 'drip'] as const)('gives up on a JWKS endpoint that %ss, at the total deadline', async (behaviour) => {
+    jwks.behaviour = behaviour;
+    const onFetchFailure = vi.fn();
+    const error = await store({ fetchTimeoutMs: 300, onFetchFailure })
+      .getKey('key-1')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SigningKeysUnavailableError);
+    expect(onFetchFailure).toHaveBeenCalledWith(expect.stringMatching(/TimeoutError|aborted/));
+  });
+
+  it('treats a JWKS of unreachable address as unavailable', async () => {
+    await jwks.close();
+    const error = await store().getKey('key-1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SigningKeysUnavailableError);
+  });
+});
+
+describe('parseJwks', () => {
+  const rsa = () => issuer.jwks().keys[0];
+
+  it('skips entries that cannot verify RS256 and keeps the rest', () => {
+    const keys = parseJwks({
+      keys: [
+        { kty: 'EC', kid: 'ec', crv: 'P-256', x: 'x', y: 'y' },
+        { ...rsa(), kid: 'enc', use: 'enc' },
+        { ...rsa(), kid: 'ps', alg: 'PS256' },
+        { ...rsa(), kid: '' },
+        { kty: 'RSA', kid: 'broken', x5c: ['bm90IGEgY2VydGlmaWNhdGU='] },
+        { ...rsa(), kid: 'good' },
+      ],
+    });
+    expect(keys.map((k) => k.kid)).toEqual(['good']);
+  });
+
+  it('rejects a document without a keys array', () => {
+    expect(() => parseJwks({ keys: 'nope' })).toThrow(/no "keys" array/);
+    expect(() => parseJwks([])).toThrow(/no "keys" array/);
+  });
+});

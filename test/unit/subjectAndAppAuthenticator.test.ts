@@ -1,0 +1,57 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseJwks } from '../../src/auth/jwks';
+import { SubjectAndAppAuthenticator } from '../../src/auth/subjectAndAppAuthenticator';
+import { AuthError } from '../../src/fabric/errors';
+import { TokenIssuer } from '../../dev/tokenIssuer';
+import { ACCEPTED, REJECTED, type AuthContext, type AuthRequest } from '../fixtures/authCases';
+import { createAuthContext } from '../fixtures/authContext';
+import { IDENTITY } from '../fixtures/tokens';
+
+let ctx: AuthContext;
+let authenticator: SubjectAndAppAuthenticator;
+beforeAll(() => {
+  const issuer = new TokenIssuer(IDENTITY.authorityHost);
+  issuer.addKey();
+  ctx = createAuthContext(issuer);
+  const keys = parseJwks(issuer.jwks());
+  authenticator = new SubjectAndAppAuthenticator({
+    authorityHost: IDENTITY.authorityHost,
+    v1Audience: IDENTITY.workloadAudience,
+    v2Audience: IDENTITY.workloadClientId,
+    clockSkewSeconds: 60,
+    publisherTenantId: IDENTITY.publisherTenantId,
+    findKey: async (kid) => keys.find((key) => key.kid === kid),
+  });
+});
+
+/** What a Headers object gives for repeated headers: the values joined with ", ". */
+const joined = (value: string | string[] | undefined) => (value === undefined ? null : [value].flat().join(', '));
+const authenticate = (request: AuthRequest) =>
+  authenticator.authenticate({ authorization: joined(request.authorization), clientTenantId: joined(request.tenant) });
+
+describe('accepted by the authenticator', () => {
+  it.each(ACCEPTED.map((c) => [`${c.rule}: ${c.name}`, c] as const))('%s', async (_name, authCase) => {
+    const caller = await authenticate(authCase.request(ctx));
+    expect(caller.tenantId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('rejected by the authenticator', () => {
+  it.each(REJECTED.map((c) => [`${c.rule}: ${c.name}`, c] as const))('%s', async (_name, authCase) => {
+    const error = await authenticate(authCase.request(ctx)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(AuthError);
+    expect((error as AuthError).reason).toMatch(authCase.reason!);
+  });
+});
+
+it('covers every rule of AUTH.md with an accepted and a rejected case', () => {
+  const acceptedRules = new Set(ACCEPTED.map((c) => c.rule));
+  const rejectedRules = new Set(REJECTED.map((c) => c.rule));
+  for (const rule of ['ver', 'audience', 'lifetime', 'app id', 'signing-key issuer', 'subject scope', 'tenant header']) {
+    expect(acceptedRules).toContain(rule);
+  }
+  expect(rejectedRules.size).toBeGreaterThanOrEqual(12);
+});
