@@ -11,10 +11,18 @@ export const CLOCK_SKEW_SECONDS = 60;
  * The composition root: builds each real dependency once per process from the
  * configuration. Tests and the local host call it with their own settings.
  */
-export function createDependencies(config: Config, env: Record<string, string | undefined> = process.env): JobStateDependencies {
+export interface CompositionOptions {
+  /** Decides the storage credential (managed identity inside Azure). */
+  env?: Record<string, string | undefined>;
+  /** Process-wide warnings that belong to no single request, such as a failed JWKS download. */
+  warn?: (message: string) => void;
+}
+
+export function createDependencies(config: Config, options: CompositionOptions = {}): JobStateDependencies {
+  const env = options.env ?? process.env;
   const keys = new SigningKeyStore({
     jwksUri: config.entraJwksUri,
-    onFetchFailure: (message) => console.warn(message),
+    onFetchFailure: options.warn ?? ((message) => console.warn(message)),
   });
   const authenticator = new SubjectAndAppAuthenticator({
     authorityHost: config.entraAuthorityHost,

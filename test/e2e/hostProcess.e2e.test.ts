@@ -1,0 +1,106 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freeLoopbackPort } from '../../dev/azurite';
+import { startJwksServer, TokenIssuer, type JwksServer } from '../../dev/tokenIssuer';
+import { toJobEntity } from '../../src/jobs/jobRow';
+import { get } from '../fixtures/http';
+import { jobPath, SEED, USER_TENANT } from '../fixtures/stack';
+import { azuriteConnectionString, createTestTable } from '../fixtures/tables';
+import { IDENTITY, tokenFactory } from '../fixtures/tokens';
+
+/** These tests run the compiled output, as `npm run host` and `func start` do; `npm test` builds first. */
+const ROOT = join(__dirname, '..', '..');
+const HOST_ENTRY = join(ROOT, 'dist', 'dev', 'localHost.js');
+const FUNCTION_ENTRY = join(ROOT, 'dist', 'src', 'functions', 'getItemJobInstanceState.js');
+
+let issuer: TokenIssuer;
+let jwks: JwksServer;
+let table: TableClient;
+let settings: Record<string, string>;
+beforeAll(async () => {
+  if (!existsSync(HOST_ENTRY)) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
+  issuer = new TokenIssuer(IDENTITY.authorityHost);
+  issuer.addKey();
+  jwks = await startJwksServer(issuer);
+  table = await createTestTable();
+  await table.createEntity(toJobEntity({ ...SEED, tenantId: USER_TENANT, status: 'InProgress', startTimeUtc: new Date('2023-12-10T14:41:39.412Z') }));
+  settings = {
+    PUBLISHER_TENANT_ID: IDENTITY.publisherTenantId,
+    WORKLOAD_CLIENT_ID: IDENTITY.workloadClientId,
+    WORKLOAD_AUDIENCE: IDENTITY.workloadAudience,
+    ENTRA_JWKS_URI: jwks.jwksUri,
+    JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString(),
+    JOB_STATE_TABLE_NAME: table.tableName,
+  };
+});
+afterAll(async () => {
+  await jwks?.close();
+  await table?.deleteTable();
+});
+
+/** The parent's environment minus anything that could configure the app by accident. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+  return { ...env, ...extra };
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = output.split('\n').find((line) => pattern.test(line));
+      if (match) resolve(match);
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before printing ${pattern}:\n${output}`)));
+  });
+}
+
+describe('npm run host (the compiled local host)', () => {
+  it('serves the seed example on $HOST:$PORT and stops cleanly on SIGTERM', async () => {
+    const port = await freeLoopbackPort();
+    const child = spawn(process.execPath, [HOST_ENTRY], { env: cleanEnv({ ...settings, PORT: String(port), HOST: '127.0.0.1' }), stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const line = await waitForLine(child, /listening on/);
+      expect(line).toContain(`http://127.0.0.1:${port}/api`);
+      const tokens = tokenFactory(issuer);
+      const answer = await get(`http://127.0.0.1:${port}/api${jobPath(SEED)}`, { authorization: tokens.header(), 'x-ms-client-tenant-id': USER_TENANT });
+      expect(answer.status).toBe(200);
+      expect(answer.text).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+
+  it('refuses to start with bad settings, naming every problem', () => {
+    const result = spawnSync(process.execPath, [HOST_ENTRY], { env: cleanEnv({ PUBLISHER_TENANT_ID: 'nope' }), encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('PUBLISHER_TENANT_ID must be a GUID');
+    expect(result.stderr).toContain('WORKLOAD_CLIENT_ID is required');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('the Functions entry point', () => {
+  it("is what package.json's main glob names", () => {
+    const main: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).main;
+    expect(main).toBe('dist/src/functions/*.js');
+    const compiled = readdirSync(join(ROOT, 'dist', 'src', 'functions')).filter((f) => f.endsWith('.js'));
+    const sources = readdirSync(join(ROOT, 'src', 'functions')).filter((f) => f.endsWith('.ts'));
+    expect(compiled.sort()).toEqual(sources.map((f) => f.replace(/\.ts$/, '.js')).sort());
+  });
+
+  it('loads with good settings and fails at load with bad ones', () => {
+    const load = (env: Record<string, string>) =>
+      spawnSync(process.execPath, ['-e', `require(${JSON.stringify(FUNCTION_ENTRY)})`], { env: cleanEnv(env), encoding: 'utf8' });
+    expect(load(settings).status).toBe(0);
+    const bad = load({ ...settings, WORKLOAD_AUDIENCE: '' });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('WORKLOAD_AUDIENCE is required');
+  });
+});

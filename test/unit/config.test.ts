@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, readConfig } from '../../src/config';
+
+const VALID = {
+  PUBLISHER_TENANT_ID: '8A2B1C3D-0000-4000-8000-00000000AAAA',
+  WORKLOAD_CLIENT_ID: '5f1d7c2e-1111-4111-8111-00000000bbbb',
+  WORKLOAD_AUDIENCE: 'api://contoso/workload',
+  JOB_STATE_TABLE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+};
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    readConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  return [];
+}
+
+describe('readConfig', () => {
+  it('reads a minimal configuration and fills the defaults', () => {
+    expect(readConfig(VALID)).toEqual({
+      publisherTenantId: '8a2b1c3d-0000-4000-8000-00000000aaaa',
+      workloadClientId: '5f1d7c2e-1111-4111-8111-00000000bbbb',
+      workloadAudience: 'api://contoso/workload',
+      entraAuthorityHost: 'https://login.microsoftonline.com',
+      entraJwksUri: 'https://login.microsoftonline.com/common/discovery/v2.0/keys',
+      table: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
+      tableName: 'JobInstances',
+    });
+  });
+
+  it('derives the JWKS address from a sovereign-cloud authority', () => {
+    const config = readConfig({ ...VALID, ENTRA_AUTHORITY_HOST: 'https://login.microsoftonline.us/' });
+    expect(config.entraAuthorityHost).toBe('https://login.microsoftonline.us');
+    expect(config.entraJwksUri).toBe('https://login.microsoftonline.us/common/discovery/v2.0/keys');
+  });
+
+  it('reads the managed-identity endpoint and a user-assigned identity', () => {
+    const { JOB_STATE_TABLE_CONNECTION_STRING: _, ...rest } = VALID;
+    const config = readConfig({ ...rest, JOB_STATE_TABLE_ENDPOINT: 'https://acct.table.core.windows.net/', AZURE_CLIENT_ID: '0f0f0f0f-0000-4000-8000-000000000001' });
+    expect(config.table).toEqual({
+      kind: 'endpoint',
+      endpoint: 'https://acct.table.core.windows.net',
+      managedIdentityClientId: '0f0f0f0f-0000-4000-8000-000000000001',
+    });
+  });
+
+  it('allows http for a loopback JWKS address', () => {
+    expect(readConfig({ ...VALID, ENTRA_JWKS_URI: 'http://127.0.0.1:9999/keys' }).entraJwksUri).toBe('http://127.0.0.1:9999/keys');
+  });
+
+  it('names every problem in one error', () => {
+    const problems = problemsOf({
+      PUBLISHER_TENANT_ID: 'contoso',
+      WORKLOAD_AUDIENCE: ' ',
+      ENTRA_JWKS_URI: 'http://keys.example.com/keys',
+      JOB_STATE_TABLE_NAME: 'job-instances',
+    });
+    expect(problems).toEqual([
+      'PUBLISHER_TENANT_ID must be a GUID',
+      'WORKLOAD_CLIENT_ID is required',
+      'WORKLOAD_AUDIENCE is required',
+      'ENTRA_JWKS_URI must be an https URL (http is allowed only for a loopback host)',
+      'one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required',
+      'JOB_STATE_TABLE_NAME must be 3-63 letters or digits, starting with a letter',
+    ]);
+  });
+
+  it.each([
+    ['an http authority', { ENTRA_AUTHORITY_HOST: 'http://login.microsoftonline.com' }, /ENTRA_AUTHORITY_HOST/],
+    ['an authority with a path', { ENTRA_AUTHORITY_HOST: 'https://login.microsoftonline.com/common' }, /ENTRA_AUTHORITY_HOST/],
+    ['both table settings', { JOB_STATE_TABLE_ENDPOINT: 'https://acct.table.core.windows.net' }, /only one of/],
+    ['a client id that is not a GUID', { WORKLOAD_CLIENT_ID: 'my-app' }, /WORKLOAD_CLIENT_ID must be a GUID/],
+  ])('rejects %s', (_name, change, problem) => {
+    expect(problemsOf({ ...VALID, ...change }).join('\n')).toMatch(problem);
+  });
+
+  it.each([
+    ['an http endpoint elsewhere', 'http://acct.table.core.windows.net', /JOB_STATE_TABLE_ENDPOINT must be an https URL/],
+    ['a managed identity id that is not a GUID', 'https://acct.table.core.windows.net', /AZURE_CLIENT_ID/],
+  ])('rejects %s', (_name, endpoint, problem) => {
+    const { JOB_STATE_TABLE_CONNECTION_STRING: _, ...rest } = VALID;
+    expect(problemsOf({ ...rest, JOB_STATE_TABLE_ENDPOINT: endpoint, AZURE_CLIENT_ID: 'mine' }).join('\n')).toMatch(problem);
+  });
+
+  it('says how many problems there are and lists them one per line', () => {
+    expect(() => readConfig({})).toThrow(/^Invalid configuration \(4 problems\):\n- PUBLISHER_TENANT_ID is required\n/);
+  });
+});
