@@ -4,7 +4,7 @@
  * development stack only; it refuses to run inside Azure.
  */
 import { createServer, type Server } from 'node:http';
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
 import { isLoopbackHost } from '../src/url';
@@ -38,11 +38,14 @@ export class TokenIssuer {
     assertOutsideAzure();
   }
 
-  addKey(options: AddKeyOptions = {}): IssuerKey {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  /** Publishes a new RSA key (or `privateKey`, to keep a key across runs). */
+  addKey(options: AddKeyOptions = {}, privateKey?: KeyObject): IssuerKey {
+    const pair = privateKey
+      ? { privateKey, publicKey: createPublicKey(privateKey) }
+      : generateKeyPairSync('rsa', { modulusLength: 2048 });
     const issuer =
       options.issuer === null ? undefined : (options.issuer ?? ENTRA_KEY_ISSUER_TEMPLATE.replace('{authority}', this.authorityHost));
-    const key: IssuerKey = { kid: options.kid ?? randomUUID(), privateKey, publicKey, issuer };
+    const key: IssuerKey = { kid: options.kid ?? randomUUID(), privateKey: pair.privateKey, publicKey: pair.publicKey, issuer };
     this.published.push(key);
     return key;
   }

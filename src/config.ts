@@ -1,11 +1,17 @@
-import { isGuid } from './guid';
+import { isGuid } from './ids';
 import { isLoopbackHost, tryParseUrl } from './url';
 
 export type TableConnection =
   | { kind: 'connectionString'; connectionString: string }
   | { kind: 'endpoint'; endpoint: string; managedIdentityClientId?: string };
 
-export interface Config {
+/** Where job state rows live: all a job runner or the CLI needs. */
+export interface TableConfig {
+  table: TableConnection;
+  tableName: string;
+}
+
+export interface Config extends TableConfig {
   /** Lowercase. The app token's tid must equal it. */
   publisherTenantId: string;
   /** Audience of v2.0 tokens. */
@@ -15,9 +21,14 @@ export interface Config {
   /** Without a trailing slash, e.g. https://login.microsoftonline.com */
   entraAuthorityHost: string;
   entraJwksUri: string;
-  table: TableConnection;
-  tableName: string;
 }
+
+/** Every setting the app reads (DESIGN.md), for documentation checks and the sample settings file. */
+export const SETTINGS = {
+  required: ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE'],
+  oneOf: ['JOB_STATE_TABLE_ENDPOINT', 'JOB_STATE_TABLE_CONNECTION_STRING'],
+  optional: ['ENTRA_AUTHORITY_HOST', 'ENTRA_JWKS_URI', 'JOB_STATE_TABLE_NAME', 'AZURE_CLIENT_ID'],
+} as const;
 
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 export const DEFAULT_TABLE_NAME = 'JobInstances';
@@ -32,71 +43,96 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** Reads settings and collects every problem instead of stopping at the first. */
+class SettingsReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  value(name: string): string | undefined {
+    const raw = this.env[name];
+    return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+  }
+
+  required(name: string): string {
+    const raw = this.value(name);
+    if (raw === undefined) this.problems.push(`${name} is required`);
+    return raw ?? '';
+  }
+
+  requiredGuid(name: string): string {
+    const raw = this.required(name);
+    if (raw !== '' && !isGuid(raw)) this.problems.push(`${name} must be a GUID`);
+    return raw.toLowerCase();
+  }
+
+  /** https anywhere, plain http only on this machine. */
+  checkHttpsOrLoopback(name: string, value: string): void {
+    const url = tryParseUrl(value);
+    if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))) {
+      this.problems.push(`${name} must be an https URL (http is allowed only for a loopback host)`);
+    }
+  }
+
+  finish<T>(result: T): T {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+    return result;
+  }
+}
+
 /**
  * Reads and checks every setting of DESIGN.md at once. Throws one ConfigError
  * naming every problem, so a bad deployment fails at start, not per request.
  */
 export function readConfig(env: Env): Config {
-  const problems: string[] = [];
-  const value = (name: string): string | undefined => {
-    const raw = env[name];
-    return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
-  };
-  const required = (name: string): string => {
-    const raw = value(name);
-    if (raw === undefined) problems.push(`${name} is required`);
-    return raw ?? '';
-  };
-  const guid = (name: string, raw: string): string => {
-    if (raw !== '' && !isGuid(raw)) problems.push(`${name} must be a GUID`);
-    return raw.toLowerCase();
-  };
+  const settings = new SettingsReader(env);
+  const publisherTenantId = settings.requiredGuid('PUBLISHER_TENANT_ID');
+  const workloadClientId = settings.requiredGuid('WORKLOAD_CLIENT_ID');
+  const workloadAudience = settings.required('WORKLOAD_AUDIENCE');
 
-  const publisherTenantId = guid('PUBLISHER_TENANT_ID', required('PUBLISHER_TENANT_ID'));
-  const workloadClientId = guid('WORKLOAD_CLIENT_ID', required('WORKLOAD_CLIENT_ID'));
-  const workloadAudience = required('WORKLOAD_AUDIENCE');
-
-  const authority = value('ENTRA_AUTHORITY_HOST') ?? DEFAULT_AUTHORITY_HOST;
+  const authority = settings.value('ENTRA_AUTHORITY_HOST') ?? DEFAULT_AUTHORITY_HOST;
   const authorityUrl = tryParseUrl(authority);
   if (!authorityUrl || authorityUrl.protocol !== 'https:' || authorityUrl.pathname !== '/' || authorityUrl.search || authorityUrl.hash) {
-    problems.push('ENTRA_AUTHORITY_HOST must be an https URL with no path, e.g. https://login.microsoftonline.com');
+    settings.problems.push('ENTRA_AUTHORITY_HOST must be an https URL with no path, e.g. https://login.microsoftonline.com');
   }
   const entraAuthorityHost = authority.replace(/\/+$/, '');
+  const entraJwksUri = settings.value('ENTRA_JWKS_URI') ?? `${entraAuthorityHost}/common/discovery/v2.0/keys`;
+  settings.checkHttpsOrLoopback('ENTRA_JWKS_URI', entraJwksUri);
 
-  const entraJwksUri = value('ENTRA_JWKS_URI') ?? `${entraAuthorityHost}/common/discovery/v2.0/keys`;
-  const jwksUrl = tryParseUrl(entraJwksUri);
-  if (!jwksUrl || !(jwksUrl.protocol === 'https:' || (jwksUrl.protocol === 'http:' && isLoopbackHost(jwksUrl.hostname)))) {
-    problems.push('ENTRA_JWKS_URI must be an https URL (http is allowed only for a loopback host)');
-  }
-
-  const table = readTableConnection(value, problems);
-  const tableName = value('JOB_STATE_TABLE_NAME') ?? DEFAULT_TABLE_NAME;
-  if (!TABLE_NAME.test(tableName)) {
-    problems.push('JOB_STATE_TABLE_NAME must be 3-63 letters or digits, starting with a letter');
-  }
-
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { publisherTenantId, workloadClientId, workloadAudience, entraAuthorityHost, entraJwksUri, table, tableName };
+  const tableConfig = readTableSettings(settings);
+  return settings.finish({ publisherTenantId, workloadClientId, workloadAudience, entraAuthorityHost, entraJwksUri, ...tableConfig });
 }
 
-function readTableConnection(value: (name: string) => string | undefined, problems: string[]): TableConnection {
-  const endpoint = value('JOB_STATE_TABLE_ENDPOINT');
-  const connectionString = value('JOB_STATE_TABLE_CONNECTION_STRING');
+/** Only the job-state table settings: what the writer and the jobstate CLI need. */
+export function readTableConfig(env: Env): TableConfig {
+  const settings = new SettingsReader(env);
+  return settings.finish(readTableSettings(settings));
+}
+
+function readTableSettings(settings: SettingsReader): TableConfig {
+  const tableName = settings.value('JOB_STATE_TABLE_NAME') ?? DEFAULT_TABLE_NAME;
+  const table = readTableConnection(settings);
+  if (!TABLE_NAME.test(tableName)) {
+    settings.problems.push('JOB_STATE_TABLE_NAME must be 3-63 letters or digits, starting with a letter');
+  }
+  return { table, tableName };
+}
+
+function readTableConnection(settings: SettingsReader): TableConnection {
+  const endpoint = settings.value('JOB_STATE_TABLE_ENDPOINT');
+  const connectionString = settings.value('JOB_STATE_TABLE_CONNECTION_STRING');
   if (endpoint !== undefined && connectionString !== undefined) {
-    problems.push('set only one of JOB_STATE_TABLE_ENDPOINT and JOB_STATE_TABLE_CONNECTION_STRING');
+    settings.problems.push('set only one of JOB_STATE_TABLE_ENDPOINT and JOB_STATE_TABLE_CONNECTION_STRING');
   }
   if (connectionString !== undefined) return { kind: 'connectionString', connectionString };
   if (endpoint === undefined) {
-    problems.push('one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required');
+    settings.problems.push('one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required');
     return { kind: 'connectionString', connectionString: '' };
   }
-  const url = tryParseUrl(endpoint);
-  if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))) {
-    problems.push('JOB_STATE_TABLE_ENDPOINT must be an https URL (http is allowed only for a loopback host)');
-  }
-  const managedIdentityClientId = value('AZURE_CLIENT_ID');
+  settings.checkHttpsOrLoopback('JOB_STATE_TABLE_ENDPOINT', endpoint);
+  const managedIdentityClientId = settings.value('AZURE_CLIENT_ID');
   if (managedIdentityClientId !== undefined && !isGuid(managedIdentityClientId)) {
-    problems.push('AZURE_CLIENT_ID must be a GUID (the client id of a user-assigned managed identity)');
+    settings.problems.push('AZURE_CLIENT_ID must be a GUID (the client id of a user-assigned managed identity)');
   }
   return { kind: 'endpoint', endpoint: endpoint.replace(/\/+$/, ''), managedIdentityClientId };
 }

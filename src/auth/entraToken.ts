@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { isPlainObject } from '../fabric/contract';
 import { AuthError } from '../fabric/errors';
-import { isGuid } from '../guid';
+import { isGuid } from '../ids';
 import type { SigningKey } from './jwks';
 
 export interface TokenExpectations {

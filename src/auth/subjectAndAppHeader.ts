@@ -1,5 +1,5 @@
 import { AuthError } from '../fabric/errors';
-import { isGuid } from '../guid';
+import { isGuid } from '../ids';
 
 export const SCHEME = 'SubjectAndAppToken1.0';
 /** Checked before any parsing. Two Entra tokens are a few KiB; 16 KiB is generous. */

@@ -1,5 +1,5 @@
 import { InvalidParameterError } from '../fabric/errors';
-import { isGuid } from '../guid';
+import { isGuid, isTypeName, TYPE_NAME_RULE } from '../ids';
 
 /** The Functions route of Jobs_GetItemJobInstanceState, without the `api` prefix. No constraints: bad ids must reach the handler. */
 export const JOB_INSTANCE_ROUTE = 'workspaces/{workspaceId}/items/{itemType}/{itemId}/jobTypes/{jobType}/instances/{jobInstanceId}';
@@ -12,8 +12,6 @@ export interface JobPath {
   jobInstanceId: string;
 }
 
-const TYPE_NAME = /^[A-Za-z0-9._-]{1,256}$/;
-
 /** Checks the route values in path order; GUIDs come back lowercase. */
 export function parseJobPath(params: Record<string, string | undefined>): JobPath {
   const guid = (name: keyof JobPath): string => {
@@ -23,9 +21,7 @@ export function parseJobPath(params: Record<string, string | undefined>): JobPat
   };
   const typeName = (name: keyof JobPath): string => {
     const value = params[name];
-    if (value === undefined || !TYPE_NAME.test(value)) {
-      throw new InvalidParameterError(name, 'it must be 1 to 256 characters of letters, digits, ".", "_" or "-"');
-    }
+    if (!isTypeName(value)) throw new InvalidParameterError(name, `it must be ${TYPE_NAME_RULE}`);
     return value;
   };
   return {

@@ -1,0 +1,64 @@
+/**
+ * The development stack's settings: fixed development values that anyone can
+ * override from the environment. local.settings.sample.json holds the same
+ * values (a test keeps the two in step).
+ */
+import { join } from 'node:path';
+import { azuriteConnectionString } from './azurite';
+import { JWKS_PATH } from './tokenIssuer';
+
+export const DEV_DEFAULTS = {
+  PUBLISHER_TENANT_ID: 'aaaaaaaa-0000-4000-8000-000000000001',
+  WORKLOAD_CLIENT_ID: 'aaaaaaaa-0000-4000-8000-000000000002',
+  WORKLOAD_AUDIENCE: 'api://localdevinstance/aaaaaaaa-0000-4000-8000-000000000001/Contoso.FinanceAnalytics',
+  /** The tenant of the development user on whose behalf "Fabric" calls. */
+  DEV_USER_TENANT_ID: 'bbbbbbbb-0000-4000-8000-000000000003',
+  JOB_STATE_TABLE_NAME: 'JobInstances',
+  HOST: '127.0.0.1',
+  PORT: '7071',
+  DEV_ISSUER_PORT: '7072',
+  AZURITE_TABLE_PORT: '10002',
+  /** local: always the project's local host; auto: func when it is on the PATH. */
+  DEV_FUNCTIONS_HOST: 'auto',
+};
+
+/** Fabric's published example job (Jobs_GetItemJobInstanceState). */
+export const DEMO_JOB = {
+  workspaceId: 'e5ef604d-e14f-4a59-9133-75d5a0cb9334',
+  itemType: 'Contoso.FinanceAnalytics.Forecast',
+  itemId: 'b14cb7e7-d346-4751-9cfd-8c2767d53111',
+  jobType: 'calculateForecast',
+  jobInstanceId: '63f77191-432d-4ee6-9c5f-31a1a6987072',
+  status: 'InProgress' as const,
+  startTimeUtc: new Date('2023-12-10T14:41:39.412Z'),
+};
+
+export type DevSettings = typeof DEV_DEFAULTS & {
+  /** Git-ignored folder for Azurite's data and the development signing key. */
+  DEV_DATA_DIR: string;
+  ENTRA_JWKS_URI: string;
+  JOB_STATE_TABLE_CONNECTION_STRING: string;
+};
+
+export function devSettings(env: NodeJS.ProcessEnv, projectRoot: string): DevSettings {
+  const pick = (name: keyof typeof DEV_DEFAULTS) => env[name] || DEV_DEFAULTS[name];
+  const base = Object.fromEntries(Object.keys(DEV_DEFAULTS).map((name) => [name, pick(name as keyof typeof DEV_DEFAULTS)])) as typeof DEV_DEFAULTS;
+  return {
+    ...base,
+    DEV_DATA_DIR: env.DEV_DATA_DIR || join(projectRoot, '.dev'),
+    ENTRA_JWKS_URI: `http://127.0.0.1:${base.DEV_ISSUER_PORT}${JWKS_PATH}`,
+    JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString(Number(base.AZURITE_TABLE_PORT)),
+  };
+}
+
+/** The app settings (DESIGN.md) of the development stack. */
+export function appSettingsOf(settings: DevSettings): Record<string, string> {
+  return {
+    PUBLISHER_TENANT_ID: settings.PUBLISHER_TENANT_ID,
+    WORKLOAD_CLIENT_ID: settings.WORKLOAD_CLIENT_ID,
+    WORKLOAD_AUDIENCE: settings.WORKLOAD_AUDIENCE,
+    ENTRA_JWKS_URI: settings.ENTRA_JWKS_URI,
+    JOB_STATE_TABLE_CONNECTION_STRING: settings.JOB_STATE_TABLE_CONNECTION_STRING,
+    JOB_STATE_TABLE_NAME: settings.JOB_STATE_TABLE_NAME,
+  };
+}

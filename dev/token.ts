@@ -1,0 +1,9 @@
+/** `npm run token`: a fresh development Authorization header and tenant header, for hand-made requests. */
+import { join } from 'node:path';
+import { createDevIssuer, devAuthorization } from './devIssuer';
+import { devSettings } from './devSettings';
+
+const settings = devSettings(process.env, join(__dirname, '..', '..'));
+const issuer = createDevIssuer(settings);
+process.stdout.write(`Authorization: ${devAuthorization(issuer, settings)}\n`);
+process.stdout.write(`x-ms-client-tenant-id: ${settings.DEV_USER_TENANT_ID}\n`);

@@ -1,0 +1,199 @@
+#!/usr/bin/env node
+/**
+ * jobstate: look at and change job instance rows, for local development and
+ * operations. Same settings as the endpoint (environment first, then the
+ * Values of ./local.settings.json, as func does).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { TableClient } from '@azure/data-tables';
+import { ConfigError, readTableConfig } from '../config';
+import { ERROR_SOURCES, isJobInstanceStatus, type ErrorDetails, type ErrorSource } from '../fabric/contract';
+import { FabricError } from '../fabric/errors';
+import { listJobInstances } from '../jobs/jobListing';
+import { JobStateWriter } from '../jobs/jobStateWriter';
+import { createTableClient } from '../jobs/tableClient';
+import { isGuid } from '../ids';
+import { describeStorageError, statusCodeOf } from '../jobs/storageErrors';
+import { InvalidJobInputError, JobNotFoundError, JobStateWriteError } from '../jobs/writerErrors';
+import { JobStateStore } from '../jobs/jobStateStore';
+
+const USAGE = `Usage: jobstate <command> [options]
+
+Commands:
+  create   create a job instance row
+  set      move a job instance to another status
+  show     print one job instance
+  list     print the job instances of an item, most recently changed first
+
+Run "jobstate <command> --help" for a command's options.
+Settings: JOB_STATE_TABLE_CONNECTION_STRING or JOB_STATE_TABLE_ENDPOINT, and JOB_STATE_TABLE_NAME,
+from the environment or from ./local.settings.json.`;
+
+const ID_OPTIONS = {
+  item: { type: 'string' },
+  instance: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface Command {
+  usage: string;
+  options: ParseArgsConfig['options'];
+  positionals?: number;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[], table: () => TableClient): Promise<unknown>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  create: {
+    usage: `Usage: jobstate create --item <item id> --instance <job instance id> --tenant <tenant id>
+                       --workspace <workspace id> --item-type <type> --job-type <type> [--status NotStarted|InProgress]`,
+    options: {
+      ...ID_OPTIONS,
+      tenant: { type: 'string' },
+      workspace: { type: 'string' },
+      'item-type': { type: 'string' },
+      'job-type': { type: 'string' },
+      status: { type: 'string', default: 'NotStarted' },
+    },
+    run: (v, _p, table) =>
+      new JobStateWriter(table()).create({
+        itemId: required(v, 'item'),
+        jobInstanceId: required(v, 'instance'),
+        tenantId: required(v, 'tenant'),
+        workspaceId: required(v, 'workspace'),
+        itemType: required(v, 'item-type'),
+        jobType: required(v, 'job-type'),
+        status: status(v.status as string),
+      }),
+  },
+  set: {
+    usage: `Usage: jobstate set <status> --item <item id> --instance <job instance id>
+           [--error-code <code> --error-message <text> [--error-source System|User|External] [--permanent]]
+  Status: InProgress, Completed, Failed (needs --error-code and --error-message) or Cancelled.`,
+    options: {
+      ...ID_OPTIONS,
+      'error-code': { type: 'string' },
+      'error-message': { type: 'string' },
+      'error-source': { type: 'string', default: 'System' },
+      permanent: { type: 'boolean' },
+    },
+    positionals: 1,
+    run: (v, [target], table) => new JobStateWriter(table()).setStatus(required(v, 'item'), required(v, 'instance'), status(target), errorDetailsFrom(v)),
+  },
+  show: {
+    usage: 'Usage: jobstate show --item <item id> --instance <job instance id>',
+    options: ID_OPTIONS,
+    run: async (v, _p, table) => {
+      const itemId = guid(v, 'item');
+      const jobInstanceId = guid(v, 'instance');
+      const record = await new JobStateStore(table()).read(itemId, jobInstanceId);
+      if (!record) throw new JobNotFoundError(`job ${itemId}/${jobInstanceId} does not exist`);
+      return record;
+    },
+  },
+  list: {
+    usage: 'Usage: jobstate list --item <item id> [--limit <1-100, default 20>]',
+    options: { item: { type: 'string' }, limit: { type: 'string', default: '20' }, help: { type: 'boolean', short: 'h' } },
+    run: (v, _p, table) => listJobInstances(table(), guid(v, 'item'), Number(v.limit)),
+  },
+};
+
+function required(values: Record<string, unknown>, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value === '') throw new InvalidJobInputError(`--${name} is required`);
+  return value;
+}
+
+function guid(values: Record<string, unknown>, name: string): string {
+  const value = required(values, name);
+  if (!isGuid(value)) throw new InvalidJobInputError(`--${name} must be a GUID`);
+  return value.toLowerCase();
+}
+
+function status(value: string | undefined) {
+  if (!isJobInstanceStatus(value)) throw new InvalidJobInputError(`unknown status ${JSON.stringify(value)}`);
+  return value;
+}
+
+function errorDetailsFrom(v: Record<string, string | boolean | undefined>): ErrorDetails | undefined {
+  const code = v['error-code'] as string | undefined;
+  const message = v['error-message'] as string | undefined;
+  if (code === undefined && message === undefined && !v.permanent) return undefined;
+  if (!code || !message) throw new InvalidJobInputError('--error-code and --error-message go together');
+  const source = v['error-source'] as string;
+  if (!(ERROR_SOURCES as readonly string[]).includes(source)) throw new InvalidJobInputError(`--error-source must be one of ${ERROR_SOURCES.join(', ')}`);
+  return { errorCode: code, message, source: source as ErrorSource, isPermanent: Boolean(v.permanent) };
+}
+
+/** The environment, with gaps filled from ./local.settings.json's Values (the environment wins, as with func). */
+export function cliSettings(env: NodeJS.ProcessEnv, cwd: string): Record<string, string | undefined> {
+  const file = join(cwd, 'local.settings.json');
+  if (!existsSync(file)) return env;
+  const values = (JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, string> }).Values ?? {};
+  return { ...values, ...env };
+}
+
+function print(result: unknown): void {
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+/** One line, never a stack: what went wrong and, where it helps, which setting or input. */
+function describe(error: unknown): { message: string; exitCode: number } {
+  if (error instanceof InvalidJobInputError) return { message: error.message, exitCode: 2 };
+  if (error instanceof ConfigError) return { message: error.problems.join('; '), exitCode: 2 };
+  if (error instanceof JobStateWriteError) return { message: error.message, exitCode: 1 };
+  if (error instanceof FabricError) return { message: error.logDetail ?? error.message, exitCode: 1 };
+  if (statusCodeOf(error) !== undefined || (error as Error)?.name === 'RestError') return { message: `storage: ${describeStorageError(error)}`, exitCode: 1 };
+  return { message: error instanceof Error ? error.message : String(error), exitCode: 1 };
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`jobstate: unknown command ${JSON.stringify(name)} (try jobstate --help)\n`);
+    return 2;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
+    if (!parsed.values.help && parsed.positionals.length !== (command.positionals ?? 0)) {
+      throw new InvalidJobInputError(`expected ${command.positionals ?? 0} argument(s), got ${parsed.positionals.length}`);
+    }
+  } catch (error) {
+    process.stderr.write(`jobstate ${name}: ${(error as Error).message.split('\n', 1)[0]}\n${command.usage}\n`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  let table: TableClient | undefined;
+  const lazyTable = () => {
+    if (!table) {
+      const settings = cliSettings(env, cwd);
+      const config = readTableConfig(settings);
+      table = createTableClient(config.table, config.tableName, settings);
+    }
+    return table;
+  };
+  try {
+    print(await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals, lazyTable));
+    return 0;
+  } catch (error) {
+    const { message, exitCode } = describe(error);
+    process.stderr.write(`jobstate ${name}: ${message}\n`);
+    return exitCode;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
