@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { createDevIssuer, devAuthorization } from './devIssuer';
 import { devSettings } from './devSettings';
 
-const settings = devSettings(process.env, join(__dirname, '..', '..'));
-const issuer = createDevIssuer(settings);
-process.stdout.write(`Authorization: ${devAuthorization(issuer, settings)}\n`);
-process.stdout.write(`x-ms-client-tenant-id: ${settings.DEV_USER_TENANT_ID}\n`);
+try {
+  const settings = devSettings(process.env, join(__dirname, '..', '..'));
+  const issuer = createDevIssuer(settings);
+  process.stdout.write(`Authorization: ${devAuthorization(issuer, settings)}\n`);
+  process.stdout.write(`x-ms-client-tenant-id: ${settings.DEV_USER_TENANT_ID}\n`);
+} catch (error) {
+  process.stderr.write(`npm run token: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,155 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobStateStore } from '../../src/jobs/jobStateStore';
+import { azuriteConnectionString, createTestTable } from '../fixtures/tables';
+
+const ROOT = join(__dirname, '..', '..');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'jobstate.js');
+
+let table: TableClient;
+let store: JobStateStore;
+let cwd: string;
+let settings: Record<string, string>;
+beforeAll(async () => {
+  table = await createTestTable();
+  store = new JobStateStore(table);
+  cwd = mkdtempSync(join(tmpdir(), 'jobstate-'));
+  settings = { JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString(), JOB_STATE_TABLE_NAME: table.tableName };
+});
+afterAll(async () => {
+  await table?.deleteTable();
+  rmSync(cwd, { recursive: true, force: true });
+});
+
+function jobstate(args: string[], env: Record<string, string> = settings, dir = cwd) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+  const json = result.status === 0 && /^[[{]/.test(result.stdout) ? JSON.parse(result.stdout) : undefined;
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr, json };
+}
+
+function newJob() {
+  const ids = { item: randomUUID(), instance: randomUUID() };
+  const create = ['create', '--item', ids.item, '--instance', ids.instance, '--tenant', randomUUID(), '--workspace', randomUUID(), '--item-type', 'Contoso.Forecast', '--job-type', 'calculate'];
+  return { ...ids, create, id: ['--item', ids.item, '--instance', ids.instance] };
+}
+
+/** A one-line error on stderr, a non-zero exit, nothing on stdout. */
+function expectOneLineFailure(result: ReturnType<typeof jobstate>, code: number, message: RegExp) {
+  expect(result.code).toBe(code);
+  expect(result.stdout).toBe('');
+  const firstLine = result.stderr.split('\n')[0];
+  expect(firstLine).toMatch(message);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('jobstate, the happy path', () => {
+  it('creates, shows, moves and lists a job', async () => {
+    const job = newJob();
+    const created = jobstate(job.create);
+    expect(created.code).toBe(0);
+    expect(created.json).toMatchObject({ itemId: job.item, jobInstanceId: job.instance, status: 'NotStarted' });
+
+    expect(jobstate(['set', 'InProgress', ...job.id]).json.status).toBe('InProgress');
+    const failed = jobstate(['set', 'Failed', ...job.id, '--error-code', 'Quota', '--error-message', 'Out of quota', '--error-source', 'User', '--permanent']);
+    expect(failed.code).toBe(0);
+    expect(failed.json.errorDetails).toEqual({ errorCode: 'Quota', message: 'Out of quota', source: 'User', isPermanent: true });
+
+    const shown = jobstate(['show', ...job.id]);
+    expect(shown.json).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'Quota' } });
+    expect(shown.json.endTimeUtc).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect((await store.read(job.item, job.instance))?.status).toBe('Failed');
+
+    const listed = jobstate(['list', '--item', job.item]);
+    expect(listed.json).toHaveLength(1);
+    expect(listed.json[0]).toMatchObject({ jobInstanceId: job.instance, record: { status: 'Failed' } });
+  });
+
+  it('reads its settings from ./local.settings.json when the environment has none', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jobstate-local-'));
+    writeFileSync(join(dir, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: settings }));
+    const job = newJob();
+    expect(jobstate(job.create, {}, dir).code).toBe(0);
+    expect(jobstate(['show', ...job.id], {}, dir).json.status).toBe('NotStarted');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each(['create', 'set', 'show', 'list'])('explains "%s --help"', (command) => {
+    const result = jobstate([command, '--help'], {});
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^Usage: jobstate ${command}`));
+  });
+
+  it('explains itself with --help', () => {
+    const result = jobstate(['--help'], {});
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Commands:');
+  });
+});
+
+describe('jobstate, bad input: a one-line error, a non-zero exit, nothing written', () => {
+  it('rejects an item id that is not a GUID', async () => {
+    const job = newJob();
+    const bad = job.create.map((arg) => (arg === job.item ? 'item-42' : arg));
+    expectOneLineFailure(jobstate(bad), 2, /itemId must be a GUID/);
+    expectOneLineFailure(jobstate(['list', '--item', 'item-42']), 2, /--item must be a GUID/);
+  });
+
+  it('rejects an unknown status and leaves the row alone', async () => {
+    const job = newJob();
+    jobstate(job.create);
+    expectOneLineFailure(jobstate(['set', 'Running', ...job.id]), 2, /unknown status "Running"/);
+    expect((await store.read(job.item, job.instance))?.status).toBe('NotStarted');
+  });
+
+  it('refuses an illegal transition and leaves the row alone', async () => {
+    const job = newJob();
+    jobstate(job.create);
+    expectOneLineFailure(jobstate(['set', 'Completed', ...job.id]), 1, /is NotStarted; it cannot become Completed/);
+    expect((await store.read(job.item, job.instance))?.status).toBe('NotStarted');
+  });
+
+  it('refuses Failed without an error code and message', async () => {
+    const job = newJob();
+    jobstate(job.create);
+    expectOneLineFailure(jobstate(['set', 'Failed', ...job.id]), 2, /Failed needs ErrorDetails/);
+    expectOneLineFailure(jobstate(['set', 'Failed', ...job.id, '--error-code', 'X']), 2, /go together/);
+    expect((await store.read(job.item, job.instance))?.status).toBe('NotStarted');
+  });
+
+  it('refuses to create a job twice', () => {
+    const job = newJob();
+    expect(jobstate(job.create).code).toBe(0);
+    expectOneLineFailure(jobstate(job.create), 1, /already exists/);
+  });
+
+  it('reports a job that does not exist', () => {
+    const job = newJob();
+    expectOneLineFailure(jobstate(['show', ...job.id]), 1, /does not exist/);
+    expectOneLineFailure(jobstate(['set', 'InProgress', ...job.id]), 1, /does not exist/);
+  });
+
+  it('names the missing setting', async () => {
+    const job = newJob();
+    expectOneLineFailure(jobstate(job.create, {}), 2, /JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required/);
+    expect(await store.read(job.item, job.instance)).toBeUndefined();
+  });
+
+  it('rejects unknown options, missing options and unknown commands', () => {
+    expectOneLineFailure(jobstate(['show', '--item', randomUUID(), '--bogus', 'x']), 2, /Unknown option '--bogus'/);
+    expectOneLineFailure(jobstate(['show', '--item', randomUUID()]), 2, /--instance is required/);
+    expectOneLineFailure(jobstate(['frobnicate']), 2, /unknown command "frobnicate"/);
+  });
+});
+
+describe('npx jobstate', () => {
+  it('runs the project\'s CLI by name', () => {
+    const result = spawnSync('npx', ['--no-install', 'jobstate', '--help'], { cwd: ROOT, encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('Usage: jobstate <command>');
+  });
+});

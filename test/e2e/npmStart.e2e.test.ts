@@ -1,0 +1,121 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freeLoopbackPort } from '../../dev/azurite';
+
+/** The entry point `npm start` runs after it builds (npm test has built already). */
+const START = join(__dirname, '..', '..', 'dist', 'dev', 'start.js');
+const TOKEN = join(__dirname, '..', '..', 'dist', 'dev', 'token.js');
+
+/** Every process below `pid`, from /proc. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const found: number[] = [];
+  const visit = (p: number) => (children.get(p) ?? []).forEach((c) => (found.push(c), visit(c)));
+  visit(pid);
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+}
+
+let dataDir: string;
+let env: NodeJS.ProcessEnv;
+let child: ChildProcess;
+let output = '';
+let curlLines: string[] = [];
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'npm-start-'));
+  env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    PORT: String(await freeLoopbackPort()),
+    DEV_ISSUER_PORT: String(await freeLoopbackPort()),
+    AZURITE_TABLE_PORT: String(await freeLoopbackPort()),
+    DEV_DATA_DIR: dataDir,
+    DEV_FUNCTIONS_HOST: 'local',
+  };
+  child = spawn(process.execPath, [START], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  curlLines = await new Promise<string[]>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const lines = output.split('\n').filter((line) => line.startsWith('curl '));
+      if (lines.length >= 2 && output.includes('Ctrl-C')) resolve(lines);
+    });
+    child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+  });
+}, 60_000);
+
+afterAll(() => {
+  if (child?.exitCode === null) child.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('npm start', () => {
+  it('says which Functions host it runs', () => {
+    expect(output).toContain("Functions host: the project's local host");
+  });
+
+  it('prints a curl line that returns the demo job exactly as in Fabric\'s example', () => {
+    const body = execFileSync('bash', ['-c', curlLines[0]], { encoding: 'utf8' });
+    expect(body).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
+  });
+
+  it('prints a second curl line, for a job that does not exist', () => {
+    const body = JSON.parse(execFileSync('bash', ['-c', curlLines[1]], { encoding: 'utf8' }));
+    expect(body).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'JobInstanceNotFound' } });
+  });
+
+  it('keeps its data under the data folder', () => {
+    expect(existsSync(join(dataDir, 'azurite'))).toBe(true);
+    expect(existsSync(join(dataDir, 'dev-issuer-key.pem'))).toBe(true);
+  });
+
+  it('lets npm run token mint headers that the running stack accepts', () => {
+    const printed = execFileSync(process.execPath, [TOKEN], { env, encoding: 'utf8' });
+    const authorization = /^Authorization: (.*)$/m.exec(printed)![1];
+    const tenant = /^x-ms-client-tenant-id: (.*)$/m.exec(printed)![1];
+    const url = /curl -sS '([^']+)'/.exec(curlLines[0])![1];
+    const body = execFileSync('curl', ['-sS', url, '-H', `Authorization: ${authorization}`, '-H', `x-ms-client-tenant-id: ${tenant}`], { encoding: 'utf8' });
+    expect(JSON.parse(body).status).toBe('InProgress');
+  });
+
+  it('stops every process it started on SIGTERM', async () => {
+    const started = descendants(child.pid!);
+    expect(started.length).toBeGreaterThan(0); // Azurite at least
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(started.filter(alive)).toEqual([]);
+  });
+});
+
+describe('the development issuer', () => {
+  it('refuses to run inside Azure', () => {
+    const result = spawnSync(process.execPath, [START], { env: { ...env, WEBSITE_INSTANCE_ID: 'abc123' }, encoding: 'utf8', timeout: 30_000 });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('refuses to run inside Azure (WEBSITE_INSTANCE_ID is set)');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});

@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readConfig, SETTINGS } from '../../src/config';
+import { appSettingsOf, devSettings } from '../../dev/devSettings';
+
+const ROOT = join(__dirname, '..', '..');
+const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
+const sample = JSON.parse(read('local.settings.sample.json')) as { Values: Record<string, string>; Host: { LocalHttpPort: number } };
+
+describe('local.settings.sample.json', () => {
+  it('names every setting the app reads', () => {
+    for (const name of [...SETTINGS.required, ...SETTINGS.oneOf, ...SETTINGS.optional]) expect(sample.Values).toHaveProperty(name);
+    expect(sample.Values.FUNCTIONS_WORKER_RUNTIME).toBe('node');
+  });
+
+  it('is a configuration the app accepts', () => {
+    expect(() => readConfig(sample.Values)).not.toThrow();
+  });
+
+  it('points at the development stack that npm start runs', () => {
+    const dev = appSettingsOf(devSettings({}, ROOT));
+    for (const name of ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE', 'ENTRA_JWKS_URI', 'JOB_STATE_TABLE_NAME']) {
+      expect(sample.Values[name]).toBe(dev[name]);
+    }
+    // UseDevelopmentStorage=true is Azurite's default Table endpoint, where npm start runs it.
+    expect(dev.JOB_STATE_TABLE_CONNECTION_STRING).toContain('TableEndpoint=http://127.0.0.1:10002/');
+    expect(String(sample.Host.LocalHttpPort)).toBe(devSettings({}, ROOT).PORT);
+  });
+});
+
+describe('host.json', () => {
+  const host = JSON.parse(read('host.json'));
+  it('needs no extension bundle (an HTTP-only app) and keeps the api route prefix', () => {
+    expect(host.version).toBe('2.0');
+    expect(host.extensionBundle).toBeUndefined();
+    expect(host.extensions?.http?.routePrefix ?? 'api').toBe('api');
+  });
+});
+
+describe('.funcignore', () => {
+  const lines = read('.funcignore').split('\n').filter((line) => line && !line.startsWith('#'));
+  it('keeps sources, tests, dev tools and local settings out of the deployed package', () => {
+    for (const entry of ['/src', '/test', '/dev', '/dist/dev', '/local.settings.json', '*.ts']) expect(lines).toContain(entry);
+  });
+
+  it('never excludes the compiled functions or what they load', () => {
+    for (const line of lines) expect(['dist', 'dist/src', '/dist', '/dist/src', 'src', 'node_modules', '/node_modules', 'host.json', 'package.json']).not.toContain(line);
+  });
+});
