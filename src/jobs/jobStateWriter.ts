@@ -8,16 +8,10 @@ import { createTableClient } from './tableClient';
 import { applyTransition, INITIAL_STATUSES } from './jobTransitions';
 import { ConcurrentUpdateError, IllegalTransitionError, InvalidJobInputError, JobAlreadyExistsError, JobNotFoundError } from './writerErrors';
 
-export interface NewJobInstance {
-  itemId: string;
-  jobInstanceId: string;
-  tenantId: string;
-  workspaceId: string;
-  itemType: string;
-  jobType: string;
+export type NewJobInstance = Pick<JobRecord, 'itemId' | 'jobInstanceId' | 'tenantId' | 'workspaceId' | 'itemType' | 'jobType'> & {
   /** NotStarted (default) or InProgress. */
   status?: JobInstanceStatus;
-}
+};
 
 export interface JobStateWriterOptions {
   now?: () => Date;

@@ -4,12 +4,11 @@ import { join } from 'node:path';
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeLoopbackPort } from '../../dev/azurite';
-import { startJwksServer, TokenIssuer, type JwksServer } from '../../dev/tokenIssuer';
+import type { JwksServer, TokenIssuer } from '../../dev/tokenIssuer';
 import { toJobEntity } from '../../src/jobs/jobRow';
 import { get } from '../fixtures/http';
-import { jobPath, SEED, USER_TENANT } from '../fixtures/stack';
-import { azuriteConnectionString, createTestTable } from '../fixtures/tables';
-import { IDENTITY, tokenFactory } from '../fixtures/tokens';
+import { jobPath, SEED, SEED_RECORD, startBackends, USER_TENANT } from '../fixtures/stack';
+import { tokenFactory } from '../fixtures/tokens';
 
 /** These tests run the compiled output, as `npm run host` and `func start` do; `npm test` builds first. */
 const ROOT = join(__dirname, '..', '..');
@@ -22,19 +21,8 @@ let table: TableClient;
 let settings: Record<string, string>;
 beforeAll(async () => {
   if (!existsSync(HOST_ENTRY)) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
-  issuer = new TokenIssuer(IDENTITY.authorityHost);
-  issuer.addKey();
-  jwks = await startJwksServer(issuer);
-  table = await createTestTable();
-  await table.createEntity(toJobEntity({ ...SEED, tenantId: USER_TENANT, status: 'InProgress', startTimeUtc: new Date('2023-12-10T14:41:39.412Z') }));
-  settings = {
-    PUBLISHER_TENANT_ID: IDENTITY.publisherTenantId,
-    WORKLOAD_CLIENT_ID: IDENTITY.workloadClientId,
-    WORKLOAD_AUDIENCE: IDENTITY.workloadAudience,
-    ENTRA_JWKS_URI: jwks.jwksUri,
-    JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString(),
-    JOB_STATE_TABLE_NAME: table.tableName,
-  };
+  ({ issuer, jwks, table, settings } = await startBackends());
+  await table.createEntity(toJobEntity(SEED_RECORD));
 });
 afterAll(async () => {
   await jwks?.close();

@@ -64,7 +64,7 @@ describe('create', () => {
     ['an item id that is not a GUID', { itemId: 'item-1' }, /itemId must be a GUID/],
     ['a bad item type', { itemType: 'a b' }, /itemType must be/],
     ['a bad tenant and workspace', { tenantId: 'x', workspaceId: 'y' }, /tenantId, workspaceId must be GUIDs/],
-  ])('rejects %s and writes nothing', async (_name, change, message) => {
+  ] as [string, Partial<NewJobInstance>, RegExp][])('rejects %s and writes nothing', async (_name, change, message) => {
     const job = newJob(change);
     await expect(writer.create(job)).rejects.toThrow(message);
     await expect(writer.create(job)).rejects.toBeInstanceOf(InvalidJobInputError);
