@@ -128,6 +128,10 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void stopAll(0));
   process.once('SIGTERM', () => void stopAll(0));
+  // npm forwards SIGTERM to the script's shell, which may die without passing it on:
+  // when our parent goes away, stop too rather than leave Azurite and the host behind.
+  const parent = process.ppid;
+  setInterval(() => process.ppid !== parent && void stopAll(0), 1000).unref();
   // Last resort if we exit some other way: no child outlives us.
   process.once('exit', () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL')));
 

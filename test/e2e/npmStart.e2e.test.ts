@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeLoopbackPort } from '../../dev/azurite';
 
-/** The entry point `npm start` runs after it builds (npm test has built already). */
-const START = join(__dirname, '..', '..', 'dist', 'dev', 'start.js');
+const ROOT = join(__dirname, '..', '..');
+/** The entry point `npm start` runs after its prestart build. */
+const START = join(ROOT, 'dist', 'dev', 'start.js');
 const TOKEN = join(__dirname, '..', '..', 'dist', 'dev', 'token.js');
 
 /** Every process below `pid`, from /proc. */
@@ -54,7 +55,9 @@ beforeAll(async () => {
     DEV_DATA_DIR: dataDir,
     DEV_FUNCTIONS_HOST: 'local',
   };
-  child = spawn(process.execPath, [START], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The README's command. --ignore-scripts skips only the prestart build: npm test has built,
+  // and rebuilding would rewrite dist/ under the other test files' feet.
+  child = spawn('npm', ['start', '--ignore-scripts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   curlLines = await new Promise<string[]>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -100,13 +103,14 @@ describe('npm start', () => {
     expect(JSON.parse(body).status).toBe('InProgress');
   });
 
-  it('stops every process it started on SIGTERM', async () => {
+  it('stops every process it started when npm gets SIGTERM', async () => {
     const started = descendants(child.pid!);
-    expect(started.length).toBeGreaterThan(0); // Azurite at least
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    expect(started.length).toBeGreaterThanOrEqual(2); // the stack's node process and Azurite at least
+    const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await exited;
+    // Bounded wait for the children to finish stopping; the assertion is on the outcome only.
+    for (let i = 0; i < 50 && started.some(alive); i++) await new Promise((resolve) => setTimeout(resolve, 200));
     expect(started.filter(alive)).toEqual([]);
   });
 });
