@@ -2,6 +2,7 @@ import jwt from 'jsonwebtoken';
 import { isPlainObject } from '../fabric/contract';
 import { AuthError } from '../fabric/errors';
 import { isGuid } from '../ids';
+import { forLog } from '../logValue';
 import type { SigningKey } from './jwks';
 
 export interface TokenExpectations {
@@ -43,11 +44,11 @@ export async function validateEntraAccessToken(
 
   const header = decodeHeader(token);
   if (!header) return fail('header is not a JSON object');
-  if (header.alg !== 'RS256') return fail(`alg ${JSON.stringify(header.alg)} is not RS256`);
+  if (header.alg !== 'RS256') return fail(`alg ${forLog(header.alg)} is not RS256`);
   if (typeof header.kid !== 'string' || header.kid === '') return fail('header has no kid');
 
   const signingKey = await findKey(header.kid);
-  if (!signingKey) return fail(`kid ${JSON.stringify(header.kid)} is not in the JWKS`);
+  if (!signingKey) return fail(`kid ${forLog(header.kid)} is not in the JWKS`);
 
   let payload: unknown;
   try {
@@ -63,24 +64,24 @@ export async function validateEntraAccessToken(
   const claims = payload;
 
   const version = claims.ver;
-  if (version !== '1.0' && version !== '2.0') return fail(`ver ${JSON.stringify(version)} is neither 1.0 nor 2.0`);
+  if (version !== '1.0' && version !== '2.0') return fail(`ver ${forLog(version)} is neither 1.0 nor 2.0`);
 
   const tid = claims.tid;
   if (!isGuid(tid)) return fail('tid is missing or not a GUID');
 
   const v2Issuer = `${expected.authorityHost}/${tid}/v2.0`;
   const issuer = version === '1.0' ? `https://sts.windows.net/${tid}/` : v2Issuer;
-  if (claims.iss !== issuer) return fail(`iss ${JSON.stringify(claims.iss)} is not ${JSON.stringify(issuer)}`);
+  if (claims.iss !== issuer) return fail(`iss ${forLog(claims.iss, 200)} is not ${JSON.stringify(issuer)}`);
 
   if (signingKey.issuer !== undefined) {
     const keyIssuer = signingKey.issuer.replace('{tenantid}', tid);
-    if (keyIssuer !== v2Issuer) return fail(`signing key ${header.kid} is for issuer ${JSON.stringify(signingKey.issuer)}, not for tenant ${tid}`);
+    if (keyIssuer !== v2Issuer) return fail(`signing key ${forLog(header.kid)} is for issuer ${forLog(signingKey.issuer, 200)}, not for tenant ${tid}`);
   }
 
   const audience = version === '1.0' ? expected.v1Audience : expected.v2Audience;
   const aud = claims.aud;
   const audOk = Array.isArray(aud) ? aud.includes(audience) : aud === audience;
-  if (!audOk) return fail(`aud ${JSON.stringify(aud)} does not contain ${JSON.stringify(audience)}`);
+  if (!audOk) return fail(`aud ${forLog(aud, 200)} does not contain ${JSON.stringify(audience)}`);
 
   if (typeof claims.exp !== 'number') return fail('exp is missing or not a number');
   if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > claims.exp)) {

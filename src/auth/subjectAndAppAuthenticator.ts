@@ -1,4 +1,5 @@
 import { AuthError } from '../fabric/errors';
+import { forLog } from '../logValue';
 import { validateEntraAccessToken, type EntraAccessToken, type KeyLookup, type TokenExpectations } from './entraToken';
 import { parseClientTenantHeader, parseSubjectAndAppHeader } from './subjectAndAppHeader';
 
@@ -56,7 +57,7 @@ export class SubjectAndAppAuthenticator {
 
 function checkAppToken(app: EntraAccessToken, publisherTenantId: string): void {
   const { claims } = app;
-  if (claims.idtyp !== 'app') throw new AuthError(`app token: idtyp ${JSON.stringify(claims.idtyp)} is not "app"`);
+  if (claims.idtyp !== 'app') throw new AuthError(`app token: idtyp ${forLog(claims.idtyp)} is not "app"`);
   if (typeof claims.oid !== 'string' || claims.oid === '') throw new AuthError('app token: oid is missing');
   if (claims.scp !== undefined) throw new AuthError('app token: has an scp claim, so it is not app-only');
   if (!FABRIC_APP_IDS.includes(app.appId)) throw new AuthError(`app token: app id ${app.appId} is not one of Fabric's`);
@@ -67,7 +68,7 @@ function checkAppToken(app: EntraAccessToken, publisherTenantId: string): void {
 
 function checkSubjectToken(subject: EntraAccessToken, app: EntraAccessToken, clientTenantId: string): void {
   const { claims } = subject;
-  if (claims.idtyp !== undefined) throw new AuthError(`subject token: has idtyp ${JSON.stringify(claims.idtyp)}, so it is not delegated`);
+  if (claims.idtyp !== undefined) throw new AuthError(`subject token: has idtyp ${forLog(claims.idtyp)}, so it is not delegated`);
   const scopes = typeof claims.scp === 'string' ? claims.scp.split(' ') : [];
   if (!scopes.includes(REQUIRED_SUBJECT_SCOPE)) throw new AuthError(`subject token: scp does not contain ${REQUIRED_SUBJECT_SCOPE}`);
   if (subject.appId !== app.appId) {

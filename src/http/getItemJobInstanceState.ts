@@ -2,13 +2,14 @@ import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } fr
 import type { AuthenticatedCaller, AuthHeaders } from '../auth/subjectAndAppAuthenticator';
 import { AuthError, FabricError } from '../fabric/errors';
 import { jobStateResponse, toErrorResponse } from '../fabric/responses';
-import { JOB_NOT_FOUND_STATE, recordAnswers, toItemJobInstanceState, type JobRecord } from '../jobs/jobRow';
+import { JOB_NOT_FOUND_STATE, toItemJobInstanceState, type JobCoordinates } from '../jobs/jobRow';
+import type { JobLookup } from '../jobs/jobStateStore';
 import { parseJobPath } from './jobPath';
 import { correlationHeaders, createRequestLog, readCorrelation, type RequestLog } from './requestLog';
 
 export interface JobStateDependencies {
   authenticator: { authenticate(headers: AuthHeaders): Promise<AuthenticatedCaller> };
-  store: { read(itemId: string, jobInstanceId: string): Promise<JobRecord | undefined> };
+  store: { readFor(itemId: string, jobInstanceId: string, request: JobCoordinates): Promise<JobLookup> };
 }
 
 /**
@@ -39,11 +40,13 @@ async function answer(request: HttpRequest, deps: JobStateDependencies, log: Req
     authorization: request.headers.get('authorization'),
     clientTenantId: request.headers.get('x-ms-client-tenant-id'),
   });
-  const record = await deps.store.read(path.itemId, path.jobInstanceId);
-  if (!record || !recordAnswers(record, { ...path, tenantId: caller.tenantId })) {
-    log.info(`job ${path.itemId}/${path.jobInstanceId}: ${record ? 'row belongs to another tenant, workspace or type' : 'no row'}; answering JobInstanceNotFound`);
+  const lookup = await deps.store.readFor(path.itemId, path.jobInstanceId, { ...path, tenantId: caller.tenantId });
+  if (lookup.found !== 'record') {
+    const why = lookup.found === 'none' ? 'no row' : 'the row is not of this tenant, workspace, item type and job type';
+    log.info(`job ${path.itemId}/${path.jobInstanceId}: ${why}; answering JobInstanceNotFound`);
     return jobStateResponse(JOB_NOT_FOUND_STATE);
   }
+  const { record } = lookup;
   log.info(`job ${path.itemId}/${path.jobInstanceId}: ${record.status} (tenant ${caller.tenantId}, app ${caller.appId})`);
   return jobStateResponse(toItemJobInstanceState(record));
 }

@@ -6,6 +6,8 @@ import {
   type JobInstanceStatus,
 } from '../fabric/contract';
 import { InvalidJobStateRecordError } from '../fabric/errors';
+import { isGuid } from '../ids';
+import { forLog } from '../logValue';
 
 /**
  * The JobInstances row schema (DESIGN.md). This module is the only place that
@@ -49,6 +51,8 @@ export interface JobCoordinates {
 
 export type JobEntity = Record<string, unknown> & { partitionKey: string; rowKey: string };
 
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$/;
+
 /** Parses a stored row; throws InvalidJobStateRecordError naming every problem. */
 export function parseJobRow(entity: Record<string, unknown>): JobRecord {
   const problems: string[] = [];
@@ -57,29 +61,35 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
     if (typeof value !== 'string' || value === '') problems.push(`${column} is missing or not a string`);
     return typeof value === 'string' ? value : '';
   };
+  const guid = (column: string): string => {
+    const value = text(column);
+    if (value !== '' && !isGuid(value)) problems.push(`${column} is not a GUID`);
+    return value;
+  };
   const time = (column: string): Date | undefined => {
     const value = entity[column];
     if (value === undefined || value === null) return undefined;
-    const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+    // Edm.DateTime arrives as a Date; a string must say its offset, never be read as local time.
+    const date = value instanceof Date ? value : typeof value === 'string' && ISO_DATE_TIME.test(value) ? new Date(value) : undefined;
     if (!date || Number.isNaN(date.getTime())) problems.push(`${column} is not a date-time`);
     return date;
   };
 
   const itemId = text(COLUMNS.partitionKey);
   const jobInstanceId = text(COLUMNS.rowKey);
-  const tenantId = text(COLUMNS.tenantId);
-  const workspaceId = text(COLUMNS.workspaceId);
+  const tenantId = guid(COLUMNS.tenantId);
+  const workspaceId = guid(COLUMNS.workspaceId);
   const itemType = text(COLUMNS.itemType);
   const jobType = text(COLUMNS.jobType);
   const status = entity[COLUMNS.status];
-  if (!isJobInstanceStatus(status)) problems.push(`${COLUMNS.status} ${JSON.stringify(status)} is not a job instance status`);
+  if (!isJobInstanceStatus(status)) problems.push(`${COLUMNS.status} ${forLog(status)} is not a job instance status`);
   const startTimeUtc = time(COLUMNS.startTimeUtc);
   const endTimeUtc = time(COLUMNS.endTimeUtc);
   const errorDetails = parseErrorDetails(entity[COLUMNS.errorDetails], problems);
 
   if (problems.length > 0) {
     throw new InvalidJobStateRecordError(
-      `row PartitionKey=${JSON.stringify(entity[COLUMNS.partitionKey])} RowKey=${JSON.stringify(entity[COLUMNS.rowKey])} is invalid: ${problems.join('; ')}`,
+      `row PartitionKey=${forLog(entity[COLUMNS.partitionKey])} RowKey=${forLog(entity[COLUMNS.rowKey])} is invalid: ${problems.join('; ')}`,
     );
   }
   const record: JobRecord = { itemId, jobInstanceId, tenantId, workspaceId, itemType, jobType, status: status as JobInstanceStatus };
@@ -127,19 +137,23 @@ export function toJobEntity(record: JobRecord): JobEntity {
   return entity;
 }
 
-/** Tenant and workspace exactly (both lowercase GUIDs), item and job type case-insensitively. */
-export function recordAnswers(record: JobRecord, request: JobCoordinates): boolean {
+/**
+ * Whether a stored row answers this request: tenant and workspace exactly,
+ * item and job type case-insensitively (all ASCII). Checked on the raw row,
+ * before anything else about it, so a row that is not the caller's is never
+ * parsed, and even a corrupt one answers exactly like a missing row.
+ */
+export function rowAnswers(entity: Record<string, unknown>, request: JobCoordinates): boolean {
+  const same = (column: string, expected: string) => {
+    const value = entity[column];
+    return typeof value === 'string' && value.toLowerCase() === expected.toLowerCase();
+  };
   return (
-    record.tenantId.toLowerCase() === request.tenantId.toLowerCase() &&
-    record.workspaceId.toLowerCase() === request.workspaceId.toLowerCase() &&
-    sameIgnoringCase(record.itemType, request.itemType) &&
-    sameIgnoringCase(record.jobType, request.jobType)
+    same(COLUMNS.tenantId, request.tenantId) &&
+    same(COLUMNS.workspaceId, request.workspaceId) &&
+    same(COLUMNS.itemType, request.itemType) &&
+    same(COLUMNS.jobType, request.jobType)
   );
-}
-
-/** Item and job types are ASCII (the path validation allows only [A-Za-z0-9._-]). */
-function sameIgnoringCase(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
 }
 
 export function toItemJobInstanceState(record: JobRecord): ItemJobInstanceState {

@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import { StorageUnavailableError } from '../fabric/errors';
-import { parseJobRow, type JobRecord } from './jobRow';
+import { parseJobRow, rowAnswers, type JobCoordinates, type JobRecord } from './jobRow';
 import { describeStorageError, isEntityNotFound } from './storageErrors';
 
 export interface JobStateStoreOptions {
@@ -9,6 +9,9 @@ export interface JobStateStoreOptions {
 }
 
 export const DEFAULT_READ_DEADLINE_MS = 10_000;
+
+/** `none`: no row; `foreign`: a row that is not the caller's, to be answered exactly like none. */
+export type JobLookup = { found: 'none' } | { found: 'foreign' } | { found: 'record'; record: JobRecord };
 
 /** Reads job instance rows with one point read each; never a query. */
 export class JobStateStore {
@@ -25,15 +28,27 @@ export class JobStateStore {
     return this.table.tableName;
   }
 
-  /** The row, undefined when there is none; throws StorageUnavailableError or InvalidJobStateRecordError. */
+  /** The job as the endpoint answers it: the caller's row, or none (missing and foreign alike). */
+  async readFor(itemId: string, jobInstanceId: string, request: JobCoordinates): Promise<JobLookup> {
+    const entity = await this.readEntity(itemId, jobInstanceId);
+    if (!entity) return { found: 'none' };
+    if (!rowAnswers(entity, request)) return { found: 'foreign' };
+    return { found: 'record', record: parseJobRow(entity) };
+  }
+
+  /** Any row, whoever owns it (operations tools); undefined when there is none. */
   async read(itemId: string, jobInstanceId: string): Promise<JobRecord | undefined> {
-    let entity: Record<string, unknown>;
+    const entity = await this.readEntity(itemId, jobInstanceId);
+    return entity && parseJobRow(entity);
+  }
+
+  /** One point read; throws StorageUnavailableError for anything but a missing row. */
+  private async readEntity(itemId: string, jobInstanceId: string): Promise<Record<string, unknown> | undefined> {
     try {
-      entity = await this.table.getEntity(itemId, jobInstanceId, { abortSignal: AbortSignal.timeout(this.readDeadlineMs) });
+      return await this.table.getEntity(itemId, jobInstanceId, { abortSignal: AbortSignal.timeout(this.readDeadlineMs) });
     } catch (error) {
       if (isEntityNotFound(error)) return undefined;
       throw new StorageUnavailableError(`point read of ${this.table.tableName}(${itemId}, ${jobInstanceId}) failed: ${describeStorageError(error)}`);
     }
-    return parseJobRow(entity);
   }
 }

@@ -13,6 +13,22 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.close());
 
+/** A row of the seed item written as is (no schema help), with `change` applied; undefined removes a column. */
+async function putRawRow(jobInstanceId: string, change: Record<string, unknown>): Promise<void> {
+  const entity: Record<string, unknown> = {
+    partitionKey: SEED.itemId,
+    rowKey: jobInstanceId,
+    TenantId: USER_TENANT,
+    WorkspaceId: SEED.workspaceId,
+    ItemType: SEED.itemType,
+    JobType: SEED.jobType,
+    Status: 'InProgress',
+    ...change,
+  };
+  for (const key of Object.keys(entity)) if (entity[key] === undefined) delete entity[key];
+  await stack.table.upsertEntity(entity as { partitionKey: string; rowKey: string });
+}
+
 describe('the seed example', () => {
   it('answers 200 with exactly the contract body', async () => {
     const answer = await stack.get(jobPath(SEED), stack.headers());
@@ -106,29 +122,32 @@ describe('job rows', () => {
 
   const corrupt = [
     ['an unknown Status', { Status: 'Running' }],
-    ['a missing TenantId', { TenantId: undefined }],
+    ['a StartTimeUtc in local time', { StartTimeUtc: '2023-12-10 14:41:39' }],
+    ['an EndTimeUtc that is no date', { Status: 'Completed', EndTimeUtc: 'soon' }],
     ['ErrorDetails that is not JSON', { ErrorDetails: '{not json' }],
     ['ErrorDetails that is not a contract object', { ErrorDetails: JSON.stringify({ errorCode: 'X', message: 'y', source: 'Nobody' }) }],
   ] as const;
   it.each(corrupt)('answers a row with %s with 500 InvalidJobStateRecord and logs its keys', async (_name, change) => {
     const jobInstanceId = crypto.randomUUID();
-    const entity: Record<string, unknown> = {
-      partitionKey: SEED.itemId,
-      rowKey: jobInstanceId,
-      TenantId: USER_TENANT,
-      WorkspaceId: SEED.workspaceId,
-      ItemType: SEED.itemType,
-      JobType: SEED.jobType,
-      Status: 'InProgress',
-      ...change,
-    };
-    for (const key of Object.keys(entity)) if (entity[key] === undefined) delete entity[key];
-    await stack.table.upsertEntity(entity as { partitionKey: string; rowKey: string });
+    await putRawRow(jobInstanceId, change);
     const answer = await stack.get(jobPath({ ...SEED, jobInstanceId }), stack.headers());
     expect(answer.status).toBe(500);
     expect(answer.json).toMatchObject({ errorCode: 'InvalidJobStateRecord', source: 'System', isPermanent: false });
     expect(isErrorResponse(answer.json)).toBe(true);
     expect(stack.logs.some((l) => l.level === 'error' && l.line.includes(jobInstanceId) && l.line.includes(SEED.itemId))).toBe(true);
+  });
+});
+
+describe('corrupt rows of others', () => {
+  it.each([
+    ['another tenant', { TenantId: '99999999-9999-4999-8999-999999999999', Status: 'Running' }],
+    ['no tenant at all', { TenantId: undefined, Status: 'Running' }],
+  ])('answers a corrupt row of %s exactly like a missing row, never with a 500', async (_name, change) => {
+    const jobInstanceId = crypto.randomUUID();
+    await putRawRow(jobInstanceId, change);
+    const answer = await stack.get(jobPath({ ...SEED, jobInstanceId }), stack.headers());
+    expect(answer.status).toBe(200);
+    expect(answer.json.errorDetails.errorCode).toBe('JobInstanceNotFound');
   });
 });
 

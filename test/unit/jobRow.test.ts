@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidJobStateRecordError } from '../../src/fabric/errors';
-import { JOB_NOT_FOUND_STATE, parseJobRow, recordAnswers, toItemJobInstanceState, toJobEntity, type JobRecord } from '../../src/jobs/jobRow';
+import { JOB_NOT_FOUND_STATE, parseJobRow, rowAnswers, toItemJobInstanceState, toJobEntity } from '../../src/jobs/jobRow';
 import { contractValidator } from '../fixtures/contractSchema';
 
 const isJobState = contractValidator('ItemJobInstanceState');
@@ -22,7 +22,7 @@ describe('row to contract', () => {
     expect(JSON.stringify(state)).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
   });
 
-  it('writes times with milliseconds and Z, whatever the stored precision', () => {
+  it('writes times with milliseconds and Z, whatever the stored precision or offset', () => {
     const state = toItemJobInstanceState(parseJobRow({ ...ROW, StartTimeUtc: new Date('2023-12-10T14:41:39Z'), EndTimeUtc: '2023-12-10T15:41:39.5+01:00' }));
     expect(state.startTimeUtc).toBe('2023-12-10T14:41:39.000Z');
     expect(state.endTimeUtc).toBe('2023-12-10T14:41:39.500Z');
@@ -57,6 +57,9 @@ describe('corrupt rows', () => {
     ['an unknown Status', { Status: 'Running' }, /Status "Running" is not/],
     ['a Status in the wrong case', { Status: 'inprogress' }, /Status "inprogress" is not/],
     ['a StartTimeUtc that is no date', { StartTimeUtc: 'yesterday' }, /StartTimeUtc is not a date-time/],
+    ['a StartTimeUtc without an offset (local time)', { StartTimeUtc: '2023-12-10 14:41:39' }, /StartTimeUtc is not a date-time/],
+    ['a TenantId that is not a GUID', { TenantId: 'contoso' }, /TenantId is not a GUID/],
+    ['a WorkspaceId that is not a GUID', { WorkspaceId: 'ws-1' }, /WorkspaceId is not a GUID/],
     ['ErrorDetails that is not JSON', { ErrorDetails: '{' }, /ErrorDetails is not JSON/],
     ['ErrorDetails that is a JSON string', { ErrorDetails: '"boom"' }, /not a contract ErrorDetails/],
     ['ErrorDetails without a source', { ErrorDetails: '{"errorCode":"E","message":"m"}' }, /source must be one of/],
@@ -88,13 +91,17 @@ describe('corrupt rows', () => {
   });
 });
 
-describe('recordAnswers', () => {
-  const record = parseJobRow(ROW) as JobRecord;
+describe('rowAnswers', () => {
   const request = { tenantId: ROW.TenantId, workspaceId: ROW.WorkspaceId, itemType: ROW.ItemType, jobType: ROW.JobType };
 
   it('matches its own coordinates, types in any case', () => {
-    expect(recordAnswers(record, request)).toBe(true);
-    expect(recordAnswers(record, { ...request, itemType: ROW.ItemType.toUpperCase(), jobType: 'CalculateForecast' })).toBe(true);
+    expect(rowAnswers(ROW, request)).toBe(true);
+    expect(rowAnswers(ROW, { ...request, itemType: ROW.ItemType.toUpperCase(), jobType: 'CalculateForecast' })).toBe(true);
+  });
+
+  it('does not match a row whose owner columns are missing or not strings', () => {
+    expect(rowAnswers({ ...ROW, TenantId: undefined }, request)).toBe(false);
+    expect(rowAnswers({ ...ROW, WorkspaceId: 42 }, request)).toBe(false);
   });
 
   it.each([
@@ -103,6 +110,6 @@ describe('recordAnswers', () => {
     ['item type', { itemType: 'Contoso.FinanceAnalytics.Forecast2' }],
     ['job type', { jobType: 'calculate' }],
   ])('does not match another %s', (_name, change) => {
-    expect(recordAnswers(record, { ...request, ...change })).toBe(false);
+    expect(rowAnswers(ROW, { ...request, ...change })).toBe(false);
   });
 });
