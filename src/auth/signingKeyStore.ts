@@ -52,7 +52,8 @@ export class SigningKeyStore {
 
   /** The key for `kid`, or undefined when the JWKS does not have it. */
   async getKey(kid: string): Promise<SigningKey | undefined> {
-    if (this.isDueForRefresh()) await this.refresh();
+    const refreshedNow = this.isDueForRefresh();
+    if (refreshedNow) await this.refresh();
     if (this.keys.size === 0) {
       const waitMs = Math.max(0, this.nextFetchAllowedAt - this.now());
       throw new SigningKeysUnavailableError('no signing key is cached and the JWKS could not be fetched', waitMs / 1000);
@@ -61,7 +62,7 @@ export class SigningKeyStore {
     if (known) return known;
     if (this.inFlight) {
       await this.inFlight;
-    } else if (this.mayRefetchForUnknownKid()) {
+    } else if (!refreshedNow && this.mayRefetchForUnknownKid()) {
       this.lastUnknownKidRefetchAt = this.now();
       await this.refresh();
     }
@@ -74,9 +75,12 @@ export class SigningKeyStore {
     return this.keys.size === 0 || now - this.fetchedAt >= this.refreshIntervalMs;
   }
 
+  /** Not while a failed download is backing off, and at most once per interval after the first. */
   private mayRefetchForUnknownKid(): boolean {
+    const now = this.now();
+    if (now < this.nextFetchAllowedAt) return false;
     const last = this.lastUnknownKidRefetchAt;
-    return last === undefined || this.now() - last >= this.unknownKidRefetchIntervalMs;
+    return last === undefined || now - last >= this.unknownKidRefetchIntervalMs;
   }
 
   private refresh(): Promise<void> {

@@ -70,6 +70,30 @@ describe('unknown kids', () => {
     expect(jwks.requests).toBe(3);
   });
 
+  it('does not download twice for an unknown kid that arrives with the first or the 12-hour download', async () => {
+    const keys = store();
+    expect(await keys.getKey('nope-1')).toBeUndefined();
+    expect(jwks.requests).toBe(1);
+    clock += 12 * HOUR;
+    expect(await keys.getKey('nope-2')).toBeUndefined();
+    expect(jwks.requests).toBe(2);
+  });
+
+  it('sends no unknown-kid refetch to an endpoint that just failed', async () => {
+    const keys = store();
+    await keys.getKey('key-1');
+    jwks.behaviour = 'fail';
+    clock += 12 * HOUR;
+    expect((await keys.getKey('key-1'))?.kid).toBe('key-1'); // the scheduled refresh fails: download 2
+    expect(await keys.getKey('nope-1')).toBeUndefined(); // the first unknown kid, but within the back-off
+    expect(jwks.requests).toBe(2);
+    jwks.behaviour = 'serve';
+    clock += 5 * MINUTE;
+    issuer.addKey({ kid: 'key-2' });
+    expect((await keys.getKey('key-2'))?.kid).toBe('key-2');
+    expect(jwks.requests).toBe(3);
+  });
+
   it('turns a burst of random kids into at most one download', async () => {
     const keys = store();
     await keys.getKey('key-1');
