@@ -14,6 +14,7 @@ import { createDependencies } from '../src/app';
 import { ConfigError, readConfig } from '../src/config';
 import { MethodNotAllowedError, RouteNotFoundError } from '../src/fabric/errors';
 import { toErrorResponse } from '../src/fabric/responses';
+import { tryParseUrl } from '../src/url';
 import type { JobStateDependencies } from '../src/http/getItemJobInstanceState';
 import { createRoutes, type RouteDefinition } from '../src/http/routes';
 
@@ -66,8 +67,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
 
 async function serve(routes: RouteDefinition[], log: LogSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
   req.resume(); // GET only: any body is drained and ignored.
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const matched = matchRoute(routes, url.pathname);
+  const url = tryParseUrl(req.url ?? '/', 'http://localhost');
+  const matched = url && matchRoute(routes, url.pathname);
   if (!matched) return writeResponse(res, toErrorResponse(new RouteNotFoundError()));
   const { route, params } = matched;
   if (!route.methods.includes((req.method ?? '') as never)) {
@@ -75,7 +76,7 @@ async function serve(routes: RouteDefinition[], log: LogSink, req: IncomingMessa
   }
   const request = new HttpRequest({
     method: req.method,
-    url: `http://localhost${url.pathname}${url.search}`,
+    url: `http://localhost${url!.pathname}${url!.search}`,
     headers: joinHeaderValues(req),
     params,
   });
@@ -148,12 +149,17 @@ async function main(): Promise<void> {
     process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
     process.exit(1);
   }
-  const port = Number(process.env.PORT ?? 7071);
+  const port = Number(process.env.PORT || 7071);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`PORT must be a port number, not ${JSON.stringify(process.env.PORT)}\n`);
     process.exit(1);
   }
-  const host = await startLocalHost({ dependencies, host: process.env.HOST || '127.0.0.1', port });
+  const address = process.env.HOST || '127.0.0.1';
+  const host = await startLocalHost({ dependencies, host: address, port }).catch((error: NodeJS.ErrnoException) => {
+    const why = error.code === 'EADDRINUSE' ? 'the port is in use (set PORT to another)' : error.message;
+    process.stderr.write(`The local host cannot listen on ${address}:${port}: ${why}\n`);
+    process.exit(1);
+  });
   process.stdout.write(`Local host listening on ${host.baseUrl} (not Azure Functions Core Tools)\n`);
   const stop = () => void host.close().then(() => process.exit(0));
   process.once('SIGINT', stop);

@@ -90,12 +90,13 @@ export function readConfig(env: Env): Config {
   const workloadClientId = settings.requiredGuid('WORKLOAD_CLIENT_ID');
   const workloadAudience = settings.required('WORKLOAD_AUDIENCE');
 
-  const authority = settings.value('ENTRA_AUTHORITY_HOST') ?? DEFAULT_AUTHORITY_HOST;
-  const authorityUrl = tryParseUrl(authority);
-  if (!authorityUrl || authorityUrl.protocol !== 'https:' || authorityUrl.pathname !== '/' || authorityUrl.search || authorityUrl.hash) {
+  const authorityUrl = tryParseUrl(settings.value('ENTRA_AUTHORITY_HOST') ?? DEFAULT_AUTHORITY_HOST);
+  const plainOrigin = authorityUrl && authorityUrl.protocol === 'https:' && authorityUrl.pathname === '/' && !authorityUrl.search && !authorityUrl.hash;
+  if (!plainOrigin || authorityUrl.username || authorityUrl.password) {
     settings.problems.push('ENTRA_AUTHORITY_HOST must be an https URL with no path, e.g. https://login.microsoftonline.com');
   }
-  const entraAuthorityHost = authority.replace(/\/+$/, '');
+  // The origin is the canonical spelling (lower-case host, no default port) that token issuers use.
+  const entraAuthorityHost = authorityUrl?.origin ?? DEFAULT_AUTHORITY_HOST;
   const entraJwksUri = settings.value('ENTRA_JWKS_URI') ?? `${entraAuthorityHost}/common/discovery/v2.0/keys`;
   settings.checkHttpsOrLoopback('ENTRA_JWKS_URI', entraJwksUri);
 

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeLoopbackPort } from '../../dev/azurite';
@@ -63,6 +64,16 @@ describe('npm run host (the compiled local host)', () => {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     }
+  });
+
+  it('says in one line when its port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    const result = spawnSync(process.execPath, [HOST_ENTRY], { env: cleanEnv({ ...settings, PORT: String(port) }), encoding: 'utf8' });
+    blocker.close();
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe(`The local host cannot listen on 127.0.0.1:${port}: the port is in use (set PORT to another)`);
   });
 
   it('refuses to start with bad settings, naming every problem', () => {

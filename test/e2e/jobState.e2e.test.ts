@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contractValidator } from '../fixtures/contractSchema';
 import { get } from '../fixtures/http';
@@ -174,6 +175,19 @@ describe('the local host', () => {
     const answer = await stack.get('/workspaces/x', stack.headers());
     expect(answer.status).toBe(404);
     expect(isErrorResponse(answer.json)).toBe(true);
+  });
+
+  it('answers a malformed absolute request target with 404, not a crash', async () => {
+    const { port } = new URL(stack.host.baseUrl);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.end('GET http://[::1/api/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 404 /);
+    expect(raw).toContain('"errorCode":"NotFound"');
   });
 
   it('answers other methods with 405 and an ErrorResponse', async () => {

@@ -37,6 +37,10 @@ describe('readConfig', () => {
     expect(config.entraJwksUri).toBe('https://login.microsoftonline.us/common/discovery/v2.0/keys');
   });
 
+  it('uses the canonical origin of the authority, as issuers spell it', () => {
+    expect(readConfig({ ...VALID, ENTRA_AUTHORITY_HOST: 'https://LOGIN.microsoftonline.com:443' }).entraAuthorityHost).toBe('https://login.microsoftonline.com');
+  });
+
   it('reads the managed-identity endpoint and a user-assigned identity', () => {
     const { JOB_STATE_TABLE_CONNECTION_STRING: _, ...rest } = VALID;
     const config = readConfig({ ...rest, JOB_STATE_TABLE_ENDPOINT: 'https://acct.table.core.windows.net/', AZURE_CLIENT_ID: '0f0f0f0f-0000-4000-8000-000000000001' });
@@ -71,6 +75,7 @@ describe('readConfig', () => {
   it.each([
     ['an http authority', { ENTRA_AUTHORITY_HOST: 'http://login.microsoftonline.com' }, /ENTRA_AUTHORITY_HOST/],
     ['an authority with a path', { ENTRA_AUTHORITY_HOST: 'https://login.microsoftonline.com/common' }, /ENTRA_AUTHORITY_HOST/],
+    ['an authority with user info', { ENTRA_AUTHORITY_HOST: 'https://me@login.microsoftonline.com' }, /ENTRA_AUTHORITY_HOST/],
     ['both table settings', { JOB_STATE_TABLE_ENDPOINT: 'https://acct.table.core.windows.net' }, /only one of/],
     ['a client id that is not a GUID', { WORKLOAD_CLIENT_ID: 'my-app' }, /WORKLOAD_CLIENT_ID must be a GUID/],
   ])('rejects %s', (_name, change, problem) => {
