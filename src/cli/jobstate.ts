@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { TableClient } from '@azure/data-tables';
 import { ConfigError, readTableConfig } from '../config';
-import { ERROR_SOURCES, isJobInstanceStatus, type ErrorDetails, type ErrorSource } from '../fabric/contract';
+import { ERROR_SOURCES, type ErrorDetails, type ErrorSource, type JobInstanceStatus } from '../fabric/contract';
 import { FabricError } from '../fabric/errors';
-import { listJobInstances } from '../jobs/jobListing';
-import { JobStateWriter } from '../jobs/jobStateWriter';
+import { listJobInstances, MAX_LIST_LIMIT } from '../jobs/jobListing';
+import { checkNewJobInstance, checkStatusChange, JobStateWriter, type NewJobInstance } from '../jobs/jobStateWriter';
 import { createTableClient } from '../jobs/tableClient';
 import { isGuid } from '../ids';
 import { describeStorageError, statusCodeOf } from '../jobs/storageErrors';
@@ -37,11 +37,14 @@ const ID_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+type Values = Record<string, string | boolean | undefined>;
+
 interface Command {
   usage: string;
   options: ParseArgsConfig['options'];
   positionals?: number;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[], table: () => TableClient): Promise<unknown>;
+  /** Checks the input (throwing InvalidJobInputError) and returns the work, which alone needs settings and storage. */
+  prepare(values: Values, positionals: string[]): (table: TableClient) => Promise<unknown>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -56,16 +59,19 @@ const COMMANDS: Record<string, Command> = {
       'job-type': { type: 'string' },
       status: { type: 'string', default: 'NotStarted' },
     },
-    run: (v, _p, table) =>
-      new JobStateWriter(table()).create({
+    prepare: (v) => {
+      const job: NewJobInstance = {
         itemId: required(v, 'item'),
         jobInstanceId: required(v, 'instance'),
         tenantId: required(v, 'tenant'),
         workspaceId: required(v, 'workspace'),
         itemType: required(v, 'item-type'),
         jobType: required(v, 'job-type'),
-        status: status(v.status as string),
-      }),
+        status: v.status as JobInstanceStatus,
+      };
+      checkNewJobInstance(job);
+      return (table) => new JobStateWriter(table).create(job);
+    },
   },
   set: {
     usage: `Usage: jobstate set <status> --item <item id> --instance <job instance id>
@@ -79,23 +85,36 @@ const COMMANDS: Record<string, Command> = {
       permanent: { type: 'boolean' },
     },
     positionals: 1,
-    run: (v, [target], table) => new JobStateWriter(table()).setStatus(required(v, 'item'), required(v, 'instance'), status(target), errorDetailsFrom(v)),
+    prepare: (v, [target]) => {
+      const itemId = required(v, 'item');
+      const jobInstanceId = required(v, 'instance');
+      const errorDetails = errorDetailsFrom(v);
+      checkStatusChange(itemId, jobInstanceId, target, errorDetails);
+      return (table) => new JobStateWriter(table).setStatus(itemId, jobInstanceId, target as JobInstanceStatus, errorDetails);
+    },
   },
   show: {
     usage: 'Usage: jobstate show --item <item id> --instance <job instance id>',
     options: ID_OPTIONS,
-    run: async (v, _p, table) => {
+    prepare: (v) => {
       const itemId = guid(v, 'item');
       const jobInstanceId = guid(v, 'instance');
-      const record = await new JobStateStore(table()).read(itemId, jobInstanceId);
-      if (!record) throw new JobNotFoundError(`job ${itemId}/${jobInstanceId} does not exist`);
-      return record;
+      return async (table) => {
+        const record = await new JobStateStore(table).read(itemId, jobInstanceId);
+        if (!record) throw new JobNotFoundError(`job ${itemId}/${jobInstanceId} does not exist`);
+        return record;
+      };
     },
   },
   list: {
     usage: 'Usage: jobstate list --item <item id> [--limit <1-100, default 20>]',
     options: { item: { type: 'string' }, limit: { type: 'string', default: '20' }, help: { type: 'boolean', short: 'h' } },
-    run: (v, _p, table) => listJobInstances(table(), guid(v, 'item'), Number(v.limit)),
+    prepare: (v) => {
+      const itemId = guid(v, 'item');
+      const limit = Number(v.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new InvalidJobInputError(`--limit must be 1 to ${MAX_LIST_LIMIT}`);
+      return (table) => listJobInstances(table, itemId, limit);
+    },
   },
 };
 
@@ -111,12 +130,7 @@ function guid(values: Record<string, unknown>, name: string): string {
   return value.toLowerCase();
 }
 
-function status(value: string | undefined) {
-  if (!isJobInstanceStatus(value)) throw new InvalidJobInputError(`unknown status ${JSON.stringify(value)}`);
-  return value;
-}
-
-function errorDetailsFrom(v: Record<string, string | boolean | undefined>): ErrorDetails | undefined {
+function errorDetailsFrom(v: Values): ErrorDetails | undefined {
   const code = v['error-code'] as string | undefined;
   const message = v['error-message'] as string | undefined;
   if (code === undefined && message === undefined && !v.permanent) return undefined;
@@ -145,7 +159,8 @@ function describe(error: unknown): { message: string; exitCode: number } {
   if (error instanceof JobStateWriteError) return { message: error.message, exitCode: 1 };
   if (error instanceof FabricError) return { message: error.logDetail ?? error.message, exitCode: 1 };
   if (statusCodeOf(error) !== undefined || (error as Error)?.name === 'RestError') return { message: `storage: ${describeStorageError(error)}`, exitCode: 1 };
-  return { message: error instanceof Error ? error.message : String(error), exitCode: 1 };
+  // Anything else (a credential error, say) can run to many lines: the first says what happened.
+  return { message: (error instanceof Error ? error.message : String(error)).split('\n', 1)[0], exitCode: 1 };
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<number> {
@@ -173,17 +188,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     process.stdout.write(`${command.usage}\n`);
     return 0;
   }
-  let table: TableClient | undefined;
-  const lazyTable = () => {
-    if (!table) {
-      const settings = cliSettings(env, cwd);
-      const config = readTableConfig(settings);
-      table = createTableClient(config.table, config.tableName, settings);
-    }
-    return table;
-  };
   try {
-    print(await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals, lazyTable));
+    const work = command.prepare(parsed.values as Values, parsed.positionals);
+    const settings = cliSettings(env, cwd);
+    const config = readTableConfig(settings);
+    print(await work(createTableClient(config.table, config.tableName, settings)));
     return 0;
   } catch (error) {
     const { message, exitCode } = describe(error);

@@ -1,11 +1,12 @@
 import type { TableClient } from '@azure/data-tables';
 import { readTableConfig } from '../config';
-import { isJobInstanceStatus, type ErrorDetails, type JobInstanceStatus } from '../fabric/contract';
+import type { ErrorDetails, JobInstanceStatus } from '../fabric/contract';
+import { forLog } from '../logValue';
 import { isGuid, isTypeName, TYPE_NAME_RULE } from '../ids';
 import { parseJobRow, toJobEntity, type JobRecord } from './jobRow';
 import { isEntityNotFound, statusCodeOf } from './storageErrors';
 import { createTableClient } from './tableClient';
-import { applyTransition, INITIAL_STATUSES } from './jobTransitions';
+import { applyTransition, checkTarget, INITIAL_STATUSES } from './jobTransitions';
 import { ConcurrentUpdateError, IllegalTransitionError, InvalidJobInputError, JobAlreadyExistsError, JobNotFoundError } from './writerErrors';
 
 export type NewJobInstance = Pick<JobRecord, 'itemId' | 'jobInstanceId' | 'tenantId' | 'workspaceId' | 'itemType' | 'jobType'> & {
@@ -38,13 +39,8 @@ export class JobStateWriter {
 
   /** Creates the row; refuses to overwrite an existing one. */
   async create(job: NewJobInstance): Promise<JobRecord> {
+    checkNewJobInstance(job);
     const status = job.status ?? 'NotStarted';
-    checkIds({ itemId: job.itemId, jobInstanceId: job.jobInstanceId, tenantId: job.tenantId, workspaceId: job.workspaceId });
-    for (const name of ['itemType', 'jobType'] as const) {
-      if (!isTypeName(job[name])) throw new InvalidJobInputError(`${name} must be ${TYPE_NAME_RULE}`);
-    }
-    if (!INITIAL_STATUSES.includes(status)) throw new InvalidJobInputError(`a job starts as ${INITIAL_STATUSES.join(' or ')}, not ${status}`);
-
     const record: JobRecord = {
       itemId: job.itemId.toLowerCase(),
       jobInstanceId: job.jobInstanceId.toLowerCase(),
@@ -69,8 +65,7 @@ export class JobStateWriter {
    * row is read again and the move re-applied while it is still legal.
    */
   async setStatus(itemId: string, jobInstanceId: string, status: JobInstanceStatus, errorDetails?: ErrorDetails): Promise<JobRecord> {
-    checkIds({ itemId, jobInstanceId });
-    if (!isJobInstanceStatus(status)) throw new InvalidJobInputError(`unknown status ${JSON.stringify(status)}`);
+    checkStatusChange(itemId, jobInstanceId, status, errorDetails);
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const { record, etag } = await this.readForUpdate(itemId.toLowerCase(), jobInstanceId.toLowerCase());
       let next: JobRecord;
@@ -101,6 +96,22 @@ export class JobStateWriter {
       throw error;
     }
   }
+}
+
+/** Everything create() checks before it touches storage; throws InvalidJobInputError. */
+export function checkNewJobInstance(job: NewJobInstance): void {
+  checkIds({ itemId: job.itemId, jobInstanceId: job.jobInstanceId, tenantId: job.tenantId, workspaceId: job.workspaceId });
+  for (const name of ['itemType', 'jobType'] as const) {
+    if (!isTypeName(job[name])) throw new InvalidJobInputError(`${name} must be ${TYPE_NAME_RULE}`);
+  }
+  const status = job.status ?? 'NotStarted';
+  if (!INITIAL_STATUSES.includes(status)) throw new InvalidJobInputError(`a job starts as ${INITIAL_STATUSES.join(' or ')}, not ${forLog(status)}`);
+}
+
+/** Everything setStatus() checks before it touches storage; throws InvalidJobInputError. */
+export function checkStatusChange(itemId: string, jobInstanceId: string, status: unknown, errorDetails?: unknown): void {
+  checkIds({ itemId, jobInstanceId });
+  checkTarget(status, errorDetails);
 }
 
 function checkIds(ids: Record<string, string>): void {

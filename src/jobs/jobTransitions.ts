@@ -1,4 +1,5 @@
-import { errorDetailsProblems, type ErrorDetails, type JobInstanceStatus } from '../fabric/contract';
+import { errorDetailsProblems, isJobInstanceStatus, type ErrorDetails, type JobInstanceStatus } from '../fabric/contract';
+import { forLog } from '../logValue';
 import type { JobRecord } from './jobRow';
 import { IllegalTransitionError, InvalidJobInputError } from './writerErrors';
 
@@ -23,17 +24,23 @@ export function checkErrorDetails(errorDetails: unknown): asserts errorDetails i
   if (problems.length > 0) throw new InvalidJobInputError(`invalid ErrorDetails: ${problems.join('; ')}`);
 }
 
-/**
- * The record after moving to `to`: `InProgress` stamps StartTimeUtc if absent,
- * terminal states stamp EndTimeUtc, `Failed` carries its ErrorDetails.
- */
-export function applyTransition(record: JobRecord, to: JobInstanceStatus, now: Date, errorDetails?: ErrorDetails): JobRecord {
+/** What can be said of a move without the row: a known status, and ErrorDetails exactly when it is Failed. */
+export function checkTarget(to: unknown, errorDetails?: unknown): asserts to is JobInstanceStatus {
+  if (!isJobInstanceStatus(to)) throw new InvalidJobInputError(`unknown status ${forLog(to)}`);
   if (to === 'Failed') {
     if (errorDetails === undefined) throw new InvalidJobInputError('Failed needs ErrorDetails');
     checkErrorDetails(errorDetails);
   } else if (errorDetails !== undefined) {
     throw new InvalidJobInputError(`only Failed takes ErrorDetails, not ${to}`);
   }
+}
+
+/**
+ * The record after moving to `to`: `InProgress` stamps StartTimeUtc if absent,
+ * terminal states stamp EndTimeUtc, `Failed` carries its ErrorDetails.
+ */
+export function applyTransition(record: JobRecord, to: JobInstanceStatus, now: Date, errorDetails?: ErrorDetails): JobRecord {
+  checkTarget(to, errorDetails);
   if (!LEGAL_TRANSITIONS[record.status].includes(to)) {
     const allowed = LEGAL_TRANSITIONS[record.status];
     throw new IllegalTransitionError(

@@ -133,6 +133,11 @@ describe('jobstate, bad input: a one-line error, a non-zero exit, nothing writte
     expectOneLineFailure(jobstate(['set', 'InProgress', ...job.id]), 1, /does not exist/);
   });
 
+  it('checks the input before it reads any setting', () => {
+    expectOneLineFailure(jobstate(['set', 'Running', '--item', randomUUID(), '--instance', randomUUID()], {}), 2, /unknown status "Running"/);
+    expectOneLineFailure(jobstate(['list', '--item', randomUUID(), '--limit', '500'], {}), 2, /--limit must be 1 to 100/);
+  });
+
   it('names the missing setting', async () => {
     const job = newJob();
     expectOneLineFailure(jobstate(job.create, {}), 2, /JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required/);
