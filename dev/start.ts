@@ -4,25 +4,59 @@
  * token issuer on loopback, the demo job from Fabric's example, and the
  * Functions host: `func start` when Azure Functions Core Tools is on the
  * PATH, else the project's local host. Prints ready-to-run curl commands and
- * stops everything it started on Ctrl-C or SIGTERM.
+ * stops everything it started on Ctrl-C, SIGTERM or SIGHUP.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createDependencies } from '../src/app';
-import { readConfig } from '../src/config';
+import { readConfig, SETTINGS } from '../src/config';
 import { createTableClient } from '../src/jobs/tableClient';
 import { JobStateWriter } from '../src/jobs/jobStateWriter';
 import { JobAlreadyExistsError } from '../src/jobs/writerErrors';
-import { startAzurite, type RunningAzurite } from './azurite';
+import { startAzurite } from './azurite';
 import { createDevIssuer, devAuthorization } from './devIssuer';
 import { appSettingsOf, DEMO_JOB, devSettings, type DevSettings } from './devSettings';
 import { startLocalHost } from './localHost';
-import { assertOutsideAzure, startJwksServer, type JwksServer } from './tokenIssuer';
+import { assertOutsideAzure, startJwksServer, type TokenIssuer } from './tokenIssuer';
 
 const PROJECT_ROOT = join(__dirname, '..', '..');
 const MISSING_JOB_INSTANCE_ID = '00000000-0000-4000-8000-000000000000';
+const FUNC_START_TIMEOUT_MS = 120_000;
 
 type Stop = () => Promise<void>;
+
+/** What has been started, stopped in reverse order; children are killed outright if we exit any other way. */
+class Started {
+  private readonly stops: Stop[] = [];
+  private readonly groups: ChildProcess[] = [];
+  private stopping = false;
+
+  add(stop: Stop): void {
+    this.stops.push(stop);
+  }
+
+  /** A child in its own process group (func and its language worker). */
+  addGroup(child: ChildProcess): void {
+    this.groups.push(child);
+    this.add(() => stopProcessGroup(child));
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  async stopAll(exitCode: number): Promise<never> {
+    if (!this.stopping) {
+      this.stopping = true;
+      for (const stop of [...this.stops].reverse()) await stop().catch(() => undefined);
+    }
+    process.exit(exitCode);
+  }
+
+  killGroupsNow(): void {
+    for (const child of this.groups) signalGroup(child, 'SIGKILL');
+  }
+}
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -46,61 +80,74 @@ async function seedDemoJob(settings: DevSettings): Promise<string> {
   }
 }
 
-async function startFunctionsHost(settings: DevSettings, children: ChildProcess[]): Promise<{ baseUrl: string; stop: Stop }> {
-  const useFunc = settings.DEV_FUNCTIONS_HOST !== 'local' && hasFunctionsCoreTools();
-  if (!useFunc) {
-    say('Functions host: the project\'s local host (Azure Functions Core Tools is not on the PATH)');
+function jobUrl(baseUrl: string, jobInstanceId: string): string {
+  const job = DEMO_JOB;
+  return `${baseUrl}/workspaces/${job.workspaceId}/items/${job.itemType}/${job.itemId}/jobTypes/${job.jobType}/instances/${jobInstanceId}`;
+}
+
+/** The shell's environment without any app setting of its own, so only the development values reach func. */
+function environmentForFunc(settings: DevSettings): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of [...SETTINGS.required, ...SETTINGS.oneOf, ...SETTINGS.optional]) delete env[name];
+  return { ...env, ...appSettingsOf(settings), FUNCTIONS_WORKER_RUNTIME: 'node' };
+}
+
+async function startFunctionsHost(settings: DevSettings, issuer: TokenIssuer, started: Started): Promise<string> {
+  if (settings.DEV_FUNCTIONS_HOST === 'local' || !hasFunctionsCoreTools()) {
+    say(`Functions host: the project's local host (${settings.DEV_FUNCTIONS_HOST === 'local' ? 'DEV_FUNCTIONS_HOST=local' : 'Azure Functions Core Tools is not on the PATH'})`);
     const host = await startLocalHost({
       dependencies: createDependencies(readConfig(appSettingsOf(settings)), { env: {} }),
       host: settings.HOST,
       port: Number(settings.PORT),
     });
-    return { baseUrl: host.baseUrl, stop: host.close };
+    started.add(host.close);
+    return host.baseUrl;
   }
   say('Functions host: func start (Azure Functions Core Tools)');
   // Its own process group, so stopping it also stops the language worker it starts.
   const func = spawn('func', ['start', '--port', settings.PORT], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, ...appSettingsOf(settings), FUNCTIONS_WORKER_RUNTIME: 'node' },
+    env: environmentForFunc(settings),
     stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,
   });
-  children.push(func);
+  started.addGroup(func);
   const baseUrl = `http://${settings.HOST}:${settings.PORT}/api`;
-  await waitForHttp(`${baseUrl}/workspaces`, 90_000, func);
-  return { baseUrl, stop: () => stopProcessGroup(func) };
+  await waitUntilServing(jobUrl(baseUrl, DEMO_JOB.jobInstanceId), devAuthorization(issuer, settings), settings.DEV_USER_TENANT_ID, func);
+  return baseUrl;
 }
 
-async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/** Ready means the function answers the demo job, not merely that the host accepts connections. */
+async function waitUntilServing(url: string, authorization: string, tenantId: string, func: ChildProcess): Promise<void> {
+  const deadline = Date.now() + FUNC_START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`func exited with code ${child.exitCode}`);
+    if (func.exitCode !== null || func.signalCode !== null) throw new Error(`func start exited (${func.exitCode ?? func.signalCode})`);
     try {
-      await fetch(url, { signal: AbortSignal.timeout(2000) });
-      return;
+      const response = await fetch(url, { headers: { authorization, 'x-ms-client-tenant-id': tenantId }, signal: AbortSignal.timeout(5000) });
+      if (response.status === 200) return;
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Not listening yet.
     }
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new Error(`the Functions host did not answer on ${url} within ${timeoutMs / 1000} s`);
+  throw new Error(`func start did not serve the demo job within ${FUNC_START_TIMEOUT_MS / 1000} s`);
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal); // No process groups here (Windows), or already gone.
+  }
 }
 
 function stopProcessGroup(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return resolve();
     child.once('exit', () => resolve());
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      child.kill('SIGTERM');
-    }
-    setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }, 5000).unref();
+    signalGroup(child, 'SIGTERM');
+    setTimeout(() => signalGroup(child, 'SIGKILL'), 5000).unref();
   });
 }
 
@@ -109,59 +156,47 @@ export function curlCommand(url: string, authorization: string, tenantId: string
   return `curl -sS '${url}' -H 'Authorization: ${authorization}' -H 'x-ms-client-tenant-id: ${tenantId}'`;
 }
 
-function jobUrl(baseUrl: string, jobInstanceId: string): string {
-  const job = DEMO_JOB;
-  return `${baseUrl}/workspaces/${job.workspaceId}/items/${job.itemType}/${job.itemId}/jobTypes/${job.jobType}/instances/${jobInstanceId}`;
-}
-
 async function main(): Promise<void> {
   assertOutsideAzure();
   const settings = devSettings(process.env, PROJECT_ROOT);
-  const stops: Stop[] = [];
-  const children: ChildProcess[] = [];
-  let stopping = false;
-  const stopAll = async (exitCode: number) => {
-    if (stopping) return;
-    stopping = true;
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    process.exit(exitCode);
-  };
-  process.once('SIGINT', () => void stopAll(0));
-  process.once('SIGTERM', () => void stopAll(0));
+  const started = new Started();
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void started.stopAll(0));
   // npm forwards SIGTERM to the script's shell, which may die without passing it on:
   // when our parent goes away, stop too rather than leave Azurite and the host behind.
   const parent = process.ppid;
-  setInterval(() => process.ppid !== parent && void stopAll(0), 1000).unref();
-  // Last resort if we exit some other way: no child outlives us.
-  process.once('exit', () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL')));
+  setInterval(() => process.ppid !== parent && void started.stopAll(0), 1000).unref();
+  // Last resort if we exit some other way: no process group outlives us.
+  process.once('exit', () => started.killGroupsNow());
 
   try {
-    const azurite: RunningAzurite = await startAzurite({ port: Number(settings.AZURITE_TABLE_PORT), location: join(settings.DEV_DATA_DIR, 'azurite') });
-    children.push(azurite.process);
-    stops.push(azurite.stop);
-    azurite.process.once('exit', () => !stopping && (say('Azurite stopped unexpectedly; stopping.'), void stopAll(1)));
-    say(`Azurite Table service: http://127.0.0.1:${azurite.port} (data in ${join(settings.DEV_DATA_DIR, 'azurite')})`);
+    const azuriteData = join(settings.DEV_DATA_DIR, 'azurite');
+    const azurite = await startAzurite({ port: Number(settings.AZURITE_TABLE_PORT), location: azuriteData }).catch((error: Error) => {
+      const inUse = error.message.includes('EADDRINUSE');
+      throw inUse ? new Error(`port ${settings.AZURITE_TABLE_PORT} is in use; set AZURITE_TABLE_PORT to another`) : error;
+    });
+    started.add(azurite.stop);
+    azurite.process.once('exit', () => started.isStopping || (say('Azurite stopped unexpectedly; stopping.'), void started.stopAll(1)));
+    say(`Azurite Table service: http://127.0.0.1:${azurite.port} (data in ${azuriteData})`);
 
     const issuer = createDevIssuer(settings);
-    const jwks: JwksServer = await startJwksServer(issuer, '127.0.0.1', Number(settings.DEV_ISSUER_PORT));
-    stops.push(jwks.close);
+    const jwks = await startJwksServer(issuer, '127.0.0.1', Number(settings.DEV_ISSUER_PORT));
+    started.add(jwks.close);
     say(`Development token issuer (loopback only): ${jwks.jwksUri}`);
 
     say(`Demo job ${DEMO_JOB.itemId}/${DEMO_JOB.jobInstanceId}: ${await seedDemoJob(settings)}`);
 
-    const host = await startFunctionsHost(settings, children);
-    stops.push(host.stop);
-    say(`Endpoint: ${host.baseUrl}/workspaces/{workspaceId}/items/{itemType}/{itemId}/jobTypes/{jobType}/instances/{jobInstanceId}`);
+    const baseUrl = await startFunctionsHost(settings, issuer, started);
+    say(`Endpoint: ${baseUrl}/workspaces/{workspaceId}/items/{itemType}/{itemId}/jobTypes/{jobType}/instances/{jobInstanceId}`);
     say('');
-    say('The demo job (Fabric\'s example):');
-    say(curlCommand(jobUrl(host.baseUrl, DEMO_JOB.jobInstanceId), devAuthorization(issuer, settings), settings.DEV_USER_TENANT_ID));
+    say("The demo job (Fabric's example):");
+    say(curlCommand(jobUrl(baseUrl, DEMO_JOB.jobInstanceId), devAuthorization(issuer, settings), settings.DEV_USER_TENANT_ID));
     say('A job that does not exist:');
-    say(curlCommand(jobUrl(host.baseUrl, MISSING_JOB_INSTANCE_ID), devAuthorization(issuer, settings), settings.DEV_USER_TENANT_ID));
+    say(curlCommand(jobUrl(baseUrl, MISSING_JOB_INSTANCE_ID), devAuthorization(issuer, settings), settings.DEV_USER_TENANT_ID));
     say('');
     say('Tokens last an hour; `npm run token` prints fresh ones. Ctrl-C stops everything.');
   } catch (error) {
-    process.stderr.write(`npm start failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    await stopAll(1);
+    process.stderr.write(`npm start failed: ${error instanceof Error ? error.message.split('\n', 1)[0] : String(error)}\n`);
+    await started.stopAll(1);
   }
 }
 

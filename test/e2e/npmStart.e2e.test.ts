@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,55 @@ function alive(pid: number): boolean {
   }
 }
 
+interface RunningStart {
+  child: ChildProcess;
+  output: () => string;
+  curlLines: string[];
+}
+
+/** Runs the README's `npm start` and waits for its two curl lines. */
+async function npmStart(env: NodeJS.ProcessEnv): Promise<RunningStart> {
+  // --ignore-scripts skips only the prestart build: npm test has built,
+  // and rebuilding would rewrite dist/ under the other test files' feet.
+  const child = spawn('npm', ['start', '--ignore-scripts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const curlLines = await new Promise<string[]>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const lines = output.split('\n').filter((line) => line.startsWith('curl '));
+      if (lines.length >= 2 && output.includes('Ctrl-C')) resolve(lines);
+    });
+    child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+  });
+  return { child, output: () => output, curlLines };
+}
+
+/** SIGTERM to npm, then every process that was below it must be gone. */
+async function expectCleanStop(child: ChildProcess): Promise<void> {
+  const started = descendants(child.pid!);
+  expect(started.length).toBeGreaterThanOrEqual(2); // the stack's node process and Azurite at least
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+  // Bounded wait for the children to finish stopping; the assertion is on the outcome only.
+  for (let i = 0; i < 50 && started.some(alive); i++) await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(started.filter(alive)).toEqual([]);
+}
+
+async function freshEnv(dataDir: string, extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    PORT: String(await freeLoopbackPort()),
+    DEV_ISSUER_PORT: String(await freeLoopbackPort()),
+    AZURITE_TABLE_PORT: String(await freeLoopbackPort()),
+    DEV_DATA_DIR: dataDir,
+    DEV_FUNCTIONS_HOST: 'local',
+    ...extra,
+  };
+}
+
 let dataDir: string;
 let env: NodeJS.ProcessEnv;
 let child: ChildProcess;
@@ -46,27 +95,11 @@ let curlLines: string[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'npm-start-'));
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PORT: String(await freeLoopbackPort()),
-    DEV_ISSUER_PORT: String(await freeLoopbackPort()),
-    AZURITE_TABLE_PORT: String(await freeLoopbackPort()),
-    DEV_DATA_DIR: dataDir,
-    DEV_FUNCTIONS_HOST: 'local',
-  };
-  // The README's command. --ignore-scripts skips only the prestart build: npm test has built,
-  // and rebuilding would rewrite dist/ under the other test files' feet.
-  child = spawn('npm', ['start', '--ignore-scripts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  curlLines = await new Promise<string[]>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const lines = output.split('\n').filter((line) => line.startsWith('curl '));
-      if (lines.length >= 2 && output.includes('Ctrl-C')) resolve(lines);
-    });
-    child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
-  });
+  env = await freshEnv(dataDir);
+  const running = await npmStart(env);
+  child = running.child;
+  curlLines = running.curlLines;
+  output = running.output();
 }, 60_000);
 
 afterAll(() => {
@@ -104,14 +137,7 @@ describe('npm start', () => {
   });
 
   it('stops every process it started when npm gets SIGTERM', async () => {
-    const started = descendants(child.pid!);
-    expect(started.length).toBeGreaterThanOrEqual(2); // the stack's node process and Azurite at least
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-    // Bounded wait for the children to finish stopping; the assertion is on the outcome only.
-    for (let i = 0; i < 50 && started.some(alive); i++) await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(started.filter(alive)).toEqual([]);
+    await expectCleanStop(child);
   });
 });
 
@@ -121,5 +147,50 @@ describe('the development issuer', () => {
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('refuses to run inside Azure (WEBSITE_INSTANCE_ID is set)');
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('npm start with Azure Functions Core Tools on the PATH', () => {
+  // A stand-in `func` (the real one cannot be installed here): like Core Tools it
+  // answers --version, takes `start --port N`, and serves through a child process,
+  // its "language worker", which must stop with it. It serves with the local host.
+  const FAKE_FUNC = `#!/bin/sh
+if [ "$1" = "--version" ]; then echo 4.0.0-stand-in; exit 0; fi
+PORT="$3" node ${JSON.stringify(join(ROOT, 'dist', 'dev', 'localHost.js'))} &
+wait
+`;
+  let funcDir: string;
+  let funcData: string;
+  let running: RunningStart;
+
+  beforeAll(async () => {
+    funcDir = mkdtempSync(join(tmpdir(), 'fake-func-'));
+    funcData = mkdtempSync(join(tmpdir(), 'npm-start-func-'));
+    writeFileSync(join(funcDir, 'func'), FAKE_FUNC, { mode: 0o755 });
+    // An endpoint setting in the shell must not reach func beside the development connection string.
+    const funcEnv = await freshEnv(funcData, {
+      PATH: `${funcDir}:${process.env.PATH}`,
+      DEV_FUNCTIONS_HOST: 'auto',
+      JOB_STATE_TABLE_ENDPOINT: 'https://elsewhere.table.core.windows.net',
+    });
+    running = await npmStart(funcEnv);
+  }, 90_000);
+
+  afterAll(() => {
+    if (running?.child.exitCode === null) running.child.kill('SIGKILL');
+    rmSync(funcDir, { recursive: true, force: true });
+    rmSync(funcData, { recursive: true, force: true });
+  });
+
+  it('runs func start and says so', () => {
+    expect(running.output()).toContain('Functions host: func start (Azure Functions Core Tools)');
+  });
+
+  it('prints curl lines that work against it', () => {
+    expect(execFileSync('bash', ['-c', running.curlLines[0]], { encoding: 'utf8' })).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
+  });
+
+  it('stops func and its worker with everything else', async () => {
+    await expectCleanStop(running.child);
   });
 });
