@@ -41,6 +41,10 @@ async function answer(request: HttpRequest, deps: JobStateDependencies, log: Req
     clientTenantId: request.headers.get('x-ms-client-tenant-id'),
   });
   const lookup = await deps.store.readFor(path.itemId, path.jobInstanceId, { ...path, tenantId: caller.tenantId });
+  if (lookup.found === 'foreign' && lookup.unreadableOwner) {
+    log.error(`job ${path.itemId}/${path.jobInstanceId}: the row's TenantId, WorkspaceId, ItemType or JobType is missing or malformed; answering JobInstanceNotFound`);
+    return jobStateResponse(JOB_NOT_FOUND_STATE);
+  }
   if (lookup.found !== 'record') {
     const why = lookup.found === 'none' ? 'no row' : 'the row is not of this tenant, workspace, item type and job type';
     log.info(`job ${path.itemId}/${path.jobInstanceId}: ${why}; answering JobInstanceNotFound`);

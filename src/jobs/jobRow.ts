@@ -156,6 +156,12 @@ export function rowAnswers(entity: Record<string, unknown>, request: JobCoordina
   );
 }
 
+/** Whether the columns that say whose a row is can be read at all. */
+export function hasReadableOwner(entity: Record<string, unknown>): boolean {
+  const text = (column: string) => typeof entity[column] === 'string' && entity[column] !== '';
+  return isGuid(entity[COLUMNS.tenantId]) && isGuid(entity[COLUMNS.workspaceId]) && text(COLUMNS.itemType) && text(COLUMNS.jobType);
+}
+
 export function toItemJobInstanceState(record: JobRecord): ItemJobInstanceState {
   const state: ItemJobInstanceState = { status: record.status };
   if (record.startTimeUtc) state.startTimeUtc = record.startTimeUtc.toISOString();

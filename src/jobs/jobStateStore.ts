@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import { StorageUnavailableError } from '../fabric/errors';
-import { parseJobRow, rowAnswers, type JobCoordinates, type JobRecord } from './jobRow';
+import { hasReadableOwner, parseJobRow, rowAnswers, type JobCoordinates, type JobRecord } from './jobRow';
 import { describeStorageError, isEntityNotFound } from './storageErrors';
 
 export interface JobStateStoreOptions {
@@ -11,7 +11,10 @@ export interface JobStateStoreOptions {
 export const DEFAULT_READ_DEADLINE_MS = 10_000;
 
 /** `none`: no row; `foreign`: a row that is not the caller's, to be answered exactly like none. */
-export type JobLookup = { found: 'none' } | { found: 'foreign' } | { found: 'record'; record: JobRecord };
+export type JobLookup =
+  | { found: 'none' }
+  | { found: 'foreign'; /** The row's own owner columns are missing or malformed: an operator should look. */ unreadableOwner: boolean }
+  | { found: 'record'; record: JobRecord };
 
 /** Reads job instance rows with one point read each; never a query. */
 export class JobStateStore {
@@ -32,7 +35,7 @@ export class JobStateStore {
   async readFor(itemId: string, jobInstanceId: string, request: JobCoordinates): Promise<JobLookup> {
     const entity = await this.readEntity(itemId, jobInstanceId);
     if (!entity) return { found: 'none' };
-    if (!rowAnswers(entity, request)) return { found: 'foreign' };
+    if (!rowAnswers(entity, request)) return { found: 'foreign', unreadableOwner: !hasReadableOwner(entity) };
     return { found: 'record', record: parseJobRow(entity) };
   }
 

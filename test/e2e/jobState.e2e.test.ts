@@ -150,6 +150,14 @@ describe('corrupt rows of others', () => {
     expect(answer.status).toBe(200);
     expect(answer.json.errorDetails.errorCode).toBe('JobInstanceNotFound');
   });
+
+  it('logs an error for a row whose owner cannot be read, while answering it like a missing row', async () => {
+    const jobInstanceId = crypto.randomUUID();
+    await putRawRow(jobInstanceId, { TenantId: undefined });
+    const answer = await stack.get(jobPath({ ...SEED, jobInstanceId }), stack.headers());
+    expect(answer.json.errorDetails.errorCode).toBe('JobInstanceNotFound');
+    expect(stack.logs.some((l) => l.level === 'error' && l.line.includes(jobInstanceId) && l.line.includes('missing or malformed'))).toBe(true);
+  });
 });
 
 describe('path parameters', () => {
