@@ -35,6 +35,8 @@ describe('parseSubjectAndAppHeader', () => {
     ['two spaces after the scheme', header(JWT_A, JWT_B).replace('1.0 ', '1.0  '), /exact SubjectAndApp form/],
     ['a trailing space', `${header(JWT_A, JWT_B)} `, /exact SubjectAndApp form/],
     ['two headers joined by the host', `${header(JWT_A, JWT_B)}, ${header(JWT_A, JWT_B)}`, /exact SubjectAndApp form/],
+    ['two headers joined with a bare comma', `${header(JWT_A, JWT_B)},${header(JWT_A, JWT_B)}`, /exact SubjectAndApp form/],
+    ['two headers joined with a space (older hosts)', `${header(JWT_A, JWT_B)} ${header(JWT_A, JWT_B)}`, /exact SubjectAndApp form/],
     ['an empty app token', header(JWT_A, ''), /app token is not a compact JWS/],
     ['a token that does not start with eyJ', header(JWT_A, 'abc.def.ghi'), /app token is not a compact JWS/],
     ['a token with four segments', header(`${JWT_A}.x`, JWT_B), /subject token is not a compact JWS/],
