@@ -7,10 +7,6 @@ import { JobStateStore } from './jobs/jobStateStore';
 
 export const CLOCK_SKEW_SECONDS = 60;
 
-/**
- * The composition root: builds each real dependency once per process from the
- * configuration. Tests and the local host call it with their own settings.
- */
 export interface CompositionOptions {
   /** Decides the storage credential (managed identity inside Azure). */
   env?: Record<string, string | undefined>;
@@ -18,6 +14,10 @@ export interface CompositionOptions {
   warn?: (message: string) => void;
 }
 
+/**
+ * The composition root: builds each real dependency once per process from the
+ * configuration. Tests and the local host call it with their own settings.
+ */
 export function createDependencies(config: Config, options: CompositionOptions = {}): JobStateDependencies {
   const env = options.env ?? process.env;
   const keys = new SigningKeyStore({
