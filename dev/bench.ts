@@ -16,8 +16,10 @@ import { readConfig } from '../src/config';
 import { createTableClient } from '../src/jobs/tableClient';
 import { toJobEntity } from '../src/jobs/jobRow';
 import { startAzurite } from './azurite';
-import { fabricAppTokenClaims, fabricSubjectTokenClaims, subjectAndAppHeader } from './fabricTokens';
-import { DEMO_JOB, DEV_DEFAULTS } from './devSettings';
+import { jobInstancePath } from '../src/http/jobPath';
+import { devAuthorization, devIdentity } from './devIssuer';
+import { fabricAppTokenClaims } from './fabricTokens';
+import { appSettingsOf, DEMO_JOB, devSettings } from './devSettings';
 import { startLocalHost } from './localHost';
 import { startJwksServer, TokenIssuer } from './tokenIssuer';
 
@@ -61,7 +63,7 @@ function verification(issuer: TokenIssuer, token: string, iterations: number): v
 
 async function endToEnd(baseUrl: string, headers: Record<string, string>, total: number, concurrency: number): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const url = `${baseUrl}/workspaces/${DEMO_JOB.workspaceId}/items/${DEMO_JOB.itemType}/${DEMO_JOB.itemId}/jobTypes/${DEMO_JOB.jobType}/instances/${DEMO_JOB.jobInstanceId}`;
+  const url = baseUrl + jobInstancePath(DEMO_JOB);
   const once = () =>
     new Promise<number>((resolve, reject) => {
       const start = process.hrtime.bigint();
@@ -94,24 +96,17 @@ async function main(): Promise<void> {
   const issuer = new TokenIssuer();
   issuer.addKey();
   const jwks = await startJwksServer(issuer);
-  const settings = {
-    PUBLISHER_TENANT_ID: DEV_DEFAULTS.PUBLISHER_TENANT_ID,
-    WORKLOAD_CLIENT_ID: DEV_DEFAULTS.WORKLOAD_CLIENT_ID,
-    WORKLOAD_AUDIENCE: DEV_DEFAULTS.WORKLOAD_AUDIENCE,
-    ENTRA_JWKS_URI: jwks.jwksUri,
-    JOB_STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
-  };
+  // The development stack's values, pointed at this run's Azurite and issuer.
+  const dev = { ...devSettings({}, ROOT), ENTRA_JWKS_URI: jwks.jwksUri, JOB_STATE_TABLE_CONNECTION_STRING: azurite.connectionString };
+  const settings = appSettingsOf(dev);
   try {
     const config = readConfig(settings);
     const table = createTableClient(config.table, config.tableName, {});
     await table.createTable();
-    await table.createEntity(toJobEntity({ ...DEMO_JOB, tenantId: DEV_DEFAULTS.DEV_USER_TENANT_ID }));
-    const identity = { authorityHost: issuer.authorityHost, publisherTenantId: config.publisherTenantId, workloadClientId: config.workloadClientId, workloadAudience: config.workloadAudience };
-    const appToken = issuer.sign(fabricAppTokenClaims(identity));
-    const headers = {
-      authorization: subjectAndAppHeader(issuer.sign(fabricSubjectTokenClaims(identity, DEV_DEFAULTS.DEV_USER_TENANT_ID)), appToken),
-      'x-ms-client-tenant-id': DEV_DEFAULTS.DEV_USER_TENANT_ID,
-    };
+    await table.createEntity(toJobEntity({ ...DEMO_JOB, tenantId: dev.DEV_USER_TENANT_ID }));
+    const authorization = devAuthorization(issuer, dev);
+    const headers = { authorization, 'x-ms-client-tenant-id': dev.DEV_USER_TENANT_ID };
+    const appToken = issuer.sign(fabricAppTokenClaims(devIdentity(dev)));
 
     console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
     coldStart(settings, Number(process.env.BENCH_COLD_RUNS ?? 10));

@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createDependencies } from '../src/app';
 import { readConfig, SETTINGS } from '../src/config';
+import { JOB_INSTANCE_ROUTE, jobInstancePath } from '../src/http/jobPath';
 import { createTableClient } from '../src/jobs/tableClient';
 import { JobStateWriter } from '../src/jobs/jobStateWriter';
 import { JobAlreadyExistsError } from '../src/jobs/writerErrors';
@@ -81,8 +82,7 @@ async function seedDemoJob(settings: DevSettings): Promise<string> {
 }
 
 function jobUrl(baseUrl: string, jobInstanceId: string): string {
-  const job = DEMO_JOB;
-  return `${baseUrl}/workspaces/${job.workspaceId}/items/${job.itemType}/${job.itemId}/jobTypes/${job.jobType}/instances/${jobInstanceId}`;
+  return baseUrl + jobInstancePath({ ...DEMO_JOB, jobInstanceId });
 }
 
 /** The shell's environment without any app setting of its own, so only the development values reach func. */
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     say(`Demo job ${DEMO_JOB.itemId}/${DEMO_JOB.jobInstanceId}: ${await seedDemoJob(settings)}`);
 
     const baseUrl = await startFunctionsHost(settings, issuer, started);
-    say(`Endpoint: ${baseUrl}/workspaces/{workspaceId}/items/{itemType}/{itemId}/jobTypes/{jobType}/instances/{jobInstanceId}`);
+    say(`Endpoint: ${baseUrl}/${JOB_INSTANCE_ROUTE}`);
     say('');
     say("The demo job (Fabric's example):");
     say(curlCommand(jobUrl(baseUrl, DEMO_JOB.jobInstanceId), devAuthorization(issuer, settings), settings.DEV_USER_TENANT_ID));

@@ -11,7 +11,7 @@ import type { TableClient } from '@azure/data-tables';
 import { ConfigError, readTableConfig } from '../config';
 import { ERROR_SOURCES, type ErrorDetails, type ErrorSource, type JobInstanceStatus } from '../fabric/contract';
 import { FabricError } from '../fabric/errors';
-import { listJobInstances, MAX_LIST_LIMIT } from '../jobs/jobListing';
+import { checkListLimit, listJobInstances } from '../jobs/jobListing';
 import { checkNewJobInstance, checkStatusChange, JobStateWriter, type NewJobInstance } from '../jobs/jobStateWriter';
 import { createTableClient } from '../jobs/tableClient';
 import { isGuid } from '../ids';
@@ -112,7 +112,7 @@ const COMMANDS: Record<string, Command> = {
     prepare: (v) => {
       const itemId = guid(v, 'item');
       const limit = Number(v.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new InvalidJobInputError(`--limit must be 1 to ${MAX_LIST_LIMIT}`);
+      checkListLimit(limit, '--limit');
       return (table) => listJobInstances(table, itemId, limit);
     },
   },

@@ -4,6 +4,11 @@ import { isGuid, isTypeName, TYPE_NAME_RULE } from '../ids';
 /** The Functions route of Jobs_GetItemJobInstanceState, without the `api` prefix. No constraints: bad ids must reach the handler. */
 export const JOB_INSTANCE_ROUTE = 'workspaces/{workspaceId}/items/{itemType}/{itemId}/jobTypes/{jobType}/instances/{jobInstanceId}';
 
+/** The path of one job instance under the `api` prefix, e.g. for a curl line or a test request. */
+export function jobInstancePath(path: JobPath): string {
+  return '/' + JOB_INSTANCE_ROUTE.replace(/\{(\w+)\}/g, (_, name: keyof JobPath) => path[name]);
+}
+
 export interface JobPath {
   workspaceId: string;
   itemType: string;

@@ -24,7 +24,7 @@ export interface ListedJob {
  */
 export async function listJobInstances(table: TableClient, itemId: string, limit = 20): Promise<ListedJob[]> {
   if (!isGuid(itemId)) throw new InvalidJobInputError('item must be a GUID');
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new InvalidJobInputError(`limit must be 1 to ${MAX_LIST_LIMIT}`);
+  checkListLimit(limit);
   const rows: Record<string, unknown>[] = [];
   const pages = table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${itemId.toLowerCase()}` } }).byPage({ maxPageSize: 200 });
   for await (const page of pages) {
@@ -36,6 +36,11 @@ export async function listJobInstances(table: TableClient, itemId: string, limit
     .map(toListedJob)
     .sort((a, b) => (b.lastModified ?? '').localeCompare(a.lastModified ?? ''))
     .slice(0, limit);
+}
+
+/** Throws InvalidJobInputError unless `limit` is a whole number from 1 to MAX_LIST_LIMIT; `name` is how the caller spells it. */
+export function checkListLimit(limit: number, name = 'limit'): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new InvalidJobInputError(`${name} must be 1 to ${MAX_LIST_LIMIT}`);
 }
 
 function toListedJob(entity: Record<string, unknown>): ListedJob {
