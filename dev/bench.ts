@@ -21,6 +21,7 @@ import { devAuthorization, devIdentity } from './devIssuer';
 import { fabricAppTokenClaims } from './fabricTokens';
 import { appSettingsOf, DEMO_JOB, devSettings } from './devSettings';
 import { startLocalHost } from './localHost';
+import { sourceFunctions } from './sourceFunctions';
 import { startJwksServer, TokenIssuer } from './tokenIssuer';
 
 const ROOT = join(__dirname, '..', '..');
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
     console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
     coldStart(settings, Number(process.env.BENCH_COLD_RUNS ?? 10));
     verification(issuer, appToken, Number(process.env.BENCH_VERIFY_ITERATIONS ?? 2000));
-    const host = await startLocalHost({ dependencies: createDependencies(config, { env: {} }), port: 0, log: () => undefined });
+    const host = await startLocalHost({ functions: sourceFunctions(createDependencies(config, { env: {} })), port: 0, log: () => undefined });
     await endToEnd(host.baseUrl, headers, Number(process.env.BENCH_REQUESTS ?? 2000), Number(process.env.BENCH_CONCURRENCY ?? 16));
     await host.close();
   } finally {

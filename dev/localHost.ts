@@ -3,27 +3,39 @@
  * http, for machines without Azure Functions Core Tools, for end-to-end tests
  * and for benchmarks. Never a production path.
  *
- * Configured only from the environment: the app settings of DESIGN.md plus
- * HOST (default 127.0.0.1) and PORT (default 7071).
+ * As a program (`npm run host`) it serves the bundled app, dist/app/main.js,
+ * the same file `func start` and Azure load, configured only from the
+ * environment: the app settings of DESIGN.md plus HOST (default 127.0.0.1)
+ * and PORT (default 7071). Tests and `npm start` serve the sources through
+ * sourceFunctions() instead.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, InvocationContext, type HttpResponseInit, type LogLevel } from '@azure/functions';
-import { createDependencies } from '../src/app';
-import { ConfigError, readConfig } from '../src/config';
+import { join } from 'node:path';
+// Types only: as a program this file loads no unbundled app code, so its start
+// measures the bundle's.
+import type { HttpRequest, HttpResponseInit, InvocationContext, LogLevel } from '@azure/functions';
 import { MethodNotAllowedError, RouteNotFoundError } from '../src/fabric/errors';
 import { toErrorResponse } from '../src/fabric/responses';
 import { tryParseUrl } from '../src/url';
-import type { JobStateDependencies } from '../src/http/getItemJobInstanceState';
-import { createRoutes, type RouteDefinition } from '../src/http/routes';
+import type { RouteDefinition } from '../src/http/routes';
 
 export const ROUTE_PREFIX = 'api';
 
 export type LogSink = (level: LogLevel, line: string) => void;
 
+/** What a Functions entry module gives the host: its routes and the request classes of its own @azure/functions. */
+export interface FunctionsModule {
+  routes: RouteDefinition[];
+  HttpRequest: typeof HttpRequest;
+  InvocationContext: typeof InvocationContext;
+}
+
+export const BUNDLED_ENTRY = join(__dirname, '..', 'app', 'main.js');
+
 export interface LocalHostOptions {
-  dependencies: JobStateDependencies;
+  functions: FunctionsModule;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -38,11 +50,11 @@ export interface RunningHost {
 }
 
 export async function startLocalHost(options: LocalHostOptions): Promise<RunningHost> {
-  const routes = createRoutes(options.dependencies);
+  const { functions } = options;
   const log = options.log ?? consoleSink;
   // Above our own 16 KiB Authorization bound, so the app (not Node) answers oversized headers.
   const server = createServer({ maxHeaderSize: 64 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    serve(routes, log, req, res).catch((error) => {
+    serve(functions, log, req, res).catch((error) => {
       log('error', `local host: ${String(error)}`);
       if (!res.headersSent) writeResponse(res, toErrorResponse(error));
       else res.destroy();
@@ -65,22 +77,22 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   };
 }
 
-async function serve(routes: RouteDefinition[], log: LogSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
   req.resume(); // GET only: any body is drained and ignored.
   const url = tryParseUrl(req.url ?? '/', 'http://localhost');
-  const matched = url && matchRoute(routes, url.pathname);
+  const matched = url && matchRoute(functions.routes, url.pathname);
   if (!matched) return writeResponse(res, toErrorResponse(new RouteNotFoundError()));
   const { route, params } = matched;
   if (!route.methods.includes((req.method ?? '') as never)) {
     return writeResponse(res, toErrorResponse(new MethodNotAllowedError(route.methods)));
   }
-  const request = new HttpRequest({
+  const request = new functions.HttpRequest({
     method: req.method,
     url: `http://localhost${url!.pathname}${url!.search}`,
     headers: joinHeaderValues(req),
     params,
   });
-  const context = new InvocationContext({
+  const context = new functions.InvocationContext({
     invocationId: randomUUID(),
     functionName: route.name,
     logHandler: (level, ...args) => log(level, args.map(String).join(' ')),
@@ -141,12 +153,33 @@ const consoleSink: LogSink = (level, line) => {
   stream.write(`${new Date().toISOString()} ${level.padEnd(11)} ${line}\n`);
 };
 
-async function main(): Promise<void> {
-  let dependencies: JobStateDependencies;
+/**
+ * Loads a Functions entry module (by default the bundle) as the Functions
+ * host would. Outside the Functions worker, @azure/functions says it runs in
+ * test mode and skips app.http registration; the local host serves the
+ * exported routes instead, so those two notices are not repeated here.
+ */
+export function loadFunctionsEntry(path = BUNDLED_ENTRY): FunctionsModule {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!/^WARNING: .*"@azure\/functions" package (is in|to) test mode/.test(String(args[0]))) warn(...args);
+  };
   try {
-    dependencies = createDependencies(readConfig(process.env));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(path) as FunctionsModule;
+  } finally {
+    console.warn = warn;
+  }
+}
+
+async function main(): Promise<void> {
+  let functions: FunctionsModule;
+  try {
+    functions = loadFunctionsEntry();
   } catch (error) {
-    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+    // The bundle has its own ConfigError class: recognise it by name.
+    const message = error instanceof Error && error.name === 'ConfigError' ? error.message : `cannot load ${BUNDLED_ENTRY}: ${String(error)}`;
+    process.stderr.write(`${message}\n`);
     process.exit(1);
   }
   const port = Number(process.env.PORT || 7071);
@@ -155,7 +188,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const address = process.env.HOST || '127.0.0.1';
-  const host = await startLocalHost({ dependencies, host: address, port }).catch((error: NodeJS.ErrnoException) => {
+  const host = await startLocalHost({ functions, host: address, port }).catch((error: NodeJS.ErrnoException) => {
     const why = error.code === 'EADDRINUSE' ? 'the port is in use (set PORT to another)' : error.message;
     process.stderr.write(`The local host cannot listen on ${address}:${port}: ${why}\n`);
     process.exit(1);

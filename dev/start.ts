@@ -18,6 +18,7 @@ import { startAzurite } from './azurite';
 import { createDevIssuer, devAuthorization } from './devIssuer';
 import { appSettingsOf, DEMO_JOB, devSettings, type DevSettings } from './devSettings';
 import { startLocalHost } from './localHost';
+import { sourceFunctions } from './sourceFunctions';
 import { assertOutsideAzure, startJwksServer, type TokenIssuer } from './tokenIssuer';
 
 const PROJECT_ROOT = join(__dirname, '..', '..');
@@ -96,7 +97,7 @@ async function startFunctionsHost(settings: DevSettings, issuer: TokenIssuer, st
   if (settings.DEV_FUNCTIONS_HOST === 'local' || !hasFunctionsCoreTools()) {
     say(`Functions host: the project's local host (${settings.DEV_FUNCTIONS_HOST === 'local' ? 'DEV_FUNCTIONS_HOST=local' : 'Azure Functions Core Tools is not on the PATH'})`);
     const host = await startLocalHost({
-      dependencies: createDependencies(readConfig(appSettingsOf(settings)), { env: {} }),
+      functions: sourceFunctions(createDependencies(readConfig(appSettingsOf(settings)), { env: {} })),
       host: settings.HOST,
       port: Number(settings.PORT),
     });

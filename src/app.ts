@@ -1,6 +1,7 @@
 import { SigningKeyStore } from './auth/signingKeyStore';
 import { SubjectAndAppAuthenticator } from './auth/subjectAndAppAuthenticator';
 import { readConfig, type Config } from './config';
+import { FabricError } from './fabric/errors';
 import type { JobStateDependencies } from './http/getItemJobInstanceState';
 import { createTableClient } from './jobs/tableClient';
 import { JobStateStore } from './jobs/jobStateStore';
@@ -12,6 +13,12 @@ export interface CompositionOptions {
   env?: Record<string, string | undefined>;
   /** Process-wide warnings that belong to no single request, such as a failed JWKS download. */
   warn?: (message: string) => void;
+  /**
+   * Start the JWKS download and open the storage connection now, concurrently,
+   * instead of on the first request in sequence. The Functions entry does;
+   * tests that count downloads do not.
+   */
+  warmUp?: boolean;
 }
 
 /**
@@ -20,10 +27,8 @@ export interface CompositionOptions {
  */
 export function createDependencies(config: Config, options: CompositionOptions = {}): JobStateDependencies {
   const env = options.env ?? process.env;
-  const keys = new SigningKeyStore({
-    jwksUri: config.entraJwksUri,
-    onFetchFailure: options.warn ?? ((message) => console.warn(message)),
-  });
+  const warn = options.warn ?? ((message: string) => console.warn(message));
+  const keys = new SigningKeyStore({ jwksUri: config.entraJwksUri, onFetchFailure: warn });
   const authenticator = new SubjectAndAppAuthenticator({
     authorityHost: config.entraAuthorityHost,
     v1Audience: config.workloadAudience,
@@ -31,15 +36,25 @@ export function createDependencies(config: Config, options: CompositionOptions =
     clockSkewSeconds: CLOCK_SKEW_SECONDS,
     publisherTenantId: config.publisherTenantId,
     findKey: (kid) => keys.getKey(kid),
+    keySetVersion: () => keys.version,
   });
   const store = new JobStateStore(createTableClient(config.table, config.tableName, env));
+  if (options.warmUp) {
+    keys.prefetch();
+    store.warmUp().catch((error: unknown) => warn(`storage warm-up failed (requests will retry): ${describeError(error)}`));
+  }
   return { authenticator, store };
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof FabricError) return error.logDetail ?? error.message;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 let dependencies: JobStateDependencies | undefined;
 
 /** The process-wide dependencies, from process.env; throws ConfigError naming every bad setting. */
-export function getDependencies(): JobStateDependencies {
-  dependencies ??= createDependencies(readConfig(process.env));
+export function getDependencies(options: Pick<CompositionOptions, 'warmUp'> = {}): JobStateDependencies {
+  dependencies ??= createDependencies(readConfig(process.env), options);
   return dependencies;
 }

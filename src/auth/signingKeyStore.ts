@@ -36,6 +36,7 @@ export class SigningKeyStore {
   private nextFetchAllowedAt = 0;
   private lastUnknownKidRefetchAt: number | undefined;
   private inFlight: Promise<void> | undefined;
+  private downloads = 0;
   private readonly now: () => number;
   private readonly fetchTimeoutMs: number;
   private readonly refreshIntervalMs: number;
@@ -48,6 +49,19 @@ export class SigningKeyStore {
     this.refreshIntervalMs = options.refreshIntervalMs ?? 12 * HOUR;
     this.unknownKidRefetchIntervalMs = options.unknownKidRefetchIntervalMs ?? 5 * MINUTE;
     this.coldRetryIntervalMs = options.coldRetryIntervalMs ?? 10 * 1000;
+  }
+
+  /**
+   * Changes whenever a download replaces the keys, so that anything derived
+   * from the old key set (validated tokens) can be dropped.
+   */
+  get version(): number {
+    return this.downloads;
+  }
+
+  /** Starts the first download now, without waiting for it; failures go to onFetchFailure. */
+  prefetch(): void {
+    if (this.keys.size === 0) void this.refresh();
   }
 
   /** The key for `kid`, or undefined when the JWKS does not have it. */
@@ -96,6 +110,7 @@ export class SigningKeyStore {
       this.keys = new Map(keys.map((key) => [key.kid, key]));
       this.fetchedAt = this.now();
       this.nextFetchAllowedAt = 0;
+      this.downloads++;
     } catch (error) {
       const backoff = this.keys.size === 0 ? this.coldRetryIntervalMs : this.unknownKidRefetchIntervalMs;
       this.nextFetchAllowedAt = this.now() + backoff;

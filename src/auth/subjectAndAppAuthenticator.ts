@@ -2,6 +2,7 @@ import { AuthError } from '../fabric/errors';
 import { forLog } from '../logValue';
 import { validateEntraAccessToken, type EntraAccessToken, type KeyLookup, type TokenExpectations } from './entraToken';
 import { parseClientTenantHeader, parseSubjectAndAppHeader } from './subjectAndAppHeader';
+import { ValidatedTokenCache } from './validatedTokenCache';
 
 /** App ids that Fabric's app-only tokens carry. */
 export const FABRIC_APP_IDS: readonly string[] = [
@@ -14,6 +15,10 @@ export interface AuthenticatorOptions extends TokenExpectations {
   /** The app token's tid must equal it (lowercase). */
   publisherTenantId: string;
   findKey: KeyLookup;
+  /** Changes when the signing keys change; validated tokens of an older key set are not reused. */
+  keySetVersion?: () => number;
+  /** Bound of the validated-token cache; 0 turns it off. */
+  validatedTokenCacheSize?: number;
   now?: () => number;
 }
 
@@ -32,9 +37,13 @@ export interface AuthHeaders {
 /** Checks a SubjectAndApp request from Fabric; every failure is an AuthError. */
 export class SubjectAndAppAuthenticator {
   private readonly now: () => number;
+  private readonly keySetVersion: () => number;
+  private readonly validated: ValidatedTokenCache;
 
   constructor(private readonly options: AuthenticatorOptions) {
     this.now = options.now ?? Date.now;
+    this.keySetVersion = options.keySetVersion ?? (() => 0);
+    this.validated = new ValidatedTokenCache(options.validatedTokenCacheSize);
   }
 
   async authenticate(headers: AuthHeaders): Promise<AuthenticatedCaller> {
@@ -43,16 +52,28 @@ export class SubjectAndAppAuthenticator {
     if (subjectToken === '') throw new AuthError('subject token is empty, which this endpoint does not allow');
 
     const now = this.now();
-    const app = await this.validate(appToken, 'app token', now);
-    checkAppToken(app, this.options.publisherTenantId);
-    const subject = await this.validate(subjectToken, 'subject token', now);
-    checkSubjectToken(subject, app, clientTenantId);
-    return { tenantId: subject.tenantId, appId: app.appId };
+    // Independent until both are known; a failure of the app token is reported
+    // first, as when they were checked one after the other.
+    const [app, subject] = await Promise.allSettled([this.validate(appToken, 'app token', now), this.validate(subjectToken, 'subject token', now)]);
+    checkAppToken(settled(app), this.options.publisherTenantId);
+    checkSubjectToken(settled(subject), settled(app), clientTenantId);
+    return { tenantId: settled(subject).tenantId, appId: settled(app).appId };
   }
 
-  private validate(token: string, label: string, now: number): Promise<EntraAccessToken> {
-    return validateEntraAccessToken(token, label, this.options.findKey, this.options, now);
+  private async validate(token: string, label: string, now: number): Promise<EntraAccessToken> {
+    const id = ValidatedTokenCache.idOf(token);
+    const keySetVersion = this.keySetVersion();
+    const cached = this.validated.get(id, now, keySetVersion);
+    if (cached) return cached;
+    const validated = await validateEntraAccessToken(token, label, this.options.findKey, this.options, now);
+    this.validated.set(id, validated, keySetVersion);
+    return validated;
   }
+}
+
+function settled<T>(result: PromiseSettledResult<T>): T {
+  if (result.status === 'rejected') throw result.reason;
+  return result.value;
 }
 
 function checkAppToken(app: EntraAccessToken, publisherTenantId: string): void {

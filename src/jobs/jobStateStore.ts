@@ -9,6 +9,8 @@ export interface JobStateStoreOptions {
 }
 
 export const DEFAULT_READ_DEADLINE_MS = 10_000;
+/** Not a GUID, so never a job's item id or instance id. */
+const WARM_UP_KEY = 'warm-up';
 
 /** `none`: no row; `foreign`: a row that is not the caller's, to be answered exactly like none. */
 export type JobLookup =
@@ -37,6 +39,15 @@ export class JobStateStore {
     if (!entity) return { found: 'none' };
     if (!rowAnswers(entity, request)) return { found: 'foreign', unreadableOwner: !hasReadableOwner(entity) };
     return { found: 'record', record: parseJobRow(entity) };
+  }
+
+  /**
+   * Opens the connection (and, with managed identity, gets the first access
+   * token) before the first request needs it: one point read of a key no job
+   * uses. Resolves either way once storage has answered 'no such row'.
+   */
+  async warmUp(): Promise<void> {
+    await this.readEntity(WARM_UP_KEY, WARM_UP_KEY);
   }
 
   /** Any row, whoever owns it (operations tools); undefined when there is none. */

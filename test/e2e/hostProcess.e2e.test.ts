@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import type { TableClient } from '@azure/data-tables';
@@ -14,7 +15,7 @@ import { tokenFactory } from '../fixtures/tokens';
 /** These tests run the compiled output, as `npm run host` and `func start` do; `npm test` builds first. */
 const ROOT = join(__dirname, '..', '..');
 const HOST_ENTRY = join(ROOT, 'dist', 'dev', 'localHost.js');
-const FUNCTION_ENTRY = join(ROOT, 'dist', 'src', 'functions', 'getItemJobInstanceState.js');
+const BUNDLE_DIR = join(ROOT, 'dist', 'app');
 
 let issuer: TokenIssuer;
 let jwks: JwksServer;
@@ -48,7 +49,7 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
   });
 }
 
-describe('npm run host (the compiled local host)', () => {
+describe('npm run host (the local host serving the bundle)', () => {
   it('serves the seed example on $HOST:$PORT and stops cleanly on SIGTERM', async () => {
     const port = await freeLoopbackPort();
     const child = spawn(process.execPath, [HOST_ENTRY], { env: cleanEnv({ ...settings, PORT: String(port), HOST: '127.0.0.1' }), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -85,21 +86,36 @@ describe('npm run host (the compiled local host)', () => {
   });
 });
 
-describe('the Functions entry point', () => {
-  it("is what package.json's main glob names", () => {
+describe('the Functions entry point (the bundle)', () => {
+  it("is package.json's main and registers one route per source file of src/functions", () => {
     const main: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).main;
-    expect(main).toBe('dist/src/functions/*.js');
-    const compiled = readdirSync(join(ROOT, 'dist', 'src', 'functions')).filter((f) => f.endsWith('.js'));
+    expect(main).toBe('dist/app/main.js');
     const sources = readdirSync(join(ROOT, 'src', 'functions')).filter((f) => f.endsWith('.ts'));
-    expect(compiled.sort()).toEqual(sources.map((f) => f.replace(/\.ts$/, '.js')).sort());
+    const result = load(BUNDLE_DIR, settings, `console.log(JSON.stringify(m.routes.map((r) => r.name)))`);
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toHaveLength(sources.length);
   });
 
-  it('loads with good settings and fails at load with bad ones', () => {
-    const load = (env: Record<string, string>) =>
-      spawnSync(process.execPath, ['-e', `require(${JSON.stringify(FUNCTION_ENTRY)})`], { env: cleanEnv(env), encoding: 'utf8' });
-    expect(load(settings).status).toBe(0);
-    const bad = load({ ...settings, WORKLOAD_AUDIENCE: '' });
-    expect(bad.status).not.toBe(0);
-    expect(bad.stderr).toContain('WORKLOAD_AUDIENCE is required');
+  it('needs no node_modules: a copy outside the project loads with good settings and fails at load with bad ones', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'bundle-'));
+    try {
+      cpSync(BUNDLE_DIR, copy, { recursive: true });
+      expect(load(copy, settings).status).toBe(0);
+      const bad = load(copy, { ...settings, WORKLOAD_AUDIENCE: '' });
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toContain('WORKLOAD_AUDIENCE is required');
+      // The managed-identity path loads @azure/identity from the sibling identity.js.
+      const identity = load(copy, { ...settings, JOB_STATE_TABLE_CONNECTION_STRING: '', JOB_STATE_TABLE_ENDPOINT: 'https://example.table.core.windows.net' });
+      expect(identity.stderr).not.toContain('Cannot find module');
+      expect(identity.status).toBe(0);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });
+
+/** Requires dir/main.js in a fresh process (as `m`), runs `then`, and exits without waiting for the warm-up. */
+function load(dir: string, env: Record<string, string>, then = '') {
+  const script = `const m = require(${JSON.stringify(join(dir, 'main.js'))}); ${then}; process.exit(0)`;
+  return spawnSync(process.execPath, ['-e', script], { env: cleanEnv(env), encoding: 'utf8', cwd: dir });
+}

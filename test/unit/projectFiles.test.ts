@@ -40,11 +40,11 @@ describe('host.json', () => {
 
 describe('.funcignore', () => {
   const lines = read('.funcignore').split('\n').filter((line) => line && !line.startsWith('#'));
-  it('keeps sources, tests, dev tools and local settings out of the deployed package', () => {
-    for (const entry of ['/src', '/test', '/dev', '/dist/dev', '/local.settings.json', '*.ts']) expect(lines).toContain(entry);
+  it('keeps sources, tests, dev tools, unbundled output, node_modules and local settings out of the deployed package', () => {
+    for (const entry of ['/src', '/test', '/dev', '/dist/dev', '/dist/src', '/node_modules', '/local.settings.json', '*.ts']) expect(lines).toContain(entry);
   });
 
-  it('never excludes the compiled functions or what they load', () => {
-    for (const line of lines) expect(['dist', 'dist/src', '/dist', '/dist/src', 'src', 'node_modules', '/node_modules', 'host.json', 'package.json']).not.toContain(line);
+  it('never excludes the bundle or the host files', () => {
+    for (const line of lines) expect(['dist', '/dist', 'app', 'dist/app', '/dist/app', 'main.js', '*.js', 'host.json', 'package.json']).not.toContain(line);
   });
 });

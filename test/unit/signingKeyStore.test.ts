@@ -186,3 +186,36 @@ describe('parseJwks', () => {
     expect(() => parseJwks([])).toThrow(/no "keys" array/);
   });
 });
+
+describe('start-up and key-set version', () => {
+  it('prefetch starts the download at once; the first lookup shares it', async () => {
+    const keys = store();
+    keys.prefetch();
+    keys.prefetch();
+    expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
+    expect(jwks.requests).toBe(1);
+  });
+
+  it('a failed prefetch is reported, not thrown', async () => {
+    jwks.behaviour = 'fail';
+    const failures: string[] = [];
+    const keys = store({ onFetchFailure: (message) => failures.push(message) });
+    keys.prefetch();
+    await vi.waitFor(() => expect(failures).toHaveLength(1));
+  });
+
+  it('changes version with each download that replaces the keys, and not with a failed one', async () => {
+    const keys = store();
+    expect(keys.version).toBe(0);
+    await keys.getKey('key-1');
+    expect(keys.version).toBe(1);
+    clock += 12 * HOUR;
+    jwks.behaviour = 'fail';
+    await keys.getKey('key-1');
+    expect(keys.version).toBe(1);
+    clock += 5 * MINUTE;
+    jwks.behaviour = 'serve';
+    await keys.getKey('key-1');
+    expect(keys.version).toBe(2);
+  });
+});
