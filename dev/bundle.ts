@@ -15,9 +15,9 @@
  */
 import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { join } from 'node:path';
+import { PROJECT_ROOT } from './projectRoot';
 
-const ROOT = join(__dirname, '..', '..');
-export const BUNDLE_DIR = join(ROOT, 'dist', 'app');
+export const BUNDLE_DIR = join(PROJECT_ROOT, 'dist', 'app');
 export const BUNDLE_ENTRY = join(BUNDLE_DIR, 'main.js');
 export const IDENTITY_BUNDLE = join(BUNDLE_DIR, 'identity.js');
 
@@ -41,8 +41,8 @@ const identityBeside: Plugin = {
 
 export async function bundle(): Promise<void> {
   await Promise.all([
-    build({ ...COMMON, entryPoints: [join(ROOT, 'src', 'functions', 'getItemJobInstanceState.ts')], outfile: BUNDLE_ENTRY, plugins: [identityBeside] }),
-    build({ ...COMMON, stdin: { contents: "module.exports = require('@azure/identity');", resolveDir: ROOT }, outfile: IDENTITY_BUNDLE }),
+    build({ ...COMMON, entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'getItemJobInstanceState.ts')], outfile: BUNDLE_ENTRY, plugins: [identityBeside] }),
+    build({ ...COMMON, stdin: { contents: "module.exports = require('@azure/identity');", resolveDir: PROJECT_ROOT }, outfile: IDENTITY_BUNDLE }),
   ]);
 }
 

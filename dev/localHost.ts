@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { PROJECT_ROOT } from './projectRoot';
 // Types only: as a program this file loads no unbundled app code, so its start
 // measures the bundle's.
 import type { HttpRequest, HttpResponseInit, InvocationContext, LogLevel } from '@azure/functions';
@@ -32,7 +33,7 @@ export interface FunctionsModule {
   InvocationContext: typeof InvocationContext;
 }
 
-export const BUNDLED_ENTRY = join(__dirname, '..', 'app', 'main.js');
+export const BUNDLED_ENTRY = join(PROJECT_ROOT, 'dist', 'app', 'main.js');
 
 export interface LocalHostOptions {
   functions: FunctionsModule;

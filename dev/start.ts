@@ -20,8 +20,8 @@ import { appSettingsOf, DEMO_JOB, devSettings, type DevSettings } from './devSet
 import { startLocalHost } from './localHost';
 import { sourceFunctions } from './sourceFunctions';
 import { assertOutsideAzure, startJwksServer, type TokenIssuer } from './tokenIssuer';
+import { PROJECT_ROOT } from './projectRoot';
 
-const PROJECT_ROOT = join(__dirname, '..', '..');
 const MISSING_JOB_INSTANCE_ID = '00000000-0000-4000-8000-000000000000';
 const FUNC_START_TIMEOUT_MS = 120_000;
 

@@ -19,6 +19,8 @@ export interface CompositionOptions {
    * tests that count downloads do not.
    */
   warmUp?: boolean;
+  /** Bound of the validated-token cache (0 turns it off; the benchmark compares both). */
+  validatedTokenCacheSize?: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export function createDependencies(config: Config, options: CompositionOptions =
     publisherTenantId: config.publisherTenantId,
     findKey: (kid) => keys.getKey(kid),
     keySetVersion: () => keys.version,
+    validatedTokenCacheSize: options.validatedTokenCacheSize,
   });
   const store = new JobStateStore(createTableClient(config.table, config.tableName, env));
   if (options.warmUp) {

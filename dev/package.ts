@@ -1,0 +1,51 @@
+/**
+ * `npm run package`: the deployment zip of the Functions app, built from the
+ * bundle (`npm run build` makes it first). It holds exactly:
+ *   host.json
+ *   package.json   name, version and `main` only: the bundle needs no node_modules
+ *   dist/app/*     the bundled function, the lazily loaded identity bundle and
+ *                  the licence notices of what they bundle
+ * Nothing else: no sources, tests, dev tools, maps or local settings. Entries
+ * carry a fixed date so that the same build gives the same zip.
+ *
+ *   node dist/dev/package.js [--out <file>]   (default dist/deploy/function-app.zip)
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { zipSync, type Zippable } from 'fflate';
+import { BUNDLE_DIR, BUNDLE_ENTRY } from './bundle';
+import { PROJECT_ROOT } from './projectRoot';
+
+export const DEFAULT_PACKAGE = join(PROJECT_ROOT, 'dist', 'deploy', 'function-app.zip');
+const FIXED_DATE = new Date('2020-01-01T00:00:00Z');
+
+/** The files of the package: path inside the zip → contents. */
+export function packageFiles(): Map<string, Uint8Array> {
+  const project = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const main = relative(PROJECT_ROOT, BUNDLE_ENTRY).split('\\').join('/');
+  const manifest = { name: project.name, version: project.version, description: project.description, private: true, main };
+  const files = new Map<string, Uint8Array>([
+    ['host.json', readFileSync(join(PROJECT_ROOT, 'host.json'))],
+    ['package.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)],
+  ]);
+  for (const name of readdirSync(BUNDLE_DIR).sort()) {
+    if (name.endsWith('.js') || name.endsWith('.LEGAL.txt')) files.set(`${main.slice(0, main.lastIndexOf('/'))}/${name}`, readFileSync(join(BUNDLE_DIR, name)));
+  }
+  return files;
+}
+
+export function writePackage(out = DEFAULT_PACKAGE): { out: string; bytes: number; files: string[] } {
+  const files = packageFiles();
+  const zippable: Zippable = {};
+  for (const [path, data] of files) zippable[path] = [data, { mtime: FIXED_DATE, level: 9 }];
+  const zip = zipSync(zippable);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, zip);
+  return { out, bytes: zip.length, files: [...files.keys()] };
+}
+
+if (require.main === module) {
+  const at = process.argv.indexOf('--out');
+  const { out, bytes, files } = writePackage(at > 0 ? process.argv[at + 1] : undefined);
+  process.stdout.write(`${relative(process.cwd(), out)}: ${(bytes / 1024).toFixed(0)} KiB, ${files.length} files\n${files.map((f) => `  ${f}`).join('\n')}\n`);
+}
