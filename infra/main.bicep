@@ -1,0 +1,250 @@
+// The Fabric job-state backend: an Azure Functions app on the Flex Consumption
+// plan, one user-assigned managed identity for everything it touches, a
+// storage account without keys, and Application Insights without keys.
+//
+//   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json ...
+//
+// docs/deploy.md walks through it; docs/decisions.md says why it looks like
+// this. API versions and role ids were checked against the sources listed in
+// docs/deploy.md#sources.
+
+targetScope = 'resourceGroup'
+
+@description('Region for every resource. It must offer the Flex Consumption plan.')
+param location string = resourceGroup().location
+
+@description('Short name that resource names start with.')
+@minLength(2)
+@maxLength(12)
+param baseName string = 'fabricjobs'
+
+@description('PUBLISHER_TENANT_ID: tenant of the workload\'s Entra app registration (a GUID).')
+@minLength(36)
+@maxLength(36)
+param publisherTenantId string
+
+@description('WORKLOAD_CLIENT_ID: application (client) id of the workload\'s Entra app (a GUID).')
+@minLength(36)
+@maxLength(36)
+param workloadClientId string
+
+@description('WORKLOAD_AUDIENCE: Application ID URI of the workload\'s Entra app.')
+@minLength(1)
+param workloadAudience string
+
+@description('ENTRA_AUTHORITY_HOST: the Entra authority of the cloud this is deployed to. Change it only for a cloud whose tokens come from elsewhere.')
+param entraAuthorityHost string = environment().authentication.loginEndpoint
+
+@description('JOB_STATE_TABLE_NAME: the job-state table (letters and digits, starting with a letter).')
+@minLength(3)
+@maxLength(63)
+param jobStateTableName string = 'JobInstances'
+
+@description('Optional principal (object) id of a job runner to make Storage Table Data Contributor on the job-state table. Empty: none.')
+param jobRunnerPrincipalId string = ''
+
+@description('What kind of principal jobRunnerPrincipalId is.')
+@allowed([
+  'ServicePrincipal'
+  'User'
+  'Group'
+])
+param jobRunnerPrincipalType string = 'ServicePrincipal'
+
+@description('Memory of each instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Most instances the app scales out to.')
+param maximumInstanceCount int = 100
+
+param tags object = {}
+
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, baseName))
+var deploymentContainerName = 'app-package'
+
+// The one identity: host storage, deployment package, telemetry and job state.
+// User-assigned, so its roles exist before the app's first start.
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
+  name: 'id-${baseName}-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+    tableName: jobStateTableName
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: 'log-${baseName}-${resourceToken}'
+    applicationInsightsName: 'appi-${baseName}-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'roles'
+  params: {
+    storageAccountName: storage.outputs.name
+    tableName: storage.outputs.tableName
+    applicationInsightsName: monitoring.outputs.name
+    appPrincipalId: identity.properties.principalId
+    jobRunnerPrincipalId: jobRunnerPrincipalId
+    jobRunnerPrincipalType: jobRunnerPrincipalType
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
+  name: 'plan-${baseName}-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
+  name: 'func-${baseName}-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      // Flex Consumption takes the runtime, scale and package location from
+      // functionAppConfig; settings it deprecates (FUNCTIONS_WORKER_RUNTIME,
+      // WEBSITE_RUN_FROM_PACKAGE, ...) are never set here.
+      appSettings: [
+        // The Functions host: its own storage (blobs only) and telemetry.
+        {
+          name: 'AzureWebJobsStorage__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'AzureWebJobsStorage__clientId'
+          value: identity.properties.clientId
+        }
+        {
+          name: 'AzureWebJobsStorage__blobServiceUri'
+          value: storage.outputs.blobEndpoint
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+          value: monitoring.outputs.connectionString
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+          value: 'Authorization=AAD;ClientId=${identity.properties.clientId}'
+        }
+        // The app's own settings (src/config.ts). ENTRA_JWKS_URI is left out:
+        // its default follows ENTRA_AUTHORITY_HOST.
+        {
+          name: 'PUBLISHER_TENANT_ID'
+          value: publisherTenantId
+        }
+        {
+          name: 'WORKLOAD_CLIENT_ID'
+          value: workloadClientId
+        }
+        {
+          name: 'WORKLOAD_AUDIENCE'
+          value: workloadAudience
+        }
+        {
+          name: 'ENTRA_AUTHORITY_HOST'
+          value: entraAuthorityHost
+        }
+        {
+          name: 'JOB_STATE_TABLE_ENDPOINT'
+          value: storage.outputs.tableEndpoint
+        }
+        {
+          name: 'JOB_STATE_TABLE_NAME'
+          value: storage.outputs.tableName
+        }
+        {
+          name: 'AZURE_CLIENT_ID'
+          value: identity.properties.clientId
+        }
+      ]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.outputs.blobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+  // The host reaches its storage at its first start: the roles must exist.
+  dependsOn: [
+    roles
+  ]
+}
+
+// Deployments go through Microsoft Entra (az CLI, Core Tools, pipelines);
+// no FTP or SCM user names and passwords.
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-11-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-11-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output functionAppName string = functionApp.name
+@description('The backend endpoint to put in the Fabric workload manifest (ServiceEndpoint "Workload").')
+output fabricBackendUrl string = 'https://${functionApp.properties.defaultHostName}/api'
+output jobStateTableEndpoint string = storage.outputs.tableEndpoint
+output jobStateTableName string = storage.outputs.tableName
+output storageAccountName string = storage.outputs.name
+output identityPrincipalId string = identity.properties.principalId
+output identityClientId string = identity.properties.clientId
