@@ -11,7 +11,7 @@ import { IDENTITY, tokenFactory, USER_TENANT, type TokenFactory } from '../fixtu
 const NOW_S = Math.floor(Date.now() / 1000);
 
 /** An authenticator over a key set the test can replace, counting key lookups (one per full validation). */
-function harness(cacheSize?: number) {
+function harness(cacheSize?: number, beforeLookup: () => Promise<void> = async () => undefined) {
   const issuer = new TokenIssuer(IDENTITY.authorityHost);
   issuer.addKey();
   const state = { keys: parseJwks(issuer.jwks()), version: 1, lookups: 0, nowMs: NOW_S * 1000 };
@@ -23,6 +23,7 @@ function harness(cacheSize?: number) {
     publisherTenantId: IDENTITY.publisherTenantId,
     findKey: async (kid): Promise<SigningKey | undefined> => {
       state.lookups++;
+      await beforeLookup();
       return state.keys.find((key) => key.kid === kid);
     },
     keySetVersion: () => state.version,
@@ -109,23 +110,12 @@ describe('the validated-token cache in the authenticator', () => {
   it('validates the two tokens concurrently', async () => {
     let inFlight = 0;
     let most = 0;
-    const issuer = new TokenIssuer(IDENTITY.authorityHost);
-    issuer.addKey();
-    const keys = parseJwks(issuer.jwks());
-    const authenticator = new SubjectAndAppAuthenticator({
-      authorityHost: IDENTITY.authorityHost,
-      v1Audience: IDENTITY.workloadAudience,
-      v2Audience: IDENTITY.workloadClientId,
-      clockSkewSeconds: 60,
-      publisherTenantId: IDENTITY.publisherTenantId,
-      findKey: async (kid) => {
-        most = Math.max(most, ++inFlight);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        inFlight--;
-        return keys.find((key) => key.kid === kid);
-      },
+    const slow = harness(undefined, async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight--;
     });
-    await authenticator.authenticate({ authorization: tokenFactory(issuer).header(), clientTenantId: USER_TENANT });
+    await slow.authenticate(slow.tokens.header());
     expect(most).toBe(2);
   });
 });
