@@ -10,6 +10,12 @@ export interface SigningKey {
 }
 
 export const MAX_JWKS_BYTES = 1024 * 1024;
+/**
+ * The key cache's hard bound: Entra publishes a handful of keys, so a JWKS
+ * with more is not Entra's; past this many usable keys the rest are ignored
+ * (not parsed), which bounds both memory and the parsing work of a download.
+ */
+export const MAX_JWKS_KEYS = 100;
 
 /**
  * Downloads a JWKS with a deadline on the whole exchange (connect, headers and
@@ -45,11 +51,12 @@ async function readBounded(response: Response, maxBytes: number): Promise<string
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Keeps the RSA signature keys with a kid; skips (rather than fails on) the rest. */
+/** Keeps the RSA signature keys with a kid, at most MAX_JWKS_KEYS of them; skips (rather than fails on) the rest. */
 export function parseJwks(document: unknown): SigningKey[] {
   if (!isPlainObject(document) || !Array.isArray(document.keys)) throw new Error('JWKS has no "keys" array');
   const keys: SigningKey[] = [];
   for (const jwk of document.keys) {
+    if (keys.length === MAX_JWKS_KEYS) break;
     const key = toSigningKey(jwk);
     if (key) keys.push(key);
   }
