@@ -3,6 +3,7 @@ import { MAX_JWKS_KEYS, parseJwks } from '../../src/auth/jwks';
 import { SigningKeyStore, type SigningKeyStoreOptions } from '../../src/auth/signingKeyStore';
 import { SigningKeysUnavailableError } from '../../src/fabric/errors';
 import { JWKS_FAULTS, startJwksServer, TokenIssuer, type JwksServer } from '../../dev/tokenIssuer';
+import { collectGarbage } from '../fixtures/faultRun';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -188,6 +189,22 @@ describe.each(FAULTS)('a JWKS endpoint that fails with %s', (fault, logged) => {
     clock += COLD_RETRY_MS; // seconds later, not the 5-minute unknown-kid interval
     expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
     expect(jwks.requests).toBe(fault === 'down' ? 1 : 2);
+  });
+});
+
+describe('the download deadline', () => {
+  it('holds when garbage is collected while a dripping body is read', { timeout: 10_000 }, async () => {
+    // fetch's body stream follows its request's signal only weakly: after a GC,
+    // a deadline given to fetch alone never ended this download.
+    jwks.behaviour = 'drip';
+    const collector = setInterval(collectGarbage, 50);
+    try {
+      const onFetchFailure = vi.fn();
+      await expect(store({ fetchTimeoutMs: 1500, onFetchFailure }).getKey('key-1')).rejects.toBeInstanceOf(SigningKeysUnavailableError);
+      expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('TimeoutError'));
+    } finally {
+      clearInterval(collector);
+    }
   });
 });
 
