@@ -78,7 +78,7 @@ describe('Azurite stopped under traffic and started again', () => {
     }
     const down = afterStop(answers);
     for (const { value } of down) expectUnavailable(value, 'StorageUnavailable');
-    figure(`Azurite stopped: ${answers.length - down.length} answers while it stopped, then ${down.length} of 503 StorageUnavailable, slowest ${Math.max(...down.map((a) => a.ms)).toFixed(0)} ms`);
+    figure(`Azurite stopped: ${answers.length - down.length} answers (200, or 503 once it was gone) before and while it stopped, then ${down.length} of 503 StorageUnavailable, slowest ${Math.max(...down.map((a) => a.ms)).toFixed(0)} ms`);
 
     // Back on the same port with fresh (empty) data: the table is missing, still 503, not "no such job".
     azurite = await startAzurite({ port: azurite!.port });
