@@ -4,8 +4,8 @@
  * shared Azurite, with both tokens validated on every request.
  */
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { isDeepStrictEqual } from 'node:util';
-import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toJobEntity, type JobRecord } from '../../src/jobs/jobRow';
 import { figure, heapAfterGc, mib } from '../fixtures/faultRun';
@@ -13,6 +13,37 @@ import { tokenSegments } from '../fixtures/hostileInput';
 import { startHostProcess } from '../fixtures/hostProcess';
 import { jobPath, SEED_RECORD, startBackends, startStack, USER_TENANT, type Backends } from '../fixtures/stack';
 import { tokenFactory } from '../fixtures/tokens';
+
+/** The part of autocannon 8's API this run uses, typed here so the run does not depend on which typings are installed. */
+interface LoadRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  onResponse: (status: number, body: string) => void;
+}
+interface LoadOptions {
+  url: string;
+  connections: number;
+  amount: number;
+  timeout: number;
+  requests: LoadRequest[];
+}
+interface Histogram {
+  average: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+interface LoadResult {
+  duration: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  '2xx': number;
+  requests: Histogram & { total: number };
+  latency: Histogram;
+}
+const autocannon = createRequire(__filename)('autocannon') as (options: LoadOptions) => PromiseLike<LoadResult>;
 
 const CONNECTIONS = 32;
 const WARM_UP = 500;
@@ -61,7 +92,7 @@ function rssOf(pid: number): number {
 /** autocannon requests cycling through JOBS, each answer checked; `wrong` collects what was not right. */
 function checkedLoad(port: number, headers: Record<string, string>) {
   const tally = { answered: 0, wrong: [] as string[] };
-  const requests: autocannon.Request[] = JOBS.map((job) => ({
+  const requests: LoadRequest[] = JOBS.map((job) => ({
     method: 'GET',
     path: `/api${jobPath(job.record)}`,
     headers,
@@ -81,7 +112,7 @@ function checkedLoad(port: number, headers: Record<string, string>) {
   return { tally, run };
 }
 
-function expectAllAnsweredRight(result: autocannon.Result, tally: { answered: number; wrong: string[] }): void {
+function expectAllAnsweredRight(result: LoadResult, tally: { answered: number; wrong: string[] }): void {
   expect(tally.wrong.slice(0, 5)).toEqual([]);
   expect(tally.answered).toBe(WARM_UP + REQUESTS);
   expect(result.requests.total).toBe(REQUESTS);
@@ -89,7 +120,7 @@ function expectAllAnsweredRight(result: autocannon.Result, tally: { answered: nu
   expect(result.non2xx + result.errors + result.timeouts).toBe(0);
 }
 
-const rate = (result: autocannon.Result) =>
+const rate = (result: LoadResult) =>
   `${result.requests.average.toFixed(0)} requests/s; latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`;
 
 let backends: Backends;
@@ -113,7 +144,7 @@ describe(`${REQUESTS} requests over ${CONNECTIONS} connections`, () => {
       const rssStart = rssOf(host.child.pid!);
       let rssPeak = rssStart;
       const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssOf(host.child.pid!))), 250);
-      let result: autocannon.Result;
+      let result: LoadResult;
       try {
         result = await run(REQUESTS);
       } finally {
