@@ -1,17 +1,19 @@
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freeLoopbackPort } from '../../dev/azurite';
 import type { JwksServer, TokenIssuer } from '../../dev/tokenIssuer';
 import { toJobEntity } from '../../src/jobs/jobRow';
-import { assertBuilt, cleanEnv, HOST_ENTRY, ROOT, startHostProcess } from '../fixtures/hostProcess';
 import { get } from '../fixtures/http';
 import { jobPath, SEED, SEED_RECORD, startBackends, USER_TENANT } from '../fixtures/stack';
 import { tokenFactory } from '../fixtures/tokens';
 
 /** These tests run the compiled output, as `npm run host` and `func start` do; `npm test` builds first. */
+const ROOT = join(__dirname, '..', '..');
+const HOST_ENTRY = join(ROOT, 'dist', 'dev', 'localHost.js');
 const FUNCTION_ENTRY = join(ROOT, 'dist', 'src', 'functions', 'getItemJobInstanceState.js');
 
 let issuer: TokenIssuer;
@@ -19,7 +21,7 @@ let jwks: JwksServer;
 let table: TableClient;
 let settings: Record<string, string>;
 beforeAll(async () => {
-  assertBuilt();
+  if (!existsSync(HOST_ENTRY)) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
   ({ issuer, jwks, table, settings } = await startBackends());
   await table.createEntity(toJobEntity(SEED_RECORD));
 });
@@ -28,17 +30,39 @@ afterAll(async () => {
   await table?.deleteTable();
 });
 
+/** The parent's environment minus anything that could configure the app by accident. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+  return { ...env, ...extra };
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = output.split('\n').find((line) => pattern.test(line));
+      if (match) resolve(match);
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before printing ${pattern}:\n${output}`)));
+  });
+}
+
 describe('npm run host (the compiled local host)', () => {
   it('serves the seed example on $HOST:$PORT and stops cleanly on SIGTERM', async () => {
-    const host = await startHostProcess(settings);
+    const port = await freeLoopbackPort();
+    const child = spawn(process.execPath, [HOST_ENTRY], { env: cleanEnv({ ...settings, PORT: String(port), HOST: '127.0.0.1' }), stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      expect(host.output()).toContain(`listening on http://127.0.0.1:${host.port}/api`);
+      const line = await waitForLine(child, /listening on/);
+      expect(line).toContain(`http://127.0.0.1:${port}/api`);
       const tokens = tokenFactory(issuer);
-      const answer = await get(`${host.baseUrl}${jobPath(SEED)}`, { authorization: tokens.header(), 'x-ms-client-tenant-id': USER_TENANT });
+      const answer = await get(`http://127.0.0.1:${port}/api${jobPath(SEED)}`, { authorization: tokens.header(), 'x-ms-client-tenant-id': USER_TENANT });
       expect(answer.status).toBe(200);
       expect(answer.text).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
     } finally {
-      expect(await host.stop()).toBe(0);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
     }
   });
 
