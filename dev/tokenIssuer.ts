@@ -75,14 +75,21 @@ export class TokenIssuer {
   }
 }
 
-export type JwksBehaviour = 'serve' | 'fail' | 'hang' | 'drip';
+export type JwksBehaviour = 'serve' | 'fail' | 'malformed' | 'empty' | 'reset' | 'hang' | 'drip';
+
+/** Every way the JWKS endpoint can misbehave, for fault tests. */
+export const JWKS_FAULTS = ['fail', 'malformed', 'empty', 'reset', 'hang', 'drip'] as const satisfies readonly JwksBehaviour[];
 
 export interface JwksServer {
   /** e.g. http://127.0.0.1:1234/common/discovery/v2.0/keys */
   jwksUri: string;
   /** How many JWKS requests arrived. */
   readonly requests: number;
-  /** serve: the JWKS; fail: HTTP 500; hang: never answer; drip: one byte per second, never finishing. */
+  /**
+   * serve: the JWKS; fail: HTTP 500; malformed: 200 with a body that is not JSON; empty: 200 with
+   * `{"keys":[]}`; reset: the connection dropped without an answer; hang: never answer; drip: one
+   * byte per second, never finishing.
+   */
   behaviour: JwksBehaviour;
   close(): Promise<void>;
 }
@@ -107,6 +114,15 @@ export async function startJwksServer(issuer: TokenIssuer, host = '127.0.0.1', p
         return;
       case 'fail':
         res.writeHead(500).end('unavailable');
+        return;
+      case 'malformed':
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[{"kty":"RSA",');
+        return;
+      case 'empty':
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[]}');
+        return;
+      case 'reset':
+        req.socket.destroy();
         return;
       case 'hang':
         return;

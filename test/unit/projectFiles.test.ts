@@ -48,3 +48,26 @@ describe('.funcignore', () => {
     for (const line of lines) expect(['dist', '/dist', 'app', 'dist/app', '/dist/app', 'main.js', '*.js', 'host.json', 'package.json']).not.toContain(line);
   });
 });
+
+describe('package-lock.json', () => {
+  const pkg = JSON.parse(read('package.json'));
+  const lock = JSON.parse(read('package-lock.json'));
+  const production = Object.entries(lock.packages as Record<string, { version?: string; integrity?: string; dev?: boolean; link?: boolean }>).filter(
+    ([path, entry]) => path !== '' && !entry.dev,
+  );
+
+  it('records the production dependencies package.json declares', () => {
+    expect(lock.lockfileVersion).toBeGreaterThanOrEqual(2);
+    expect(lock.packages[''].dependencies).toEqual(pkg.dependencies);
+    for (const name of Object.keys(pkg.dependencies)) expect(production.map(([path]) => path)).toContain(`node_modules/${name}`);
+  });
+
+  it('pins every package that runs in production to one exact version and its sha512 digest', () => {
+    expect(production.length).toBeGreaterThan(Object.keys(pkg.dependencies).length);
+    for (const [path, entry] of production) {
+      expect(entry.link, path).toBeUndefined();
+      expect(entry.version, path).toMatch(/^\d+\.\d+\.\d+(-[\w.]+)?$/);
+      expect(entry.integrity, path).toMatch(/^sha512-[A-Za-z0-9+/]{86}==$/);
+    }
+  });
+});

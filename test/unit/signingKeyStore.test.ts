@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parseJwks } from '../../src/auth/jwks';
+import { MAX_JWKS_KEYS, parseJwks } from '../../src/auth/jwks';
 import { SigningKeyStore, type SigningKeyStoreOptions } from '../../src/auth/signingKeyStore';
 import { SigningKeysUnavailableError } from '../../src/fabric/errors';
-import { startJwksServer, TokenIssuer, type JwksServer } from '../../dev/tokenIssuer';
+import { JWKS_FAULTS, startJwksServer, TokenIssuer, type JwksServer } from '../../dev/tokenIssuer';
+import { collectGarbage } from '../fixtures/faultRun';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -121,46 +122,89 @@ describe('failures', () => {
     expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('HTTP 500'));
     expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('1 cached key(s) kept'));
   });
+});
 
-  it('does not retry a failed scheduled refresh on every request', async () => {
-    const keys = store();
-    await keys.getKey('key-1');
-    jwks.behaviour = 'fail';
-    clock += 12 * HOUR;
-    await keys.getKey('key-1');
-    await keys.getKey('key-1');
-    expect(jwks.requests).toBe(2);
-  });
+/** Every way the endpoint can fail, with what the one log line must say; `down`: nothing listens at all. */
+const FAULTS = [
+  ['fail', /HTTP 500/],
+  ['malformed', /SyntaxError/],
+  ['empty', /no usable RS256 signing key/],
+  ['reset', /TypeError: fetch failed/],
+  ['hang', /TimeoutError|aborted/],
+  ['drip', /TimeoutError|aborted/],
+  ['down', /TypeError: fetch failed/],
+] as const satisfies readonly (readonly [(typeof JWKS_FAULTS)[number] | 'down', RegExp])[];
 
-  it('answers SigningKeysUnavailable with a Retry-After when no key was ever fetched', async () => {
-    jwks.behaviour = 'fail';
-    const keys = store({ coldRetryIntervalMs: 10_000 });
-    const error = await keys.getKey('key-1').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SigningKeysUnavailableError);
-    expect((error as SigningKeysUnavailableError).headers['Retry-After']).toBe('10');
-    // Within the retry interval nothing is downloaded again; after it, the store tries again and recovers.
-    await keys.getKey('key-1').catch(() => undefined);
-    expect(jwks.requests).toBe(1);
-    jwks.behaviour = 'serve';
-    clock += 10_000;
-    expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
-    expect(jwks.requests).toBe(2);
-  });
+describe.each(FAULTS)('a JWKS endpoint that fails with %s', (fault, logged) => {
+  const FETCH_DEADLINE_MS = 300;
+  const COLD_RETRY_MS = 10_000;
+  const breakEndpoint = async () => {
+    if (fault === 'down') await jwks.close();
+    else jwks.behaviour = fault;
+  };
+  /** The endpoint answers again, at the same address. */
+  const repairEndpoint = async () => {
+    if (fault === 'down') jwks = await startJwksServer(issuer, '127.0.0.1', Number(new URL(jwks.jwksUri).port));
+    else jwks.behaviour = 'serve';
+  };
+  const requestsSoFar = () => (fault === 'down' ? 0 : jwks.requests);
 
-  it.each(['hang', 'drip'] as const)('gives up on a JWKS endpoint that %ss, at the total deadline', async (behaviour) => {
-    jwks.behaviour = behaviour;
+  it('with keys cached: every lookup still finds its key; one download is tried and reported once', async () => {
     const onFetchFailure = vi.fn();
-    const error = await store({ fetchTimeoutMs: 300, onFetchFailure })
-      .getKey('key-1')
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SigningKeysUnavailableError);
-    expect(onFetchFailure).toHaveBeenCalledWith(expect.stringMatching(/TimeoutError|aborted/));
+    const keys = store({ fetchTimeoutMs: FETCH_DEADLINE_MS, onFetchFailure });
+    await keys.getKey('key-1');
+    await breakEndpoint();
+    const before = requestsSoFar();
+    clock += 12 * HOUR; // the scheduled refresh is due, and fails
+    const found = await Promise.all(Array.from({ length: 20 }, () => keys.getKey('key-1')));
+    expect(found.every((key) => key?.kid === 'key-1')).toBe(true);
+    for (let minute = 0; minute < 4; minute++) {
+      clock += MINUTE;
+      expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
+      expect(await keys.getKey(`unknown-${minute}`)).toBeUndefined(); // no unknown-kid download during the back-off
+    }
+    expect(onFetchFailure).toHaveBeenCalledTimes(1);
+    expect(onFetchFailure).toHaveBeenCalledWith(expect.stringMatching(logged));
+    expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('1 cached key(s) kept'));
+    if (fault !== 'down') expect(jwks.requests - before).toBe(1);
   });
 
-  it('treats a JWKS of unreachable address as unavailable', async () => {
-    await jwks.close();
-    const error = await store().getKey('key-1').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SigningKeysUnavailableError);
+  it('on a cold store: SigningKeysUnavailable with Retry-After from one shared download, then the keys once it answers again', async () => {
+    await breakEndpoint();
+    const onFetchFailure = vi.fn();
+    const keys = store({ fetchTimeoutMs: FETCH_DEADLINE_MS, coldRetryIntervalMs: COLD_RETRY_MS, onFetchFailure });
+    const errors = await Promise.all(Array.from({ length: 20 }, () => keys.getKey('key-1').catch((e: unknown) => e)));
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(SigningKeysUnavailableError);
+      expect((error as SigningKeysUnavailableError).headers['Retry-After']).toBe(String(COLD_RETRY_MS / 1000));
+    }
+    expect(onFetchFailure).toHaveBeenCalledTimes(1);
+    expect(onFetchFailure).toHaveBeenCalledWith(expect.stringMatching(logged));
+    if (fault !== 'down') expect(jwks.requests).toBe(1);
+    // Within the retry interval nothing is downloaded again.
+    await expect(keys.getKey('key-1')).rejects.toBeInstanceOf(SigningKeysUnavailableError);
+    expect(onFetchFailure).toHaveBeenCalledTimes(1);
+
+    await repairEndpoint();
+    clock += COLD_RETRY_MS; // seconds later, not the 5-minute unknown-kid interval
+    expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
+    expect(jwks.requests).toBe(fault === 'down' ? 1 : 2);
+  });
+});
+
+describe('the download deadline', () => {
+  it('holds when garbage is collected while a dripping body is read', { timeout: 10_000 }, async () => {
+    // fetch's body stream follows its request's signal only weakly: after a GC,
+    // a deadline given to fetch alone never ended this download.
+    jwks.behaviour = 'drip';
+    const collector = setInterval(collectGarbage, 50);
+    try {
+      const onFetchFailure = vi.fn();
+      await expect(store({ fetchTimeoutMs: 1500, onFetchFailure }).getKey('key-1')).rejects.toBeInstanceOf(SigningKeysUnavailableError);
+      expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('TimeoutError'));
+    } finally {
+      clearInterval(collector);
+    }
   });
 });
 
@@ -179,6 +223,13 @@ describe('parseJwks', () => {
       ],
     });
     expect(keys.map((k) => k.kid)).toEqual(['good']);
+  });
+
+  it(`keeps at most ${MAX_JWKS_KEYS} keys (the cache's hard bound) and parses no more`, () => {
+    const many = Array.from({ length: MAX_JWKS_KEYS + 50 }, (_, i) => ({ ...rsa(), kid: `k${i}` }));
+    const keys = parseJwks({ keys: many });
+    expect(keys).toHaveLength(MAX_JWKS_KEYS);
+    expect(keys.at(-1)?.kid).toBe(`k${MAX_JWKS_KEYS - 1}`);
   });
 
   it('rejects a document without a keys array', () => {

@@ -1,0 +1,228 @@
+/**
+ * Property-based: whatever a caller puts in the Authorization header, the
+ * tenant header, the path or the tokens' JSON, the handler answers a
+ * well-formed 400 or 401 ErrorResponse: never a 500, never an exception, never
+ * a storage read, never a token in the log. The real authenticator and key
+ * store run against a JWKS on loopback; storage is a counter that must stay 0.
+ */
+import { HttpRequest, InvocationContext, type HttpHandler } from '@azure/functions';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startJwksServer, TokenIssuer, type JwksServer } from '../../dev/tokenIssuer';
+import { subjectAndAppHeader } from '../../dev/fabricTokens';
+import { createDependencies } from '../../src/app';
+import { readConfig } from '../../src/config';
+import { parseClientTenantHeader, parseSubjectAndAppHeader } from '../../src/auth/subjectAndAppHeader';
+import { AuthError, InvalidParameterError } from '../../src/fabric/errors';
+import { createGetItemJobInstanceStateHandler } from '../../src/http/getItemJobInstanceState';
+import { jobInstancePath, parseJobPath, type JobPath } from '../../src/http/jobPath';
+import {
+  anyClaimValue,
+  authorizationHeader,
+  deepJsonText,
+  expectRejected,
+  headerText,
+  hostilePath,
+  notAString,
+  tenantHeader,
+  tokenSegments,
+  type Rejection,
+} from '../fixtures/hostileInput';
+import { appSettings, SEED, USER_TENANT } from '../fixtures/stack';
+import { forge, rs256, tokenFactory, type TokenFactory } from '../fixtures/tokens';
+
+const RUNS = { numRuns: 200 };
+
+let issuer: TokenIssuer;
+let jwks: JwksServer;
+let tokens: TokenFactory;
+let handler: HttpHandler;
+let storageReads = 0;
+beforeAll(async () => {
+  issuer = new TokenIssuer();
+  issuer.addKey();
+  jwks = await startJwksServer(issuer);
+  tokens = tokenFactory(issuer);
+  const config = readConfig(appSettings(jwks.jwksUri, 'UseDevelopmentStorage=true', 'NeverRead'));
+  const { authenticator } = createDependencies(config, { env: {}, warn: () => undefined });
+  const store = {
+    readFor: async () => {
+      storageReads++;
+      return { found: 'none' as const };
+    },
+  };
+  handler = createGetItemJobInstanceStateHandler({ authenticator, store });
+});
+afterAll(async () => {
+  await jwks?.close();
+  // Not one hostile request got as far as storage.
+  expect(storageReads).toBe(0);
+});
+
+async function call(path: JobPath, headers: Record<string, string>): Promise<Rejection> {
+  const logs: string[] = [];
+  const request = new HttpRequest({ method: 'GET', url: `http://localhost/api${jobInstancePath(SEED)}`, headers, params: { ...path } });
+  const context = new InvocationContext({ logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')) });
+  const response = await handler(request, context);
+  const responseHeaders = Object.fromEntries(Object.entries(response.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
+  return { status: response.status ?? 200, body: JSON.parse(String(response.body)), headers: responseHeaders, logs };
+}
+
+function thrownBy(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+const validHeaders = () => ({ authorization: tokens.header(), 'x-ms-client-tenant-id': USER_TENANT });
+
+describe('the header parsers, on anything', () => {
+  it('parseSubjectAndAppHeader returns two compact tokens or throws AuthError, nothing else', () => {
+    fc.assert(
+      fc.property(fc.oneof(authorizationHeader, fc.string({ unit: 'binary' })), (value) => {
+        try {
+          const { subjectToken, appToken } = parseSubjectAndAppHeader(value);
+          expect(value).toBe(subjectAndAppHeader(subjectToken, appToken));
+        } catch (error) {
+          expect(error).toBeInstanceOf(AuthError);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('parseClientTenantHeader returns a lowercase GUID or throws AuthError, nothing else', () => {
+    fc.assert(
+      fc.property(fc.oneof(tenantHeader, fc.uuid(), fc.string({ unit: 'binary' })), (value) => {
+        try {
+          expect(parseClientTenantHeader(value)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+        } catch (error) {
+          expect(error).toBeInstanceOf(AuthError);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('parseJobPath throws InvalidParameterError naming the first bad value', () => {
+    fc.assert(
+      fc.property(hostilePath(SEED), ({ path, firstBad }) => {
+        const error = thrownBy(() => parseJobPath({ ...path }));
+        expect(error).toBeInstanceOf(InvalidParameterError);
+        expect((error as InvalidParameterError).messageParameters).toEqual([firstBad]);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('the handler, on hostile requests', () => {
+  it('answers 401 to any Authorization header', async () => {
+    await fc.assert(
+      fc.asyncProperty(authorizationHeader, async (authorization) => {
+        expectRejected(await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }), 401, tokenSegments(authorization));
+      }),
+      RUNS,
+    );
+  });
+
+  it('answers 401 to any tenant header that is not the token’s tenant, even with valid tokens', async () => {
+    const headers = validHeaders();
+    await fc.assert(
+      fc.asyncProperty(
+        tenantHeader.filter((tenant) => tenant.trim().toLowerCase() !== USER_TENANT),
+        async (tenant) => {
+          expectRejected(await call(SEED, { ...headers, 'x-ms-client-tenant-id': tenant }), 401, tokenSegments(headers.authorization));
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('answers 400 naming the first bad path value, before looking at credentials', async () => {
+    await fc.assert(
+      fc.asyncProperty(hostilePath(SEED), fc.option(headerText), async ({ path, firstBad }, authorization) => {
+        const answer = await call(path, authorization === null ? {} : { authorization });
+        expectRejected(answer, 400);
+        expect(answer.body.messageParameters).toEqual([firstBad]);
+      }),
+      RUNS,
+    );
+  });
+
+  /** Claims that decide validity, each with values that can never be right for it. */
+  const APP_CLAIMS = ['ver', 'tid', 'iss', 'aud', 'azp', 'idtyp', 'exp', 'nbf', 'oid', 'scp'] as const;
+  const SUBJECT_CLAIMS = ['ver', 'tid', 'iss', 'aud', 'azp', 'exp', 'nbf', 'scp', 'idtyp'] as const;
+  const wrongValueFor = (claim: string, valid: unknown): fc.Arbitrary<unknown> => {
+    switch (claim) {
+      case 'exp':
+      case 'nbf':
+        return notAString.filter((v) => typeof v !== 'number');
+      case 'oid':
+        return notAString;
+      case 'scp':
+        // On the app token any scp is wrong; on the subject token anything but a list with the scope.
+        return anyClaimValue.filter((v) => !(typeof v === 'string' && v.split(' ').includes('FabricWorkloadControl')));
+      case 'idtyp':
+        // Wrong on the app token unless exactly "app"; on the subject token whenever present.
+        return anyClaimValue.filter((v) => v !== valid && v !== undefined);
+      default:
+        return anyClaimValue.filter((v) => JSON.stringify(v) !== JSON.stringify(valid));
+    }
+  };
+  const DEEP = '__deep_json__';
+
+  const hostileToken = (which: 'app' | 'subject') => {
+    const claimsOf = which === 'app' ? tokens.appClaims : tokens.subjectClaims;
+    const names = which === 'app' ? APP_CLAIMS : SUBJECT_CLAIMS;
+    const valid = claimsOf();
+    const corrupted = fc
+      .uniqueArray(fc.constantFrom(...names), { minLength: 1, maxLength: 4 })
+      .chain((chosen) => fc.tuple(...chosen.map((claim) => wrongValueFor(claim, valid[claim]).map((value) => [claim, value] as const))));
+    return fc
+      .tuple(corrupted, fc.option(fc.integer({ min: 1, max: 3000 }), { freq: 3 }))
+      .map(([changes, depth]) => {
+        const claims: Record<string, unknown> = { ...claimsOf(), ...Object.fromEntries(changes) };
+        // Deep JSON goes in as text: JSON.stringify of a deeply nested value would overflow the stack here, not there.
+        if (depth !== null) claims[changes[0][0]] = DEEP;
+        const payload = JSON.stringify(claims).replace(JSON.stringify(DEEP), deepJsonText(depth ?? 0));
+        return forge({ alg: 'RS256', typ: 'JWT', kid: issuer.keys[0].kid }, payload, rs256(issuer.keys[0].privateKey));
+      });
+  };
+
+  it.each(['app', 'subject'] as const)('answers 401 to a correctly signed %s token whose claims are hostile', async (which) => {
+    await fc.assert(
+      fc.asyncProperty(hostileToken(which), async (token) => {
+        const authorization = which === 'app' ? subjectAndAppHeader(tokens.subjectToken(), token) : subjectAndAppHeader(token, tokens.appToken());
+        expectRejected(await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }), 401, tokenSegments(authorization));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('answers 401 to a correctly signed token whose header or payload is any JSON, or none', async () => {
+    const key = () => issuer.keys[0];
+    const header = fc.oneof(
+      fc.record({ alg: fc.constant('RS256'), kid: anyClaimValue }),
+      fc.record({ alg: anyClaimValue, kid: fc.constant(key().kid) }),
+      fc.jsonValue({ maxDepth: 4 }).map((value) => JSON.stringify(value)),
+      fc.integer({ min: 1, max: 3000 }).map(deepJsonText),
+      headerText,
+      // Text that starts like a JSON object, so the token passes the header parser's eyJ check.
+      headerText.map((text) => `{"a${text}`),
+      fc.integer({ min: 1, max: 3000 }).map((depth) => `{"alg":"RS256","kid":${deepJsonText(depth)}}`),
+    );
+    const payload = fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.integer({ min: 1, max: 3000 }).map(deepJsonText), headerText);
+    await fc.assert(
+      fc.asyncProperty(header, payload, async (h, p) => {
+        const token = forge(h as Record<string, unknown> | string, p, rs256(key().privateKey));
+        const authorization = subjectAndAppHeader(tokens.subjectToken(), token);
+        expectRejected(await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }), 401, tokenSegments(authorization));
+      }),
+      RUNS,
+    );
+  });
+});
