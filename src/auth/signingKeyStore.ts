@@ -22,7 +22,8 @@ const MINUTE = 60 * 1000;
 /**
  * Entra's signing keys, shared by every request of the process.
  *
- * - Keys are refetched on use once they are `refreshIntervalMs` old.
+ * - Keys are refetched on use once they are `refreshIntervalMs` old, in the
+ *   background: meanwhile the cached keys keep answering.
  * - An unknown kid may trigger a refetch: the first at once, later ones at
  *   most once per `unknownKidRefetchIntervalMs`, so random kids cannot turn
  *   into a stream of downloads. Concurrent callers share one download.
@@ -67,7 +68,12 @@ export class SigningKeyStore {
   /** The key for `kid`, or undefined when the JWKS does not have it. */
   async getKey(kid: string): Promise<SigningKey | undefined> {
     const refreshedNow = this.isDueForRefresh();
-    if (refreshedNow) await this.refresh();
+    if (refreshedNow) {
+      const refreshing = this.refresh();
+      // With keys cached, a due refresh runs in the background: a slow or
+      // hanging JWKS never holds up requests whose key is already known.
+      if (this.keys.size === 0) await refreshing;
+    }
     if (this.keys.size === 0) {
       const waitMs = Math.max(0, this.nextFetchAllowedAt - this.now());
       throw new SigningKeysUnavailableError('no signing key is cached and the JWKS could not be fetched', waitMs / 1000);

@@ -45,6 +45,28 @@ describe('caching', () => {
     expect(jwks.requests).toBe(1);
     clock += 1;
     await keys.getKey('key-1');
+    await vi.waitFor(() => expect(jwks.requests).toBe(2));
+  });
+
+  it('refreshes in the background: a hanging JWKS does not hold up a key that is already known', async () => {
+    const onFetchFailure = vi.fn();
+    const keys = store({ onFetchFailure });
+    await keys.getKey('key-1');
+    jwks.behaviour = 'hang';
+    clock += 12 * HOUR;
+    expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
+    await vi.waitFor(() => expect(jwks.requests).toBe(2));
+    // The download is still hanging (its deadline is 5 s away): the lookup did not wait for it.
+    expect(onFetchFailure).not.toHaveBeenCalled();
+  });
+
+  it('an unknown kid during a background refresh waits for that refresh', async () => {
+    const keys = store();
+    await keys.getKey('key-1');
+    issuer.addKey({ kid: 'key-2' });
+    clock += 12 * HOUR;
+    const [old, rotated] = await Promise.all([keys.getKey('key-1'), keys.getKey('key-2')]);
+    expect([old?.kid, rotated?.kid]).toEqual(['key-1', 'key-2']);
     expect(jwks.requests).toBe(2);
   });
 });
@@ -119,7 +141,7 @@ describe('failures', () => {
     jwks.behaviour = 'fail';
     clock += 12 * HOUR;
     expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
-    expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('HTTP 500'));
+    await vi.waitFor(() => expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('HTTP 500')));
     expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('1 cached key(s) kept'));
   });
 });
@@ -263,10 +285,11 @@ describe('start-up and key-set version', () => {
     clock += 12 * HOUR;
     jwks.behaviour = 'fail';
     await keys.getKey('key-1');
+    await vi.waitFor(() => expect(jwks.requests).toBe(2));
     expect(keys.version).toBe(1);
     clock += 5 * MINUTE;
     jwks.behaviour = 'serve';
     await keys.getKey('key-1');
-    expect(keys.version).toBe(2);
+    await vi.waitFor(() => expect(keys.version).toBe(2));
   });
 });
