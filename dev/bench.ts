@@ -157,13 +157,28 @@ interface LoadResult {
 async function load(host: HostProcess, fixture: Fixture, connections: number, amount: number): Promise<LoadResult> {
   const pid = host.child.pid!;
   const cpuBefore = processCpuMicros(pid);
-  const result = await autocannon({ url: fixture.url(host.baseUrl), connections, amount, headers: fixture.headers });
+  // autocannon's own histogram counts whole milliseconds; its response event has the exact time.
+  const times: number[] = [];
+  const started = process.hrtime.bigint();
+  let lastResponse = started;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const options = { url: fixture.url(host.baseUrl), connections, amount, headers: fixture.headers };
+    const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)));
+    instance.on('response', (_client, _status, _bytes, responseTime) => {
+      times.push(responseTime);
+      lastResponse = process.hrtime.bigint();
+    });
+  });
   const cpu = processCpuMicros(pid) - cpuBefore;
-  const latency = Object.fromEntries(PERCENTILES.map((p) => [p, result.latency[p]])) as LoadResult['latency'];
+  // autocannon's duration is whole seconds and its run ends on a 1 s tick: time to the last answer instead.
+  const seconds = Number(lastResponse - started) / 1e9;
+  times.sort((a, b) => a - b);
+  const at = (p: number) => round(times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))], 2);
+  const latency = Object.fromEntries(PERCENTILES.map((p) => [p, at(Number(p.slice(1).replace('_', '.')))])) as LoadResult['latency'];
   return {
     connections,
     requests: result.requests.total,
-    rps: result.requests.total / result.duration,
+    rps: result.requests.total / seconds,
     latency,
     cpuPerRequestUs: cpu / result.requests.total,
     failures: result.non2xx + result.errors + result.timeouts,
@@ -289,7 +304,7 @@ function summaryLine(f: Figures): string {
 
 /** Latency percentiles at each concurrency, one line each, as a small standalone SVG. */
 function latencyPlot(warm: LoadResult[]): string {
-  const [width, height, left, bottom, top, right] = [640, 360, 60, 50, 30, 120];
+  const [width, height, left, bottom, top, right] = [660, 360, 60, 50, 30, 140];
   const max = Math.max(1, ...warm.flatMap((w) => PERCENTILES.map((p) => w.latency[p])));
   const x = (i: number) => left + (i * (width - left - right)) / (PERCENTILES.length - 1);
   const y = (ms: number) => height - bottom - (ms / max) * (height - bottom - top);

@@ -43,8 +43,12 @@ export function createDependencies(config: Config, options: CompositionOptions =
   });
   const store = new JobStateStore(createTableClient(config.table, config.tableName, env));
   if (options.warmUp) {
-    keys.prefetch();
-    store.warmUp().catch((error: unknown) => warn(`storage warm-up failed (requests will retry): ${describeError(error)}`));
+    // Right after the module load returns, so the Functions worker can report
+    // the app's functions to the host while the two downloads are under way.
+    setImmediate(() => {
+      keys.prefetch();
+      store.warmUp().catch((error: unknown) => warn(`storage warm-up failed (requests will retry): ${describeError(error)}`));
+    });
   }
   return { authenticator, store };
 }
