@@ -13,7 +13,7 @@ targetScope = 'resourceGroup'
 @description('Region for every resource. It must offer the Flex Consumption plan.')
 param location string = resourceGroup().location
 
-@description('Short name that resource names start with.')
+@description('Short name that resource names start with: lowercase letters, digits and hyphens.')
 @minLength(2)
 @maxLength(12)
 param baseName string = 'fabricjobs'
@@ -59,7 +59,9 @@ param jobRunnerPrincipalType string = 'ServicePrincipal'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most instances the app scales out to.')
+@description('Most instances the app scales out to (Flex Consumption allows 40 to 1000).')
+@minValue(40)
+@maxValue(1000)
 param maximumInstanceCount int = 100
 
 param tags object = {}

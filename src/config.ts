@@ -89,6 +89,10 @@ export function readConfig(env: Env): Config {
   const publisherTenantId = settings.requiredGuid('PUBLISHER_TENANT_ID');
   const workloadClientId = settings.requiredGuid('WORKLOAD_CLIENT_ID');
   const workloadAudience = settings.required('WORKLOAD_AUDIENCE');
+  // An Application ID URI always has a scheme; this catches a client id or a placeholder in its place.
+  if (workloadAudience !== '' && !/^[a-z][a-z0-9+.-]*:/i.test(workloadAudience)) {
+    settings.problems.push('WORKLOAD_AUDIENCE must be the Application ID URI, an absolute URI such as api://… or https://…');
+  }
 
   const authorityUrl = tryParseUrl(settings.value('ENTRA_AUTHORITY_HOST') ?? DEFAULT_AUTHORITY_HOST);
   const plainOrigin = authorityUrl && authorityUrl.protocol === 'https:' && authorityUrl.pathname === '/' && !authorityUrl.search && !authorityUrl.hash;

@@ -90,6 +90,19 @@ describe('readConfig', () => {
     expect(problemsOf({ ...rest, JOB_STATE_TABLE_ENDPOINT: endpoint, AZURE_CLIENT_ID: 'mine' }).join('\n')).toMatch(problem);
   });
 
+  it.each(['REPLACE-workload-application-id-uri', '5f1d7c2e-1111-4111-8111-00000000bbbb', 'contoso/workload'])(
+    'refuses a WORKLOAD_AUDIENCE that is not an absolute URI: %s',
+    (audience) => {
+      expect(problemsOf({ ...VALID, WORKLOAD_AUDIENCE: audience })).toEqual([
+        'WORKLOAD_AUDIENCE must be the Application ID URI, an absolute URI such as api://… or https://…',
+      ]);
+    },
+  );
+
+  it.each(['api://localdevinstance/tenant/Contoso.Workload', 'https://contoso.com/fe/be/Contoso.Workload', 'urn:contoso:workload'])('accepts the Application ID URI %s', (audience) => {
+    expect(readConfig({ ...VALID, WORKLOAD_AUDIENCE: audience }).workloadAudience).toBe(audience);
+  });
+
   it('says how many problems there are and lists them one per line', () => {
     expect(() => readConfig({})).toThrow(/^Invalid configuration \(4 problems\):\n- PUBLISHER_TENANT_ID is required\n/);
   });
