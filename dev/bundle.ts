@@ -14,6 +14,7 @@
  * provides it at run time (it is not on npm).
  */
 import { build, type BuildOptions, type Plugin } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './projectRoot';
 
@@ -40,6 +41,7 @@ const identityBeside: Plugin = {
 };
 
 export async function bundle(): Promise<void> {
+  rmSync(BUNDLE_DIR, { recursive: true, force: true }); // nothing stale may reach the package
   await Promise.all([
     build({ ...COMMON, entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'getItemJobInstanceState.ts')], outfile: BUNDLE_ENTRY, plugins: [identityBeside] }),
     build({ ...COMMON, stdin: { contents: "module.exports = require('@azure/identity');", resolveDir: PROJECT_ROOT }, outfile: IDENTITY_BUNDLE }),

@@ -149,9 +149,30 @@ function writeResponse(res: ServerResponse, response: HttpResponseInit): void {
   res.end(typeof response.body === 'string' ? response.body : '');
 }
 
+/**
+ * Lines to stdout (errors and warnings to stderr), written once per turn of
+ * the event loop rather than once per line: writes to a pipe are synchronous
+ * in Node, and under load one write per request costs more than the request.
+ * The Functions host, too, receives logs asynchronously.
+ */
+const pending = { stdout: [] as string[], stderr: [] as string[] };
+let flushScheduled = false;
+
+function flushLogs(): void {
+  flushScheduled = false;
+  for (const name of ['stdout', 'stderr'] as const) {
+    if (pending[name].length > 0) process[name].write(pending[name].join(''));
+    pending[name] = [];
+  }
+}
+
 const consoleSink: LogSink = (level, line) => {
-  const stream = level === 'error' || level === 'warning' || level === 'critical' ? process.stderr : process.stdout;
-  stream.write(`${new Date().toISOString()} ${level.padEnd(11)} ${line}\n`);
+  const stream = level === 'error' || level === 'warning' || level === 'critical' ? 'stderr' : 'stdout';
+  pending[stream].push(`${new Date().toISOString()} ${level.padEnd(11)} ${line}\n`);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushLogs);
+  }
 };
 
 /**
@@ -195,7 +216,11 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   process.stdout.write(`Local host listening on ${host.baseUrl} (not Azure Functions Core Tools)\n`);
-  const stop = () => void host.close().then(() => process.exit(0));
+  const stop = () =>
+    void host.close().then(() => {
+      flushLogs();
+      process.exit(0);
+    });
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

@@ -2,7 +2,8 @@
  * `npm run package`: the deployment zip of the Functions app, built from the
  * bundle (`npm run build` makes it first). It holds exactly:
  *   host.json
- *   package.json   name, version and `main` only: the bundle needs no node_modules
+ *   package.json   name, version, description, private and `main`: no
+ *                  dependencies, the bundle needs no node_modules
  *   dist/app/*     the bundled function, the lazily loaded identity bundle and
  *                  the licence notices of what they bundle
  * Nothing else: no sources, tests, dev tools, maps or local settings. Entries
@@ -17,7 +18,9 @@ import { BUNDLE_DIR, BUNDLE_ENTRY } from './bundle';
 import { PROJECT_ROOT } from './projectRoot';
 
 export const DEFAULT_PACKAGE = join(PROJECT_ROOT, 'dist', 'deploy', 'function-app.zip');
-const FIXED_DATE = new Date('2020-01-01T00:00:00Z');
+// Zip stores local time, and fflate reads the date's local fields: a local-time
+// date gives the same bytes in every time zone.
+const FIXED_DATE = new Date(2020, 0, 1);
 
 /** The files of the package: path inside the zip → contents. */
 export function packageFiles(): Map<string, Uint8Array> {

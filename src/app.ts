@@ -27,7 +27,12 @@ export interface CompositionOptions {
  * The composition root: builds each real dependency once per process from the
  * configuration. Tests and the local host call it with their own settings.
  */
-export function createDependencies(config: Config, options: CompositionOptions = {}): JobStateDependencies {
+export interface AppDependencies extends JobStateDependencies {
+  /** Settles once the start-up downloads have (at once without warmUp); never rejects. */
+  warmedUp: Promise<void>;
+}
+
+export function createDependencies(config: Config, options: CompositionOptions = {}): AppDependencies {
   const env = options.env ?? process.env;
   const warn = options.warn ?? ((message: string) => console.warn(message));
   const keys = new SigningKeyStore({ jwksUri: config.entraJwksUri, onFetchFailure: warn });
@@ -38,19 +43,21 @@ export function createDependencies(config: Config, options: CompositionOptions =
     clockSkewSeconds: CLOCK_SKEW_SECONDS,
     publisherTenantId: config.publisherTenantId,
     findKey: (kid) => keys.getKey(kid),
-    keySetVersion: () => keys.version,
+    keySetVersion: () => keys.versionAfterRefreshCheck(),
     validatedTokenCacheSize: options.validatedTokenCacheSize,
   });
   const store = new JobStateStore(createTableClient(config.table, config.tableName, env));
-  if (options.warmUp) {
-    // Right after the module load returns, so the Functions worker can report
-    // the app's functions to the host while the two downloads are under way.
-    setImmediate(() => {
-      keys.prefetch();
-      store.warmUp().catch((error: unknown) => warn(`storage warm-up failed (requests will retry): ${describeError(error)}`));
-    });
-  }
-  return { authenticator, store };
+  const warmedUp = options.warmUp
+    ? new Promise<void>((resolve) => {
+        // Right after the module load returns, so the Functions worker can report
+        // the app's functions to the host while the two downloads are under way.
+        setImmediate(() => {
+          const storage = store.warmUp().catch((error: unknown) => warn(`storage warm-up failed (requests will retry): ${describeError(error)}`));
+          void Promise.all([keys.prefetch(), storage]).then(() => resolve(), () => resolve());
+        });
+      })
+    : Promise.resolve();
+  return { authenticator, store, warmedUp };
 }
 
 function describeError(error: unknown): string {

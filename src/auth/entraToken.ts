@@ -83,7 +83,7 @@ export async function validateEntraAccessToken(
   const audOk = Array.isArray(aud) ? aud.includes(audience) : aud === audience;
   if (!audOk) return fail(`aud ${forLog(aud, 200)} does not contain ${JSON.stringify(audience)}`);
 
-  if (typeof claims.exp !== 'number') return fail('exp is missing or not a number');
+  if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) return fail('exp is missing or not a finite number');
   if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > claims.exp)) {
     return fail('nbf is not a number or is after exp');
   }

@@ -60,19 +60,33 @@ export class SigningKeyStore {
     return this.downloads;
   }
 
-  /** Starts the first download now, without waiting for it; failures go to onFetchFailure. */
-  prefetch(): void {
-    if (this.keys.size === 0) void this.refresh();
+  /**
+   * The version, after starting a due refresh in the background: callers that
+   * skip getKey (the validated-token cache) must still keep the keys fresh,
+   * so that a key which leaves the JWKS ends the tokens it signed.
+   */
+  versionAfterRefreshCheck(): number {
+    if (this.keys.size > 0 && this.isDueForRefresh()) void this.refresh();
+    return this.downloads;
+  }
+
+  /**
+   * Starts the first download now, without waiting for it; failures go to
+   * onFetchFailure. A failed prefetch sets no back-off: it may have run before
+   * the network was ready, so the first request tries again itself.
+   */
+  prefetch(): Promise<void> {
+    return this.keys.size === 0 ? this.refresh({ backOffOnFailure: false }) : Promise.resolve();
   }
 
   /** The key for `kid`, or undefined when the JWKS does not have it. */
   async getKey(kid: string): Promise<SigningKey | undefined> {
     const refreshedNow = this.isDueForRefresh();
     if (refreshedNow) {
-      const refreshing = this.refresh();
       // With keys cached, a due refresh runs in the background: a slow or
       // hanging JWKS never holds up requests whose key is already known.
-      if (this.keys.size === 0) await refreshing;
+      if (this.keys.size === 0) await this.refresh();
+      else void this.refresh();
     }
     if (this.keys.size === 0) {
       const waitMs = Math.max(0, this.nextFetchAllowedAt - this.now());
@@ -103,14 +117,15 @@ export class SigningKeyStore {
     return last === undefined || now - last >= this.unknownKidRefetchIntervalMs;
   }
 
-  private refresh(): Promise<void> {
-    this.inFlight ??= this.download().finally(() => {
+  /** One download at a time; the promise never rejects, so it may be left unawaited. */
+  private refresh(options = { backOffOnFailure: true }): Promise<void> {
+    this.inFlight ??= this.download(options.backOffOnFailure).finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
   }
 
-  private async download(): Promise<void> {
+  private async download(backOffOnFailure: boolean): Promise<void> {
     try {
       const keys = await fetchJwks(this.options.jwksUri, this.fetchTimeoutMs);
       this.keys = new Map(keys.map((key) => [key.kid, key]));
@@ -118,10 +133,16 @@ export class SigningKeyStore {
       this.nextFetchAllowedAt = 0;
       this.downloads++;
     } catch (error) {
-      const backoff = this.keys.size === 0 ? this.coldRetryIntervalMs : this.unknownKidRefetchIntervalMs;
-      this.nextFetchAllowedAt = this.now() + backoff;
+      if (backOffOnFailure) {
+        const backoff = this.keys.size === 0 ? this.coldRetryIntervalMs : this.unknownKidRefetchIntervalMs;
+        this.nextFetchAllowedAt = this.now() + backoff;
+      }
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      this.options.onFetchFailure?.(`JWKS fetch from ${this.options.jwksUri} failed (${reason}); ${this.keys.size} cached key(s) kept`);
+      try {
+        this.options.onFetchFailure?.(`JWKS fetch from ${this.options.jwksUri} failed (${reason}); ${this.keys.size} cached key(s) kept`);
+      } catch {
+        // A failing log sink must not turn a background download into an unhandled rejection.
+      }
     }
   }
 }

@@ -66,8 +66,7 @@ export class SubjectAndAppAuthenticator {
     const cached = this.validated.get(id, now, keySetVersion);
     if (cached) return cached;
     const validated = await validateEntraAccessToken(token, label, this.options.findKey, this.options, now);
-    this.validated.set(id, validated, keySetVersion);
-    return validated;
+    return this.validated.remember(id, validated, keySetVersion, now);
   }
 }
 

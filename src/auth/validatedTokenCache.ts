@@ -2,6 +2,10 @@ import { createHash } from 'node:crypto';
 import type { EntraAccessToken } from './entraToken';
 
 export const DEFAULT_VALIDATED_TOKEN_CACHE_SIZE = 10_000;
+/** No entry outlives this, whatever the token's exp says. */
+export const MAX_ENTRY_LIFETIME_MS = 24 * 60 * 60 * 1000;
+/** The claims the authenticator checks after validation; an entry keeps only these. */
+export const RETAINED_CLAIMS = ['idtyp', 'oid', 'scp'] as const;
 
 interface Entry {
   token: EntraAccessToken;
@@ -29,7 +33,10 @@ interface Entry {
  *   path, and a request cannot put anything here without a valid signature.
  * - The claim checks that differ between the app and the subject token, and the
  *   comparison with the request's tenant header, run on every request.
- * - Size is bounded: the oldest entry goes when the cache is full.
+ * - Size is bounded: the least recently used entry goes when the cache is
+ *   full, and an entry keeps only the claims checked afterwards
+ *   (RETAINED_CLAIMS), so one costs a few hundred bytes whatever the token
+ *   carries. No entry lives longer than a day, even with an absurd exp.
  */
 export class ValidatedTokenCache {
   private readonly entries = new Map<string, Entry>();
@@ -48,22 +55,31 @@ export class ValidatedTokenCache {
   get(id: string, nowMs: number, keySetVersion: number): EntraAccessToken | undefined {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
-    if (nowMs >= entry.expiresAtMs || entry.keySetVersion !== keySetVersion) {
-      this.entries.delete(id);
-      return undefined;
-    }
+    this.entries.delete(id);
+    if (nowMs >= entry.expiresAtMs || entry.keySetVersion !== keySetVersion) return undefined;
+    this.entries.set(id, entry); // most recently used goes last
     return entry.token;
   }
 
-  /** `keySetVersion` must be read before the validation began, so a key set replaced meanwhile cannot be credited. */
-  set(id: string, token: EntraAccessToken, keySetVersion: number): void {
-    const exp = token.claims.exp;
-    if (typeof exp !== 'number' || this.maxEntries <= 0) return;
+  /**
+   * Stores a freshly validated token and returns the form every caller gets,
+   * cached or not: the token with only RETAINED_CLAIMS, frozen.
+   * `keySetVersion` must be read before the validation began, so a key set
+   * replaced meanwhile cannot be credited.
+   */
+  remember(id: string, validated: EntraAccessToken, keySetVersion: number, nowMs: number): EntraAccessToken {
+    const claims: Record<string, unknown> = {};
+    for (const name of RETAINED_CLAIMS) if (validated.claims[name] !== undefined) claims[name] = validated.claims[name];
+    const token: EntraAccessToken = Object.freeze({ ...validated, claims: Object.freeze(claims) });
+    const exp = validated.claims.exp;
+    if (typeof exp !== 'number' || !Number.isFinite(exp) || this.maxEntries <= 0) return token;
+    this.entries.delete(id);
     if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(id, { token, expiresAtMs: exp * 1000, keySetVersion });
+    this.entries.set(id, { token, expiresAtMs: Math.min(exp * 1000, nowMs + MAX_ENTRY_LIFETIME_MS), keySetVersion });
+    return token;
   }
 }
 

@@ -269,23 +269,40 @@ describe('start-up and key-set version', () => {
     expect(jwks.requests).toBe(1);
   });
 
-  it('a failed prefetch is reported, not thrown', async () => {
+  it('a failed prefetch is reported, not thrown, and sets no back-off: the first lookup downloads again', async () => {
     jwks.behaviour = 'fail';
     const failures: string[] = [];
     const keys = store({ onFetchFailure: (message) => failures.push(message) });
     keys.prefetch();
     await vi.waitFor(() => expect(failures).toHaveLength(1));
+    jwks.behaviour = 'serve';
+    expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
+    expect(jwks.requests).toBe(2);
+  });
+
+  it('a failure sink that throws does not make a background download reject', async () => {
+    jwks.behaviour = 'fail';
+    const keys = store({
+      onFetchFailure: () => {
+        throw new Error('log sink broken');
+      },
+    });
+    keys.prefetch(); // nobody awaits it: a rejection here would be unhandled and fail the run
+    await vi.waitFor(() => expect(jwks.requests).toBe(1));
+    jwks.behaviour = 'serve';
+    await vi.waitFor(async () => expect((await keys.getKey('key-1'))?.kid).toBe('key-1'));
   });
 
   it('changes version with each download that replaces the keys, and not with a failed one', async () => {
-    const keys = store();
+    const onFetchFailure = vi.fn();
+    const keys = store({ onFetchFailure });
     expect(keys.version).toBe(0);
     await keys.getKey('key-1');
     expect(keys.version).toBe(1);
     clock += 12 * HOUR;
     jwks.behaviour = 'fail';
     await keys.getKey('key-1');
-    await vi.waitFor(() => expect(jwks.requests).toBe(2));
+    await vi.waitFor(() => expect(onFetchFailure).toHaveBeenCalledOnce());
     expect(keys.version).toBe(1);
     clock += 5 * MINUTE;
     jwks.behaviour = 'serve';

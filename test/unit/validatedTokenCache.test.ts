@@ -1,11 +1,12 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseJwks, type SigningKey } from '../../src/auth/jwks';
 import { SubjectAndAppAuthenticator } from '../../src/auth/subjectAndAppAuthenticator';
-import { ValidatedTokenCache } from '../../src/auth/validatedTokenCache';
+import { MAX_ENTRY_LIFETIME_MS, ValidatedTokenCache } from '../../src/auth/validatedTokenCache';
 import type { EntraAccessToken } from '../../src/auth/entraToken';
 import { AuthError } from '../../src/fabric/errors';
 import { subjectAndAppHeader } from '../../dev/fabricTokens';
-import { TokenIssuer } from '../../dev/tokenIssuer';
+import { startJwksServer, TokenIssuer } from '../../dev/tokenIssuer';
+import { SigningKeyStore } from '../../src/auth/signingKeyStore';
 import { IDENTITY, tokenFactory, USER_TENANT, type TokenFactory } from '../fixtures/tokens';
 
 const NOW_S = Math.floor(Date.now() / 1000);
@@ -99,6 +100,18 @@ describe('the validated-token cache in the authenticator', () => {
     expect(h.state.lookups).toBe(6);
   });
 
+  it('credits a validation to the key set it began with: a key-set change during it makes the next request a miss', async () => {
+    let changeDuringLookup = true;
+    const racing = harness(undefined, async () => {
+      if (changeDuringLookup) racing.state.version++;
+    });
+    const header = racing.tokens.header();
+    await racing.authenticate(header);
+    changeDuringLookup = false;
+    await racing.authenticate(header);
+    expect(racing.state.lookups).toBe(4);
+  });
+
   it('is off with size 0', async () => {
     const off = harness(0);
     const header = off.tokens.header();
@@ -121,7 +134,8 @@ describe('the validated-token cache in the authenticator', () => {
 });
 
 describe('ValidatedTokenCache', () => {
-  const token = (exp: number): EntraAccessToken => ({ version: '2.0', tenantId: USER_TENANT, appId: 'a', claims: { exp } });
+  const NOW_MS = NOW_S * 1000;
+  const token = (exp: unknown, claims: Record<string, unknown> = {}): EntraAccessToken => ({ version: '2.0', tenantId: USER_TENANT, appId: 'a', claims: { exp, ...claims } });
 
   it('is keyed by a SHA-256 of the token, never the token itself', () => {
     const id = ValidatedTokenCache.idOf('header.payload.signature');
@@ -129,17 +143,81 @@ describe('ValidatedTokenCache', () => {
     expect(id).not.toContain('header');
   });
 
-  it('holds at most its bound, dropping the oldest entry', () => {
+  it('holds at most its bound, dropping the least recently used entry', () => {
     const cache = new ValidatedTokenCache(2);
-    for (const id of ['a', 'b', 'c']) cache.set(id, token(NOW_S + 60), 1);
+    cache.remember('a', token(NOW_S + 60), 1, NOW_MS);
+    cache.remember('b', token(NOW_S + 60), 1, NOW_MS);
+    expect(cache.get('a', NOW_MS, 1)).toBeDefined(); // a is now the most recently used
+    cache.remember('c', token(NOW_S + 60), 1, NOW_MS);
     expect(cache.size).toBe(2);
-    expect(cache.get('a', NOW_S * 1000, 1)).toBeUndefined();
-    expect(cache.get('c', NOW_S * 1000, 1)).toBeDefined();
+    expect(cache.get('b', NOW_MS, 1)).toBeUndefined();
+    expect(cache.get('a', NOW_MS, 1)).toBeDefined();
+    expect(cache.get('c', NOW_MS, 1)).toBeDefined();
   });
 
-  it('does not keep a token without a numeric exp', () => {
+  it('storing a token it already holds evicts nothing else', () => {
+    const cache = new ValidatedTokenCache(2);
+    cache.remember('a', token(NOW_S + 60), 1, NOW_MS);
+    cache.remember('b', token(NOW_S + 60), 1, NOW_MS);
+    cache.remember('b', token(NOW_S + 60), 1, NOW_MS);
+    expect(cache.get('a', NOW_MS, 1)).toBeDefined();
+  });
+
+  it('keeps only the claims checked afterwards, frozen, and returns that same form when it does not store', () => {
     const cache = new ValidatedTokenCache();
-    cache.set('a', { ...token(0), claims: {} }, 1);
+    const big = token(NOW_S + 60, { idtyp: 'app', oid: 'o', groups: 'x'.repeat(10_000) });
+    const kept = cache.remember('a', big, 1, NOW_MS);
+    expect(kept.claims).toEqual({ idtyp: 'app', oid: 'o' });
+    expect(Object.isFrozen(kept.claims)).toBe(true);
+    expect(new ValidatedTokenCache(0).remember('a', big, 1, NOW_MS).claims).toEqual({ idtyp: 'app', oid: 'o' });
+  });
+
+  it('does not store a token without a finite numeric exp', () => {
+    const cache = new ValidatedTokenCache();
+    for (const exp of [undefined, '1', Infinity]) cache.remember(String(exp), token(exp), 1, NOW_MS);
     expect(cache.size).toBe(0);
+  });
+
+  it('ends every entry within a day, whatever its exp', () => {
+    const cache = new ValidatedTokenCache();
+    cache.remember('a', token(NOW_S + 10 * 365 * 86_400), 1, NOW_MS);
+    expect(cache.get('a', NOW_MS + MAX_ENTRY_LIFETIME_MS - 1, 1)).toBeDefined();
+    expect(cache.get('a', NOW_MS + MAX_ENTRY_LIFETIME_MS, 1)).toBeUndefined();
+  });
+});
+
+describe('the cache with the real signing-key store', () => {
+  it('keeps refreshing keys while every request is a hit, so a key that leaves the JWKS ends its tokens', async () => {
+    const issuer = new TokenIssuer(IDENTITY.authorityHost);
+    issuer.addKey({ kid: 'k1' });
+    const jwks = await startJwksServer(issuer);
+    let clock = Date.now();
+    try {
+      const keys = new SigningKeyStore({ jwksUri: jwks.jwksUri, now: () => clock });
+      const authenticator = new SubjectAndAppAuthenticator({
+        authorityHost: IDENTITY.authorityHost,
+        v1Audience: IDENTITY.workloadAudience,
+        v2Audience: IDENTITY.workloadClientId,
+        clockSkewSeconds: 60,
+        publisherTenantId: IDENTITY.publisherTenantId,
+        findKey: (kid) => keys.getKey(kid),
+        keySetVersion: () => keys.versionAfterRefreshCheck(),
+        now: () => clock,
+      });
+      const exp = Math.floor(clock / 1000) + 24 * 3600;
+      const tokens = tokenFactory(issuer);
+      const header = subjectAndAppHeader(tokens.subjectToken({ exp }), tokens.appToken({ exp }));
+      const authenticate = () => reason(authenticator.authenticate({ authorization: header, clientTenantId: USER_TENANT }));
+      expect(await authenticate()).toBe('accepted'); // first download, stored under version 0: a miss next time
+      expect(await authenticate()).toBe('accepted'); // now cached under version 1
+      issuer.addKey({ kid: 'k2' });
+      issuer.removeKey('k1'); // k1 leaves the JWKS
+      clock += 13 * 3600 * 1000;
+      expect(await authenticate()).toBe('accepted'); // the hit starts the due refresh in the background
+      await vi.waitFor(() => expect(keys.version).toBe(2));
+      expect(await authenticate()).toMatch(/kid "k1" is not in the JWKS/);
+    } finally {
+      await jwks.close();
+    }
   });
 });
