@@ -29,6 +29,8 @@ import { BUNDLE_ENTRY } from './bundle';
 import { devIdentity } from './devIssuer';
 import { fabricAppTokenClaims, fabricSubjectTokenClaims, subjectAndAppHeader } from './fabricTokens';
 import { appSettingsOf, DEMO_JOB, devSettings } from './devSettings';
+import { loadFunctionsEntry, matchRoute, type FunctionsModule } from './localHost';
+import { sourceFunctions } from './sourceFunctions';
 import { startJwksServer, TokenIssuer } from './tokenIssuer';
 import { PROJECT_ROOT } from './projectRoot';
 
@@ -62,26 +64,19 @@ interface Fixture {
 }
 
 /**
- * CPU microseconds of one iteration of the irreducible work, measured in this
- * process with `concurrency` loops at once (as the host is loaded): warmed up
- * as long as the host is, then batches until two in a row agree within 5 %;
- * the lower of those two.
+ * CPU microseconds per call of `once`, in this process, with `concurrency`
+ * loops at once (as the host is loaded): warmed up as long as the host is,
+ * then batches until two in a row agree within 5 %; the lower of those two.
  */
-async function measureFloor(fixture: Fixture, concurrency: number): Promise<number> {
-  const config = readConfig(fixture.settings);
-  const table = createTableClient(config.table, config.tableName, {});
-  const key = fixture.issuer.keys[0].publicKey;
-  const once = async () => {
-    await table.getEntity(DEMO_JOB.itemId, DEMO_JOB.jobInstanceId);
-    jwt.verify(fixture.subjectToken, key, { algorithms: ['RS256'] });
-    jwt.verify(fixture.appToken, key, { algorithms: ['RS256'] });
-  };
+async function cpuPerCall(once: () => Promise<void>, concurrency: number): Promise<number> {
   const batch = async (iterations: number) => {
     const perLoop = Math.ceil(iterations / concurrency);
     const start = process.cpuUsage();
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      for (let i = 0; i < perLoop; i++) await once();
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let i = 0; i < perLoop; i++) await once();
+      }),
+    );
     const used = process.cpuUsage(start);
     return (used.user + used.system) / (perLoop * concurrency);
   };
@@ -93,6 +88,34 @@ async function measureFloor(fixture: Fixture, concurrency: number): Promise<numb
     previous = current;
   }
   return previous;
+}
+
+/** The irreducible work of one request: one point read and two RS256 verifications against a parsed key. */
+function floorWork(fixture: Fixture): () => Promise<void> {
+  const config = readConfig(fixture.settings);
+  const table = createTableClient(config.table, config.tableName, {});
+  const key = fixture.issuer.keys[0].publicKey;
+  return async () => {
+    await table.getEntity(DEMO_JOB.itemId, DEMO_JOB.jobInstanceId);
+    jwt.verify(fixture.subjectToken, key, { algorithms: ['RS256'] });
+    jwt.verify(fixture.appToken, key, { algorithms: ['RS256'] });
+  };
+}
+
+/**
+ * One invocation of the bundled function as the Functions worker makes it,
+ * without any HTTP: what runs in the Node.js process on Azure, where the
+ * Functions host (another process) parses the request and writes the answer.
+ */
+function invocationWork(fixture: Fixture, functions: FunctionsModule): () => Promise<void> {
+  const url = fixture.url('http://localhost/api');
+  const matched = matchRoute(functions.routes, new URL(url).pathname)!;
+  return async () => {
+    const request = new functions.HttpRequest({ method: 'GET', url, headers: fixture.headers, params: matched.params });
+    const context = new functions.InvocationContext({ invocationId: 'bench', functionName: matched.route.name, logHandler: () => undefined });
+    const response = await matched.route.handler(request, context);
+    if (response.status !== 200) throw new Error(`invocation answered ${response.status}`);
+  };
 }
 
 /** Milliseconds to require a module in a fresh process, median of several. */
@@ -259,6 +282,10 @@ interface Figures {
   machine: string;
   /** Floor per iteration by concurrency (1 and 32). */
   floorUs: Record<number, number>;
+  /** One invocation of the bundled function without HTTP, by concurrency. */
+  invocationUs: Record<number, number>;
+  /** The same with the validated-token cache off. */
+  uncachedInvocationUs: Record<number, number>;
   auth: { cached: number; uncached: number };
   importMs: number;
   importUnbundledMs: number;
@@ -272,7 +299,14 @@ async function run(): Promise<Figures> {
   const { fixture, close, jwksRequests } = await prepare();
   try {
     const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}/${process.arch}`;
-    const floorUs = { 1: await measureFloor(fixture, 1), 32: await measureFloor(fixture, 32) };
+    const floor = floorWork(fixture);
+    const floorUs = { 1: await cpuPerCall(floor, 1), 32: await cpuPerCall(floor, 32) };
+    Object.assign(process.env, fixture.settings);
+    const invocation = invocationWork(fixture, loadFunctionsEntry(BUNDLE_ENTRY));
+    const invocationUs = { 1: await cpuPerCall(invocation, 1), 32: await cpuPerCall(invocation, 32) };
+    // The same from the sources with the validated-token cache off: both RS256 verifications every time.
+    const uncached = invocationWork(fixture, sourceFunctions(createDependencies(readConfig(fixture.settings), { env: {}, validatedTokenCacheSize: 0 })));
+    const uncachedInvocationUs = { 1: await cpuPerCall(uncached, 1), 32: await cpuPerCall(uncached, 32) };
     const auth = await authenticationUs(fixture);
     const bundled = importMs(BUNDLE_ENTRY, fixture.settings);
     const unbundled = importMs(UNBUNDLED_ENTRY, fixture.settings);
@@ -286,6 +320,8 @@ async function run(): Promise<Figures> {
       return {
         machine,
         floorUs,
+        invocationUs,
+        uncachedInvocationUs,
         auth,
         importMs: bundled,
         importUnbundledMs: unbundled,
@@ -306,6 +342,8 @@ function table(f: Figures): string {
   const rows: [string, string][] = [
     ['machine', f.machine],
     ['floor: CPU of 1 point read + 2 RS256 verifications, 1 / 32 at a time', `${round(f.floorUs[1])} µs / ${round(f.floorUs[32])} µs`],
+    ['function invocation without HTTP (the Node worker\'s share), 1 / 32 at a time', againstFloor(f.invocationUs, f.floorUs)],
+    ['the same with the validated-token cache off', againstFloor(f.uncachedInvocationUs, f.floorUs)],
     ['authentication CPU per request, validated-token cache on / off', `${round(f.auth.cached, 1)} µs / ${round(f.auth.uncached, 1)} µs`],
   ];
   for (const w of f.warm) {
@@ -320,6 +358,11 @@ function table(f: Figures): string {
   );
   const width = Math.max(...rows.map(([name]) => name.length));
   return ['| measure | value |', '|---|---|', ...rows.map(([name, value]) => `| ${name.padEnd(width)} | ${value} |`)].join('\n');
+}
+
+/** "x µs (r ×) / y µs (s ×)" at 1 and 32, each against the floor at the same concurrency. */
+function againstFloor(us: Record<number, number>, floorUs: Record<number, number>): string {
+  return [1, 32].map((c) => `${round(us[c])} µs (${round(us[c] / floorUs[c], 2)} ×)`).join(' / ');
 }
 
 function summaryLine(f: Figures): string {

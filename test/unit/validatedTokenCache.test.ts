@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseJwks, type SigningKey } from '../../src/auth/jwks';
-import { SubjectAndAppAuthenticator } from '../../src/auth/subjectAndAppAuthenticator';
+import { SubjectAndAppAuthenticator, type AuthenticatorOptions } from '../../src/auth/subjectAndAppAuthenticator';
 import { MAX_ENTRY_LIFETIME_MS, ValidatedTokenCache } from '../../src/auth/validatedTokenCache';
 import type { EntraAccessToken } from '../../src/auth/entraToken';
 import { AuthError } from '../../src/fabric/errors';
@@ -11,17 +11,24 @@ import { IDENTITY, tokenFactory, USER_TENANT, type TokenFactory } from '../fixtu
 
 const NOW_S = Math.floor(Date.now() / 1000);
 
-/** An authenticator over a key set the test can replace, counting key lookups (one per full validation). */
-function harness(cacheSize?: number, beforeLookup: () => Promise<void> = async () => undefined) {
-  const issuer = new TokenIssuer(IDENTITY.authorityHost);
-  issuer.addKey();
-  const state = { keys: parseJwks(issuer.jwks()), version: 1, lookups: 0, nowMs: NOW_S * 1000 };
-  const authenticator = new SubjectAndAppAuthenticator({
+/** The test identity's authenticator with the given key source, clock and cache. */
+function authenticatorWith(options: Pick<AuthenticatorOptions, 'findKey' | 'keySetVersion' | 'now' | 'validatedTokenCacheSize'>) {
+  return new SubjectAndAppAuthenticator({
     authorityHost: IDENTITY.authorityHost,
     v1Audience: IDENTITY.workloadAudience,
     v2Audience: IDENTITY.workloadClientId,
     clockSkewSeconds: 60,
     publisherTenantId: IDENTITY.publisherTenantId,
+    ...options,
+  });
+}
+
+/** An authenticator over a key set the test can replace, counting key lookups (one per full validation). */
+function harness(cacheSize?: number, beforeLookup: () => Promise<void> = async () => undefined) {
+  const issuer = new TokenIssuer(IDENTITY.authorityHost);
+  issuer.addKey();
+  const state = { keys: parseJwks(issuer.jwks()), version: 1, lookups: 0, nowMs: NOW_S * 1000 };
+  const authenticator = authenticatorWith({
     findKey: async (kid): Promise<SigningKey | undefined> => {
       state.lookups++;
       await beforeLookup();
@@ -194,12 +201,7 @@ describe('the cache with the real signing-key store', () => {
     let clock = Date.now();
     try {
       const keys = new SigningKeyStore({ jwksUri: jwks.jwksUri, now: () => clock });
-      const authenticator = new SubjectAndAppAuthenticator({
-        authorityHost: IDENTITY.authorityHost,
-        v1Audience: IDENTITY.workloadAudience,
-        v2Audience: IDENTITY.workloadClientId,
-        clockSkewSeconds: 60,
-        publisherTenantId: IDENTITY.publisherTenantId,
+      const authenticator = authenticatorWith({
         findKey: (kid) => keys.getKey(kid),
         keySetVersion: () => keys.versionAfterRefreshCheck(),
         now: () => clock,
