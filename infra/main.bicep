@@ -59,8 +59,10 @@ param jobRunnerPrincipalType string = 'ServicePrincipal'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most instances the app scales out to (Flex Consumption allows 40 to 1000).')
-@minValue(40)
+// Flex Consumption's highest is 1000; the lowest maximum it accepts has been
+// documented as 40 and, later, 1, so only the upper bound is enforced firmly.
+@description('Most instances the app scales out to (at most 1000 on Flex Consumption).')
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
