@@ -3,7 +3,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The fault and load runs take minutes: `npm run test:faults` (vitest.faults.config.mts).
+    // The fault and load runs take about a minute: `npm run test:faults` (vitest.faults.config.mts).
     exclude: [...configDefaults.exclude, 'test/faults/**'],
     globalSetup: ['test/fixtures/azuriteGlobalSetup.ts'],
     testTimeout: 20_000,

@@ -1,8 +1,8 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
- * `npm run test:faults`: the longer fault and load runs (minutes, not
- * seconds), against the same kind of Azurite as `npm test`. One file at a
+ * `npm run test:faults`: the longer fault and load runs (about a minute,
+ * bounded by their own timeouts), against the same kind of Azurite as `npm test`. One file at a
  * time, so the load run's memory and throughput figures are its own.
  */
 export default defineConfig({

@@ -31,13 +31,12 @@ import { BUNDLE_ENTRY } from './bundle';
 import { devIdentity } from './devIssuer';
 import { fabricAppTokenClaims, fabricSubjectTokenClaims, subjectAndAppHeader } from './fabricTokens';
 import { appSettingsOf, DEMO_JOB, devSettings } from './devSettings';
-import { loadFunctionsEntry, matchRoute, type FunctionsModule } from './localHost';
+import { LOCAL_HOST_PROGRAM, loadFunctionsEntry, matchRoute, type FunctionsModule } from './localHost';
 import { sourceFunctions } from './sourceFunctions';
 import { startJwksServer, TokenIssuer } from './tokenIssuer';
 import { PROJECT_ROOT } from './projectRoot';
 import { PERCENTILES, round, saveFigures, summaryLine, table, type Figures, type LoadResult } from './benchReport';
 
-const HOST_PROGRAM = join(PROJECT_ROOT, 'dist', 'dev', 'localHost.js');
 const UNBUNDLED_ENTRY = join(PROJECT_ROOT, 'dist', 'src', 'functions', 'getItemJobInstanceState.js');
 
 const count = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -139,9 +138,12 @@ interface HostProcess {
 /** `npm run host` as a separate process: the bundled app behind the local host. */
 async function spawnHost(settings: Record<string, string>): Promise<HostProcess> {
   const port = await freeLoopbackPort();
-  const child = spawn(process.execPath, [...(process.env.BENCH_HOST_NODE_OPTIONS?.split(' ') ?? []), HOST_PROGRAM], { env: { PATH: process.env.PATH, ...settings, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_HOST_NODE_OPTIONS?.split(' ') ?? []), LOCAL_HOST_PROGRAM], { env: { PATH: process.env.PATH, ...settings, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error('the host did not listen within 30 s'))), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the host did not listen within 30 s'));
+    }, 30_000);
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -154,7 +156,11 @@ async function spawnHost(settings: Record<string, string>): Promise<HostProcess>
     child.once('exit', (code) => reject(new Error(`the host exited with ${code}: ${output}`)));
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { child, baseUrl: `http://127.0.0.1:${port}/api`, stop: () => (child.kill('SIGTERM'), exited) };
+  const stop = () => {
+    child.kill('SIGTERM');
+    return exited;
+  };
+  return { child, baseUrl: `http://127.0.0.1:${port}/api`, stop };
 }
 
 async function getStatus(url: string, headers: Record<string, string>): Promise<number> {

@@ -54,7 +54,7 @@ export function table(f: Figures): string {
   rows.push(
     ['cold start: spawn to first 200 (median)', `${round(f.coldStartMs)} ms`],
     ['module graph load, bundled / unbundled (median)', `${round(f.importMs, 1)} ms / ${round(f.importUnbundledMs, 1)} ms`],
-    ['host resident memory after the warm runs', `${round(f.rssMb)} MB`],
+    ['host resident memory after the warm runs', `${round(f.rssMb)} MiB`],
     ['JWKS downloads during the warm runs', String(f.jwksFetches)],
   );
   const width = Math.max(...rows.map(([name]) => name.length));

@@ -34,6 +34,8 @@ export interface FunctionsModule {
 }
 
 export const BUNDLED_ENTRY = join(PROJECT_ROOT, 'dist', 'app', 'main.js');
+/** This file compiled: the program `npm run host` runs. */
+export const LOCAL_HOST_PROGRAM = join(PROJECT_ROOT, 'dist', 'dev', 'localHost.js');
 
 export interface LocalHostOptions {
   functions: FunctionsModule;

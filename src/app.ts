@@ -23,15 +23,15 @@ export interface CompositionOptions {
   validatedTokenCacheSize?: number;
 }
 
-/**
- * The composition root: builds each real dependency once per process from the
- * configuration. Tests and the local host call it with their own settings.
- */
 export interface AppDependencies extends JobStateDependencies {
   /** Settles once the start-up downloads have (at once without warmUp); never rejects. */
   warmedUp: Promise<void>;
 }
 
+/**
+ * The composition root: builds each real dependency once per process from the
+ * configuration. Tests and the local host call it with their own settings.
+ */
 export function createDependencies(config: Config, options: CompositionOptions = {}): AppDependencies {
   const env = options.env ?? process.env;
   const warn = options.warn ?? ((message: string) => console.warn(message));

@@ -81,8 +81,8 @@ export class SigningKeyStore {
 
   /** The key for `kid`, or undefined when the JWKS does not have it. */
   async getKey(kid: string): Promise<SigningKey | undefined> {
-    const refreshedNow = this.isDueForRefresh();
-    if (refreshedNow) {
+    const wasDue = this.isDueForRefresh();
+    if (wasDue) {
       // With keys cached, a due refresh runs in the background: a slow or
       // hanging JWKS never holds up requests whose key is already known.
       if (this.keys.size === 0) await this.refresh();
@@ -96,7 +96,7 @@ export class SigningKeyStore {
     if (known) return known;
     if (this.inFlight) {
       await this.inFlight;
-    } else if (!refreshedNow && this.mayRefetchForUnknownKid()) {
+    } else if (!wasDue && this.mayRefetchForUnknownKid()) {
       this.lastUnknownKidRefetchAt = this.now();
       await this.refresh();
     }

@@ -1,7 +1,7 @@
-import { odata, type TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { isGuid } from '../ids';
 import { FabricError } from '../fabric/errors';
-import { COLUMNS, parseJobRow, type JobRecord } from './jobRow';
+import { COLUMNS, itemPartitionFilter, parseJobRow, type JobRecord } from './jobRow';
 import { InvalidJobInputError } from './writerErrors';
 
 /** An operations view of one partition may read this many rows at most. */
@@ -26,7 +26,7 @@ export async function listJobInstances(table: TableClient, itemId: string, limit
   if (!isGuid(itemId)) throw new InvalidJobInputError('item must be a GUID');
   checkListLimit(limit);
   const rows: Record<string, unknown>[] = [];
-  const pages = table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${itemId.toLowerCase()}` } }).byPage({ maxPageSize: 200 });
+  const pages = table.listEntities({ queryOptions: { filter: itemPartitionFilter(itemId) } }).byPage({ maxPageSize: 200 });
   for await (const page of pages) {
     rows.push(...page);
     if (rows.length >= MAX_ROWS_SCANNED) break;

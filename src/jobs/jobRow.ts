@@ -1,3 +1,4 @@
+import { odata } from '@azure/data-tables';
 import {
   errorDetailsProblems,
   isJobInstanceStatus,
@@ -25,6 +26,11 @@ export const COLUMNS = {
   endTimeUtc: 'EndTimeUtc',
   errorDetails: 'ErrorDetails',
 } as const;
+
+/** The OData filter of one item's partition: every job instance of the item (operations tools only). */
+export function itemPartitionFilter(itemId: string): string {
+  return odata`PartitionKey eq ${itemId.toLowerCase()}`;
+}
 
 export interface JobRecord {
   /** PartitionKey, lowercase GUID. */

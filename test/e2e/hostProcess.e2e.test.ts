@@ -6,6 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeLoopbackPort } from '../../dev/azurite';
+import { LOCAL_HOST_PROGRAM } from '../../dev/localHost';
 import type { JwksServer, TokenIssuer } from '../../dev/tokenIssuer';
 import { toJobEntity } from '../../src/jobs/jobRow';
 import { get } from '../fixtures/http';
@@ -14,7 +15,7 @@ import { tokenFactory } from '../fixtures/tokens';
 
 /** These tests run the compiled output, as `npm run host` and `func start` do; `npm test` builds first. */
 const ROOT = join(__dirname, '..', '..');
-const HOST_ENTRY = join(ROOT, 'dist', 'dev', 'localHost.js');
+const HOST_ENTRY = LOCAL_HOST_PROGRAM;
 const BUNDLE_DIR = join(ROOT, 'dist', 'app');
 
 let issuer: TokenIssuer;

@@ -7,8 +7,8 @@
  * Fabric does between polls: the leak check of the cached path.
  */
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { isDeepStrictEqual } from 'node:util';
+import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toJobEntity, type JobRecord } from '../../src/jobs/jobRow';
 import { figure, heapAfterGc, mib } from '../fixtures/faultRun';
@@ -17,37 +17,7 @@ import { startHostProcess } from '../fixtures/hostProcess';
 import { jobPath, SEED_RECORD, startBackends, startStack, USER_TENANT, type Backends } from '../fixtures/stack';
 import { tokenFactory } from '../fixtures/tokens';
 
-/** The part of autocannon 8's API this run uses, typed here so the run does not depend on which typings are installed. */
-interface LoadRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  setupRequest: (request: { headers: Record<string, string> }) => { headers: Record<string, string> };
-  onResponse: (status: number, body: string) => void;
-}
-interface LoadOptions {
-  url: string;
-  connections: number;
-  amount: number;
-  timeout: number;
-  requests: LoadRequest[];
-}
-interface Histogram {
-  average: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
-interface LoadResult {
-  duration: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  '2xx': number;
-  requests: Histogram & { total: number };
-  latency: Histogram;
-}
-const autocannon = createRequire(__filename)('autocannon') as (options: LoadOptions) => PromiseLike<LoadResult>;
+type LoadResult = autocannon.Result;
 
 const CONNECTIONS = 32;
 const WARM_UP = 500;
@@ -96,7 +66,7 @@ function rssOf(pid: number): number {
 /** autocannon requests cycling through JOBS, each answer checked; `wrong` collects what was not right. */
 function checkedLoad(port: number, headers: () => Record<string, string>) {
   const tally = { answered: 0, wrong: [] as string[], lastAnswerAt: 0 };
-  const requests: LoadRequest[] = JOBS.map((job) => ({
+  const requests: autocannon.Request[] = JOBS.map((job) => ({
     method: 'GET',
     path: `/api${jobPath(job.record)}`,
     headers: {},
