@@ -31,7 +31,7 @@ import { BUNDLE_ENTRY } from './bundle';
 import { devIdentity } from './devIssuer';
 import { fabricAppTokenClaims, fabricSubjectTokenClaims, subjectAndAppHeader } from './fabricTokens';
 import { appSettingsOf, DEMO_JOB, devSettings } from './devSettings';
-import { LOCAL_HOST_PROGRAM, loadFunctionsEntry, matchRoute, type FunctionsModule } from './localHost';
+import { invoke, LOCAL_HOST_PROGRAM, loadFunctionsEntry, matchRoute, type FunctionsModule } from './localHost';
 import { sourceFunctions } from './sourceFunctions';
 import { startJwksServer, TokenIssuer } from './tokenIssuer';
 import { PROJECT_ROOT } from './projectRoot';
@@ -109,10 +109,9 @@ function floorWork(fixture: Fixture): () => Promise<void> {
 function invocationWork(fixture: Fixture, functions: FunctionsModule): () => Promise<void> {
   const url = fixture.url('http://localhost/api');
   const matched = matchRoute(functions.routes, new URL(url).pathname)!;
+  const request = { method: 'GET', url, headers: fixture.headers, params: matched.params };
   return async () => {
-    const request = new functions.HttpRequest({ method: 'GET', url, headers: fixture.headers, params: matched.params });
-    const context = new functions.InvocationContext({ invocationId: 'bench', functionName: matched.route.name, logHandler: () => undefined });
-    const response = await matched.route.handler(request, context);
+    const response = await invoke(functions, matched.route, request, () => undefined);
     if (response.status !== 200) throw new Error(`invocation answered ${response.status}`);
   };
 }
@@ -261,14 +260,10 @@ async function prepare(): Promise<{ fixture: Fixture; close: () => Promise<void>
 /** Authentication alone, in process: with the validated-token cache and without it. */
 async function authenticationUs(fixture: Fixture): Promise<{ cached: number; uncached: number }> {
   const config = readConfig(fixture.settings);
-  const measure = async (cacheSize: number | undefined) => {
+  const headers = { authorization: fixture.headers.authorization, clientTenantId: fixture.headers['x-ms-client-tenant-id'] };
+  const measure = (cacheSize: number | undefined) => {
     const { authenticator } = createDependencies(config, { env: {}, validatedTokenCacheSize: cacheSize });
-    const headers = { authorization: fixture.headers.authorization, clientTenantId: fixture.headers['x-ms-client-tenant-id'] };
-    for (let i = 0; i < 200; i++) await authenticator.authenticate(headers);
-    const start = process.cpuUsage();
-    for (let i = 0; i < RUNS.floorIterations; i++) await authenticator.authenticate(headers);
-    const used = process.cpuUsage(start);
-    return (used.user + used.system) / RUNS.floorIterations;
+    return cpuPerCall(async () => void (await authenticator.authenticate(headers)), 1);
   };
   return { cached: await measure(undefined), uncached: await measure(0) };
 }

@@ -89,18 +89,26 @@ async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMess
   if (!route.methods.includes((req.method ?? '') as never)) {
     return writeResponse(res, toErrorResponse(new MethodNotAllowedError(route.methods)));
   }
-  const request = new functions.HttpRequest({
-    method: req.method,
-    url: `http://localhost${url!.pathname}${url!.search}`,
-    headers: joinHeaderValues(req),
-    params,
-  });
+  const request = { method: req.method ?? 'GET', url: `http://localhost${url!.pathname}${url!.search}`, headers: joinHeaderValues(req), params };
+  writeResponse(res, await invoke(functions, route, request, log));
+}
+
+/**
+ * Calls a route's handler as the Functions worker does: with a fresh
+ * HttpRequest and InvocationContext of the entry module's own classes.
+ */
+export async function invoke(
+  functions: FunctionsModule,
+  route: RouteDefinition,
+  request: { method: string; url: string; headers: Record<string, string>; params: Record<string, string> },
+  log: LogSink,
+): Promise<HttpResponseInit> {
   const context = new functions.InvocationContext({
     invocationId: randomUUID(),
     functionName: route.name,
     logHandler: (level, ...args) => log(level, args.map(String).join(' ')),
   });
-  writeResponse(res, await route.handler(request, context));
+  return await route.handler(new functions.HttpRequest(request), context);
 }
 
 /**

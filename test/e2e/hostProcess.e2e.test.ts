@@ -1,15 +1,15 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeLoopbackPort } from '../../dev/azurite';
 import { LOCAL_HOST_PROGRAM } from '../../dev/localHost';
 import type { JwksServer, TokenIssuer } from '../../dev/tokenIssuer';
 import { toJobEntity } from '../../src/jobs/jobRow';
 import { get } from '../fixtures/http';
+import { startHostProcess } from '../fixtures/hostProcess';
 import { jobPath, SEED, SEED_RECORD, startBackends, USER_TENANT } from '../fixtures/stack';
 import { tokenFactory } from '../fixtures/tokens';
 
@@ -38,33 +38,18 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = output.split('\n').find((line) => pattern.test(line));
-      if (match) resolve(match);
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before printing ${pattern}:\n${output}`)));
-  });
-}
-
 describe('npm run host (the local host serving the bundle)', () => {
   it('serves the seed example on $HOST:$PORT and stops cleanly on SIGTERM', async () => {
-    const port = await freeLoopbackPort();
-    const child = spawn(process.execPath, [HOST_ENTRY], { env: cleanEnv({ ...settings, PORT: String(port), HOST: '127.0.0.1' }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const host = await startHostProcess(settings);
     try {
-      const line = await waitForLine(child, /listening on/);
-      expect(line).toContain(`http://127.0.0.1:${port}/api`);
+      const line = host.output().split('\n').find((l) => l.includes('listening on'));
+      expect(line).toContain(`http://127.0.0.1:${host.port}/api`);
       const tokens = tokenFactory(issuer);
-      const answer = await get(`http://127.0.0.1:${port}/api${jobPath(SEED)}`, { authorization: tokens.header(), 'x-ms-client-tenant-id': USER_TENANT });
+      const answer = await get(`${host.baseUrl}${jobPath(SEED)}`, { authorization: tokens.header(), 'x-ms-client-tenant-id': USER_TENANT });
       expect(answer.status).toBe(200);
       expect(answer.text).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
     } finally {
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await host.stop()).toBe(0);
     }
   });
 
