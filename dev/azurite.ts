@@ -1,7 +1,8 @@
 /**
- * Starts Azurite's Table service (the real emulator, npm `azurite`) on
- * 127.0.0.1, always with --disableTelemetry. Used by the test setup (in
- * memory, free port) and by the local development stack (on disk).
+ * Starts Azurite's Table and Queue services (the real emulator, npm
+ * `azurite`, one process each) on 127.0.0.1, always with --disableTelemetry.
+ * Used by the test setup (in memory, free ports) and by the local
+ * development stack (on disk).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -11,24 +12,34 @@ export const AZURITE_ACCOUNT = 'devstoreaccount1';
 export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export interface AzuriteOptions {
-  /** 0 or absent: a free port. */
+  /** The Table service's; 0 or absent: a free port. */
   port?: number;
+  /** The Queue service's; 0 or absent: a free port. */
+  queuePort?: number;
+  /** Also the Blob service, on this port: only `func start` needs it (the Functions host keeps its own state in blobs). */
+  blobPort?: number;
   /** Keep data in this folder; absent: --inMemoryPersistence. */
   location?: string;
   startTimeoutMs?: number;
 }
 
 export interface RunningAzurite {
+  /** The Table service's port. */
   port: number;
+  queuePort: number;
+  /** Both services' endpoints: a connection string for tables and queues alike. */
   connectionString: string;
+  /** The Table service's process (the Queue service's ends with it). */
   process: ChildProcess;
   stop(): Promise<void>;
 }
 
-export function azuriteConnectionString(port: number): string {
+/** Azurite's account with the Table endpoint, and the Queue endpoint when there is one. */
+export function azuriteConnectionString(port: number, queuePort?: number): string {
   return (
     `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
-    `TableEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT};`
+    `TableEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT};` +
+    (queuePort ? `QueueEndpoint=http://127.0.0.1:${queuePort}/${AZURITE_ACCOUNT};` : '')
   );
 }
 
@@ -44,22 +55,48 @@ export async function freeLoopbackPort(): Promise<number> {
 }
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
+  const started = await Promise.allSettled([
+    startService('table', options.port, options),
+    startService('queue', options.queuePort, options),
+    ...(options.blobPort ? [startService('blob', options.blobPort, options)] : []),
+  ]);
+  const failure = started.find((result) => result.status === 'rejected');
+  if (failure) {
+    await Promise.all(started.map((result) => (result.status === 'fulfilled' ? result.value.stop() : undefined)));
+    throw failure.reason;
+  }
+  const [table, queue, ...others] = started.map((result) => (result as PromiseFulfilledResult<RunningService>).value);
+  const stop = async () => void (await Promise.all([table, queue, ...others].map((service) => service.stop())));
+  // The others live and die with the Table service: a test that kills it has stopped "storage".
+  table.process.once('exit', () => void Promise.all([queue, ...others].map((service) => service.stop())));
+  return { port: table.port, queuePort: queue.port, connectionString: azuriteConnectionString(table.port, queue.port), process: table.process, stop };
+}
+
+type Service = 'table' | 'queue' | 'blob';
+
+interface RunningService {
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function startService(service: Service, fixedPort: number | undefined, options: AzuriteOptions): Promise<RunningService> {
   // A free port can be taken between our probe and Azurite's bind; try again then.
   for (let attempt = 1; ; attempt++) {
-    const port = options.port || (await freeLoopbackPort());
+    const port = fixedPort || (await freeLoopbackPort());
     try {
-      return await launch(port, options);
+      return await launch(service, port, options);
     } catch (error) {
-      if (options.port || attempt >= 3 || !String(error).includes('EADDRINUSE')) throw error;
+      if (fixedPort || attempt >= 3 || !String(error).includes('EADDRINUSE')) throw error;
     }
   }
 }
 
-function launch(port: number, options: AzuriteOptions): Promise<RunningAzurite> {
+function launch(service: Service, port: number, options: AzuriteOptions): Promise<RunningService> {
   const args = [
-    require.resolve('azurite/dist/src/table/main.js'),
-    '--tableHost', '127.0.0.1',
-    '--tablePort', String(port),
+    require.resolve(`azurite/dist/src/${service}/main.js`),
+    `--${service}Host`, '127.0.0.1',
+    `--${service}Port`, String(port),
     '--disableTelemetry',
     '--skipApiVersionCheck',
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
@@ -77,23 +114,23 @@ function launch(port: number, options: AzuriteOptions): Promise<RunningAzurite> 
     let output = '';
     const timer = setTimeout(() => {
       void stop();
-      reject(new Error(`Azurite did not start within ${options.startTimeoutMs ?? 30_000} ms:\n${output}`));
+      reject(new Error(`Azurite's ${service} service did not start within ${options.startTimeoutMs ?? 30_000} ms:\n${output}`));
     }, options.startTimeoutMs ?? 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('successfully started')) {
+      if (/successfully (started|listens)/.test(output)) {
         clearTimeout(timer);
         child.stdout?.removeAllListeners('data');
         child.stdout?.resume();
         child.stderr?.resume();
-        resolve({ port, connectionString: azuriteConnectionString(port), process: child, stop });
+        resolve({ port, process: child, stop });
       }
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`Azurite exited with code ${code}:\n${output}`));
+      reject(new Error(`Azurite's ${service} service exited with code ${code}:\n${output}`));
     });
   });
 }

@@ -31,13 +31,13 @@ import { BUNDLE_ENTRY } from './bundle';
 import { devIdentity } from './devIssuer';
 import { fabricAppTokenClaims, fabricSubjectTokenClaims, subjectAndAppHeader } from './fabricTokens';
 import { appSettingsOf, DEMO_JOB, devSettings } from './devSettings';
-import { invoke, LOCAL_HOST_PROGRAM, loadFunctionsEntry, matchRoute, type FunctionsModule } from './localHost';
+import { invoke, LOCAL_HOST_PROGRAM, loadFunctionsEntry, matchRoutes, type FunctionsModule } from './localHost';
 import { sourceFunctions } from './sourceFunctions';
 import { startJwksServer, TokenIssuer } from './tokenIssuer';
 import { PROJECT_ROOT } from './projectRoot';
 import { PERCENTILES, round, saveFigures, summaryLine, table, type Figures, type LoadResult } from './benchReport';
 
-const UNBUNDLED_ENTRY = join(PROJECT_ROOT, 'dist', 'src', 'functions', 'getItemJobInstanceState.js');
+const UNBUNDLED_ENTRY = join(PROJECT_ROOT, 'dist', 'src', 'functions', 'index.js');
 
 const count = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const RUNS = {
@@ -108,7 +108,7 @@ function floorWork(fixture: Fixture): () => Promise<void> {
  */
 function invocationWork(fixture: Fixture, functions: FunctionsModule): () => Promise<void> {
   const url = fixture.url('http://localhost/api');
-  const matched = matchRoute(functions.routes, new URL(url).pathname)!;
+  const matched = matchRoutes(functions.routes, new URL(url).pathname).find(({ route }) => route.methods.includes('GET'))!;
   const request = { method: 'GET', url, headers: fixture.headers, params: matched.params };
   return async () => {
     const response = await invoke(functions, matched.route, request, () => undefined);

@@ -43,7 +43,7 @@ const identityBeside: Plugin = {
 export async function bundle(): Promise<void> {
   rmSync(BUNDLE_DIR, { recursive: true, force: true }); // nothing stale may reach the package
   await Promise.all([
-    build({ ...COMMON, entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'getItemJobInstanceState.ts')], outfile: BUNDLE_ENTRY, plugins: [identityBeside] }),
+    build({ ...COMMON, entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'index.ts')], outfile: BUNDLE_ENTRY, plugins: [identityBeside] }),
     build({ ...COMMON, stdin: { contents: "module.exports = require('@azure/identity');", resolveDir: PROJECT_ROOT }, outfile: IDENTITY_BUNDLE }),
   ]);
 }

@@ -18,6 +18,10 @@ export const DEV_DEFAULTS = {
   PORT: '7071',
   DEV_ISSUER_PORT: '7072',
   AZURITE_TABLE_PORT: '10002',
+  AZURITE_QUEUE_PORT: '10001',
+  /** Only for `func start`: the Functions host keeps its own state in blobs (AzureWebJobsStorage). */
+  AZURITE_BLOB_PORT: '10000',
+  JOB_QUEUE_NAME: 'job-runs',
   /** local: always the project's local host; auto: func when it is on the PATH. */
   DEV_FUNCTIONS_HOST: 'auto',
 };
@@ -38,6 +42,8 @@ export type DevSettings = typeof DEV_DEFAULTS & {
   DEV_DATA_DIR: string;
   ENTRA_JWKS_URI: string;
   JOB_STATE_TABLE_CONNECTION_STRING: string;
+  /** Azurite's Table and Queue endpoints, for the job queue. */
+  JobQueue: string;
 };
 
 export function devSettings(env: NodeJS.ProcessEnv, projectRoot: string): DevSettings {
@@ -48,6 +54,7 @@ export function devSettings(env: NodeJS.ProcessEnv, projectRoot: string): DevSet
     DEV_DATA_DIR: env.DEV_DATA_DIR || join(projectRoot, '.dev'),
     ENTRA_JWKS_URI: `http://127.0.0.1:${base.DEV_ISSUER_PORT}${JWKS_PATH}`,
     JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString(Number(base.AZURITE_TABLE_PORT)),
+    JobQueue: azuriteConnectionString(Number(base.AZURITE_TABLE_PORT), Number(base.AZURITE_QUEUE_PORT)),
   };
 }
 
@@ -60,5 +67,7 @@ export function appSettingsOf(settings: DevSettings): Record<string, string> {
     ENTRA_JWKS_URI: settings.ENTRA_JWKS_URI,
     JOB_STATE_TABLE_CONNECTION_STRING: settings.JOB_STATE_TABLE_CONNECTION_STRING,
     JOB_STATE_TABLE_NAME: settings.JOB_STATE_TABLE_NAME,
+    JobQueue: settings.JobQueue,
+    JOB_QUEUE_NAME: settings.JOB_QUEUE_NAME,
   };
 }

@@ -17,10 +17,12 @@ import { PROJECT_ROOT } from './projectRoot';
 // Types only: as a program this file loads no unbundled app code, so its start
 // measures the bundle's.
 import type { HttpRequest, HttpResponseInit, InvocationContext, LogLevel } from '@azure/functions';
-import { MethodNotAllowedError, RouteNotFoundError } from '../src/fabric/errors';
+import { MethodNotAllowedError, PayloadTooLargeError, RouteNotFoundError } from '../src/fabric/errors';
 import { toErrorResponse } from '../src/fabric/responses';
 import { tryParseUrl } from '../src/url';
 import type { RouteDefinition } from '../src/http/routes';
+import type { QueueFunction } from '../src/functions/queueFunction';
+import type { RunningQueueHost } from './localQueueHost';
 
 export const ROUTE_PREFIX = 'api';
 
@@ -29,6 +31,7 @@ export type LogSink = (level: LogLevel, line: string) => void;
 /** What a Functions entry module gives the host: its routes and the request classes of its own @azure/functions. */
 export interface FunctionsModule {
   routes: RouteDefinition[];
+  queueFunctions?: QueueFunction[];
   HttpRequest: typeof HttpRequest;
   InvocationContext: typeof InvocationContext;
 }
@@ -43,6 +46,11 @@ export interface LocalHostOptions {
   /** 0 picks a free port. */
   port?: number;
   log?: LogSink;
+  /**
+   * Run the queue functions too, with these app settings for their
+   * connections (`JobQueue`); absent: HTTP only.
+   */
+  queueSettings?: Record<string, string | undefined>;
 }
 
 export interface RunningHost {
@@ -69,28 +77,79 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   });
   const { address, port } = server.address() as AddressInfo;
   const hostPart = address.includes(':') ? `[${address}]` : address;
+  const closeServer = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  let queues: RunningQueueHost | undefined;
+  if (options.queueSettings && functions.queueFunctions?.length) {
+    const settings = options.queueSettings;
+    // Loaded only here: serving HTTP alone needs none of the queue SDK.
+    const { startQueueHost } = await import('./localQueueHost');
+    queues = await startQueueHost({
+      functions: functions.queueFunctions,
+      setting: (name) => settings[name],
+      createContext: (functionName, triggerMetadata) => newContext(functions, functionName, log, triggerMetadata),
+      log,
+    }).catch(async (error: unknown) => {
+      await closeServer();
+      throw error;
+    });
+  }
   return {
     server,
     baseUrl: `http://${hostPart}:${port}/${ROUTE_PREFIX}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      await closeServer();
+      await queues?.close();
+    },
   };
 }
 
+/** Like the Functions host, the local host buffers a request body before the function sees it; it stops at this size. */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+
 async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  req.resume(); // GET only: any body is drained and ignored.
   const url = tryParseUrl(req.url ?? '/', 'http://localhost');
-  const matched = url && matchRoute(functions.routes, url.pathname);
-  if (!matched) return writeResponse(res, toErrorResponse(new RouteNotFoundError()));
-  const { route, params } = matched;
-  if (!route.methods.includes((req.method ?? '') as never)) {
-    return writeResponse(res, toErrorResponse(new MethodNotAllowedError(route.methods)));
+  const matched = url ? matchRoutes(functions.routes, url.pathname) : [];
+  if (matched.length === 0) {
+    req.resume();
+    return writeResponse(res, toErrorResponse(new RouteNotFoundError()));
   }
-  const request = { method: req.method ?? 'GET', url: `http://localhost${url!.pathname}${url!.search}`, headers: joinHeaderValues(req), params };
-  writeResponse(res, await invoke(functions, route, request, log));
+  const method = req.method ?? 'GET';
+  const match = matched.find(({ route }) => route.methods.includes(method as never));
+  if (!match) {
+    req.resume();
+    return writeResponse(res, toErrorResponse(new MethodNotAllowedError([...new Set(matched.flatMap(({ route }) => route.methods))])));
+  }
+  const body = await readBody(req);
+  if (body === 'too large') {
+    res.shouldKeepAlive = false;
+    return writeResponse(res, toErrorResponse(new PayloadTooLargeError(MAX_REQUEST_BODY_BYTES)));
+  }
+  const request = { method, url: `http://localhost${url!.pathname}${url!.search}`, headers: joinHeaderValues(req), params: match.params, body: { bytes: body } };
+  writeResponse(res, await invoke(functions, match.route, request, log));
+}
+
+/** The whole body, or 'too large' as soon as it passes MAX_REQUEST_BODY_BYTES (declared or sent). */
+async function readBody(req: IncomingMessage): Promise<Uint8Array | 'too large'> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > MAX_REQUEST_BODY_BYTES) {
+    req.resume();
+    return 'too large';
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > MAX_REQUEST_BODY_BYTES) {
+      req.resume();
+      return 'too large';
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
 }
 
 /**
@@ -100,15 +159,20 @@ async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMess
 export async function invoke(
   functions: FunctionsModule,
   route: RouteDefinition,
-  request: { method: string; url: string; headers: Record<string, string>; params: Record<string, string> },
+  request: { method: string; url: string; headers: Record<string, string>; params: Record<string, string>; body?: { bytes: Uint8Array } },
   log: LogSink,
 ): Promise<HttpResponseInit> {
-  const context = new functions.InvocationContext({
+  return await route.handler(new functions.HttpRequest(request), newContext(functions, route.name, log));
+}
+
+/** A fresh InvocationContext of the entry module's own class, its log lines going to `log`. */
+function newContext(functions: FunctionsModule, functionName: string, log: LogSink, triggerMetadata?: Record<string, unknown>): InvocationContext {
+  return new functions.InvocationContext({
     invocationId: randomUUID(),
-    functionName: route.name,
+    functionName,
     logHandler: (level, ...args) => log(level, args.map(String).join(' ')),
+    triggerMetadata,
   });
-  return await route.handler(new functions.HttpRequest(request), context);
 }
 
 /**
@@ -125,8 +189,9 @@ export function joinHeaderValues(req: IncomingMessage): Record<string, string> {
 }
 
 /** Literal segments (the `api` prefix too) match case-insensitively, as in the Functions host. */
-export function matchRoute(routes: RouteDefinition[], pathname: string): { route: RouteDefinition; params: Record<string, string> } | undefined {
+export function matchRoutes(routes: RouteDefinition[], pathname: string): { route: RouteDefinition; params: Record<string, string> }[] {
   const segments = pathname.replace(/^\//, '').replace(/\/$/, '').split('/');
+  const matched: { route: RouteDefinition; params: Record<string, string> }[] = [];
   for (const route of routes) {
     const template = [ROUTE_PREFIX, ...route.route.split('/')];
     if (template.length !== segments.length) continue;
@@ -140,9 +205,9 @@ export function matchRoute(routes: RouteDefinition[], pathname: string): { route
       }
       return part.toLowerCase() === segment.toLowerCase();
     });
-    if (matches) return { route, params };
+    if (matches) matched.push({ route, params });
   }
-  return undefined;
+  return matched;
 }
 
 function decodeSegment(segment: string): string {
@@ -220,7 +285,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const address = process.env.HOST || '127.0.0.1';
-  const host = await startLocalHost({ functions, host: address, port }).catch((error: NodeJS.ErrnoException) => {
+  const host = await startLocalHost({ functions, host: address, port, queueSettings: process.env }).catch((error: NodeJS.ErrnoException) => {
     const why = error.code === 'EADDRINUSE' ? 'the port is in use (set PORT to another)' : error.message;
     process.stderr.write(`The local host cannot listen on ${address}:${port}: ${why}\n`);
     process.exit(1);

@@ -1,9 +1,9 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import type { JobStateDependencies } from '../src/http/getItemJobInstanceState';
-import { createRoutes } from '../src/http/routes';
+import type { AppServices } from '../src/app';
+import { createQueueFunctions, createRoutes } from '../src/functions/catalog';
 import type { FunctionsModule } from './localHost';
 
-/** The app's routes built from the sources with the given dependencies, for tests and `npm start`. */
-export function sourceFunctions(dependencies: JobStateDependencies): FunctionsModule {
-  return { routes: createRoutes(dependencies), HttpRequest, InvocationContext };
+/** The app's functions built from the sources with the given dependencies, for tests and `npm start`. */
+export function sourceFunctions(services: AppServices): FunctionsModule {
+  return { routes: createRoutes(services), queueFunctions: createQueueFunctions(services), HttpRequest, InvocationContext };
 }

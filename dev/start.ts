@@ -7,6 +7,7 @@
  * stops everything it started on Ctrl-C, SIGTERM or SIGHUP.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createDependencies } from '../src/app';
 import { readConfig, SETTINGS } from '../src/config';
@@ -14,7 +15,7 @@ import { JOB_INSTANCE_ROUTE, jobInstancePath } from '../src/http/jobPath';
 import { createTableClient } from '../src/jobs/tableClient';
 import { JobStateWriter } from '../src/jobs/jobStateWriter';
 import { JobAlreadyExistsError } from '../src/jobs/writerErrors';
-import { startAzurite } from './azurite';
+import { AZURITE_ACCOUNT, startAzurite } from './azurite';
 import { createDevIssuer, devAuthorization } from './devIssuer';
 import { appSettingsOf, DEMO_JOB, devSettings, type DevSettings } from './devSettings';
 import { startLocalHost } from './localHost';
@@ -32,6 +33,7 @@ class Started {
   private readonly stops: Stop[] = [];
   private readonly groups: ChildProcess[] = [];
   private stopping = false;
+  private stopped?: Promise<void>;
 
   add(stop: Stop): void {
     this.stops.push(stop);
@@ -47,11 +49,13 @@ class Started {
     return this.stopping;
   }
 
+  /** Idempotent: a second signal (npm's, then the parent watchdog's) waits for the first stop instead of cutting it short. */
   async stopAll(exitCode: number): Promise<never> {
-    if (!this.stopping) {
+    this.stopped ??= (async () => {
       this.stopping = true;
       for (const stop of [...this.stops].reverse()) await stop().catch(() => undefined);
-    }
+    })();
+    await this.stopped;
     process.exit(exitCode);
   }
 
@@ -90,16 +94,18 @@ function jobUrl(baseUrl: string, jobInstanceId: string): string {
 function environmentForFunc(settings: DevSettings): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of [...SETTINGS.required, ...SETTINGS.oneOf, ...SETTINGS.optional]) delete env[name];
-  return { ...env, ...appSettingsOf(settings), FUNCTIONS_WORKER_RUNTIME: 'node' };
+  const hostStorage = `${settings.JobQueue}BlobEndpoint=http://127.0.0.1:${settings.AZURITE_BLOB_PORT}/${AZURITE_ACCOUNT};`;
+  return { ...env, ...appSettingsOf(settings), FUNCTIONS_WORKER_RUNTIME: 'node', AzureWebJobsStorage: hostStorage };
 }
 
-async function startFunctionsHost(settings: DevSettings, issuer: TokenIssuer, started: Started): Promise<string> {
-  if (settings.DEV_FUNCTIONS_HOST === 'local' || !hasFunctionsCoreTools()) {
+async function startFunctionsHost(settings: DevSettings, issuer: TokenIssuer, useFunc: boolean, started: Started): Promise<string> {
+  if (!useFunc) {
     say(`Functions host: the project's local host (${settings.DEV_FUNCTIONS_HOST === 'local' ? 'DEV_FUNCTIONS_HOST=local' : 'Azure Functions Core Tools is not on the PATH'})`);
     const host = await startLocalHost({
       functions: sourceFunctions(createDependencies(readConfig(appSettingsOf(settings)), { env: {} })),
       host: settings.HOST,
       port: Number(settings.PORT),
+      queueSettings: appSettingsOf(settings),
     });
     started.add(host.close);
     return host.baseUrl;
@@ -152,10 +158,17 @@ function stopProcessGroup(child: ChildProcess): Promise<void> {
   });
 }
 
-export function curlCommand(url: string, authorization: string, tenantId: string): string {
-  // Tokens are base64url and dots: nothing in them needs escaping inside single quotes.
-  return `curl -sS '${url}' -H 'Authorization: ${authorization}' -H 'x-ms-client-tenant-id: ${tenantId}'`;
+export function curlCommand(url: string, authorization: string, tenantId: string, request: { method?: string; body?: unknown } = {}): string {
+  // Tokens are base64url and dots, the bodies our own JSON without quotes in strings: nothing needs escaping inside single quotes.
+  const method = request.method && request.method !== 'GET' ? ` -X ${request.method}` : '';
+  const body = request.body === undefined ? '' : ` -H 'Content-Type: application/json' -d '${JSON.stringify(request.body)}'`;
+  // Create answers 202 with no body: -i shows the status.
+  const include = request.method === 'POST' && request.body !== undefined ? ' -i' : '';
+  return `curl -sS${include}${method} '${url}' -H 'Authorization: ${authorization}' -H 'x-ms-client-tenant-id: ${tenantId}'${body}`;
 }
+
+/** A new job of the demo's item each run: 30 s of simulated work, long enough to watch it and to cancel it. */
+export const DEMO_CREATE_BODY = { invokeType: 'Manual', creationPayload: { durationSeconds: 30 } };
 
 async function main(): Promise<void> {
   assertOutsideAzure();
@@ -171,13 +184,19 @@ async function main(): Promise<void> {
 
   try {
     const azuriteData = join(settings.DEV_DATA_DIR, 'azurite');
-    const azurite = await startAzurite({ port: Number(settings.AZURITE_TABLE_PORT), location: azuriteData }).catch((error: Error) => {
+    const useFunc = settings.DEV_FUNCTIONS_HOST !== 'local' && hasFunctionsCoreTools();
+    const azurite = await startAzurite({
+      port: Number(settings.AZURITE_TABLE_PORT),
+      queuePort: Number(settings.AZURITE_QUEUE_PORT),
+      blobPort: useFunc ? Number(settings.AZURITE_BLOB_PORT) : undefined,
+      location: azuriteData,
+    }).catch((error: Error) => {
       const inUse = error.message.includes('EADDRINUSE');
-      throw inUse ? new Error(`port ${settings.AZURITE_TABLE_PORT} is in use; set AZURITE_TABLE_PORT to another`) : error;
+      throw inUse ? new Error('an Azurite port is in use; set AZURITE_TABLE_PORT, AZURITE_QUEUE_PORT (and AZURITE_BLOB_PORT) to others') : error;
     });
     started.add(azurite.stop);
     azurite.process.once('exit', () => started.isStopping || (say('Azurite stopped unexpectedly; stopping.'), void started.stopAll(1)));
-    say(`Azurite Table service: http://127.0.0.1:${azurite.port} (data in ${azuriteData})`);
+    say(`Azurite: Table http://127.0.0.1:${azurite.port}, Queue http://127.0.0.1:${azurite.queuePort}${useFunc ? `, Blob http://127.0.0.1:${settings.AZURITE_BLOB_PORT}` : ''} (data in ${azuriteData})`);
 
     const issuer = createDevIssuer(settings);
     const jwks = await startJwksServer(issuer, '127.0.0.1', Number(settings.DEV_ISSUER_PORT));
@@ -186,13 +205,23 @@ async function main(): Promise<void> {
 
     say(`Demo job ${DEMO_JOB.itemId}/${DEMO_JOB.jobInstanceId}: ${await seedDemoJob(settings)}`);
 
-    const baseUrl = await startFunctionsHost(settings, issuer, started);
+    const baseUrl = await startFunctionsHost(settings, issuer, useFunc, started);
     say(`Endpoint: ${baseUrl}/${JOB_INSTANCE_ROUTE}`);
+    const authorization = devAuthorization(issuer, settings);
+    const curl = (jobInstanceId: string, request?: { method?: string; body?: unknown }, suffix = '') =>
+      curlCommand(jobUrl(baseUrl, jobInstanceId) + suffix, authorization, settings.DEV_USER_TENANT_ID, request);
+    const newJob = randomUUID();
     say('');
     say("The demo job (Fabric's example):");
-    say(curlCommand(jobUrl(baseUrl, DEMO_JOB.jobInstanceId), devAuthorization(issuer, settings), settings.DEV_USER_TENANT_ID));
+    say(curl(DEMO_JOB.jobInstanceId));
     say('A job that does not exist:');
-    say(curlCommand(jobUrl(baseUrl, MISSING_JOB_INSTANCE_ID), devAuthorization(issuer, settings), settings.DEV_USER_TENANT_ID));
+    say(curl(MISSING_JOB_INSTANCE_ID));
+    say('Create a new job (202; it runs about 30 s: NotStarted, InProgress, Completed):');
+    say(curl(newJob, { method: 'POST', body: DEMO_CREATE_BODY }));
+    say('Its state:');
+    say(curl(newJob));
+    say('Cancel it (200 with its state):');
+    say(curl(newJob, { method: 'POST' }, '/cancel'));
     say('');
     say('Tokens last an hour; `npm run token` prints fresh ones. Ctrl-C stops everything.');
   } catch (error) {

@@ -2,11 +2,19 @@ import { SigningKeyStore } from './auth/signingKeyStore';
 import { SubjectAndAppAuthenticator } from './auth/subjectAndAppAuthenticator';
 import { readConfig, type Config } from './config';
 import { FabricError } from './fabric/errors';
-import type { JobStateDependencies } from './http/getItemJobInstanceState';
-import { createTableClient } from './jobs/tableClient';
+import { handlers as registeredHandlers } from './handlers';
+import type { HandlerRegistry } from './handlers/registry';
+import type { Authenticator } from './http/operation';
+import { JobInstances } from './jobs/jobInstances';
+import { createQueueClient, JobQueue } from './jobs/jobQueue';
+import { JobRunner } from './jobs/jobRunner';
 import { JobStateStore } from './jobs/jobStateStore';
+import { JobStateWriter } from './jobs/jobStateWriter';
+import { createTableClient } from './jobs/tableClient';
 
 export const CLOCK_SKEW_SECONDS = 60;
+/** Deadline of one storage call of a request or a runner, the SDK's retries included. */
+export const STORAGE_DEADLINE_MS = 10_000;
 
 export interface CompositionOptions {
   /** Decides the storage credential (managed identity inside Azure). */
@@ -21,9 +29,17 @@ export interface CompositionOptions {
   warmUp?: boolean;
   /** Bound of the validated-token cache (0 turns it off; the benchmark compares both). */
   validatedTokenCacheSize?: number;
+  /** The job handlers (default: the registry of src/handlers). */
+  handlers?: HandlerRegistry;
 }
 
-export interface AppDependencies extends JobStateDependencies {
+/** Everything the functions use, built once per process. */
+export interface AppServices {
+  config: Config;
+  authenticator: Authenticator;
+  handlers: HandlerRegistry;
+  jobs: JobInstances;
+  runner: JobRunner;
   /** Settles once the start-up downloads have (at once without warmUp); never rejects. */
   warmedUp: Promise<void>;
 }
@@ -32,9 +48,10 @@ export interface AppDependencies extends JobStateDependencies {
  * The composition root: builds each real dependency once per process from the
  * configuration. Tests and the local host call it with their own settings.
  */
-export function createDependencies(config: Config, options: CompositionOptions = {}): AppDependencies {
+export function createDependencies(config: Config, options: CompositionOptions = {}): AppServices {
   const env = options.env ?? process.env;
   const warn = options.warn ?? ((message: string) => console.warn(message));
+  const handlers = options.handlers ?? registeredHandlers;
   const keys = new SigningKeyStore({ jwksUri: config.entraJwksUri, onFetchFailure: warn });
   const authenticator = new SubjectAndAppAuthenticator({
     authorityHost: config.entraAuthorityHost,
@@ -46,7 +63,12 @@ export function createDependencies(config: Config, options: CompositionOptions =
     keySetVersion: () => keys.versionAfterRefreshCheck(),
     validatedTokenCacheSize: options.validatedTokenCacheSize,
   });
-  const store = new JobStateStore(createTableClient(config.table, config.tableName, env));
+  const jobTable = createTableClient(config.table, config.tableName, env);
+  const store = new JobStateStore(jobTable, { readDeadlineMs: STORAGE_DEADLINE_MS });
+  const writer = new JobStateWriter(jobTable, { deadlineMs: STORAGE_DEADLINE_MS });
+  const queue = new JobQueue(() => createQueueClient(config.queue, config.queueName, env), STORAGE_DEADLINE_MS);
+  const jobs = new JobInstances(store, writer, queue, config.jobHeartbeatSeconds);
+  const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds);
   const warmedUp = options.warmUp
     ? new Promise<void>((resolve) => {
         // Right after the module load returns, so the Functions worker can report
@@ -57,7 +79,7 @@ export function createDependencies(config: Config, options: CompositionOptions =
         });
       })
     : Promise.resolve();
-  return { authenticator, store, warmedUp };
+  return { config, authenticator, handlers, jobs, runner, warmedUp };
 }
 
 function describeError(error: unknown): string {
@@ -65,10 +87,10 @@ function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-let dependencies: JobStateDependencies | undefined;
+let dependencies: AppServices | undefined;
 
 /** The process-wide dependencies, from process.env; throws ConfigError naming every bad setting. */
-export function getDependencies(options: Pick<CompositionOptions, 'warmUp'> = {}): JobStateDependencies {
+export function getDependencies(options: Pick<CompositionOptions, 'warmUp'> = {}): AppServices {
   dependencies ??= createDependencies(readConfig(process.env), options);
   return dependencies;
 }

@@ -11,7 +11,18 @@ export interface TableConfig {
   tableName: string;
 }
 
-export interface Config extends TableConfig {
+/** The job queue, in Azure Functions' connection-setting convention under the prefix `JobQueue`. */
+export type QueueConnection =
+  | { kind: 'connectionString'; connectionString: string }
+  | { kind: 'serviceUri'; serviceUri: string; managedIdentityClientId?: string };
+
+export interface QueueConfig {
+  queue: QueueConnection;
+  /** The job queue; its poison queue is `${queueName}-poison`. */
+  queueName: string;
+}
+
+export interface Config extends TableConfig, QueueConfig {
   /** Lowercase. The app token's tid must equal it. */
   publisherTenantId: string;
   /** Audience of v2.0 tokens. */
@@ -21,18 +32,44 @@ export interface Config extends TableConfig {
   /** Without a trailing slash, e.g. https://login.microsoftonline.com */
   entraAuthorityHost: string;
   entraJwksUri: string;
+  /** The items table, in the same storage account as the job-state table. */
+  itemsTableName: string;
+  /** How often a running job's runner writes its heartbeat; 4 missed beats make the job lost. */
+  jobHeartbeatSeconds: number;
+  /** Backend URLs by lower-case region name, `default` for the rest; empty when endpoint resolution is not configured. */
+  endpointResolutionUrls: Readonly<Record<string, string>>;
 }
 
 /** Every setting the app reads (DESIGN.md), for documentation checks and the sample settings file. */
 export const SETTINGS = {
   required: ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE'],
   oneOf: ['JOB_STATE_TABLE_ENDPOINT', 'JOB_STATE_TABLE_CONNECTION_STRING'],
-  optional: ['ENTRA_AUTHORITY_HOST', 'ENTRA_JWKS_URI', 'JOB_STATE_TABLE_NAME', 'AZURE_CLIENT_ID'],
+  optional: [
+    'ENTRA_AUTHORITY_HOST',
+    'ENTRA_JWKS_URI',
+    'JOB_STATE_TABLE_NAME',
+    'AZURE_CLIENT_ID',
+    'ITEMS_TABLE_NAME',
+    'JOB_QUEUE_NAME',
+    'JOB_HEARTBEAT_SECONDS',
+    'ENDPOINT_RESOLUTION_URLS',
+  ],
+  /** The job queue's connection: `JobQueue` alone (a connection string), or the three identity-based settings. */
+  queueConnection: ['JobQueue', 'JobQueue__queueServiceUri', 'JobQueue__credential', 'JobQueue__clientId'],
 } as const;
+
+/** The Functions connection-setting prefix that the queue trigger and the app's own enqueue both read. */
+export const JOB_QUEUE_CONNECTION = 'JobQueue';
 
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 export const DEFAULT_TABLE_NAME = 'JobInstances';
+export const DEFAULT_ITEMS_TABLE_NAME = 'Items';
+export const DEFAULT_JOB_QUEUE_NAME = 'job-runs';
+export const DEFAULT_JOB_HEARTBEAT_SECONDS = 30;
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+// Azure Storage queue names: 3-63 lower-case letters, digits and single hyphens; room for "-poison".
+const QUEUE_NAME = /^(?=.{3,56}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+const REGION_NAME = /^[a-z0-9-]{1,64}$/;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -105,7 +142,95 @@ export function readConfig(env: Env): Config {
   settings.checkHttpsOrLoopback('ENTRA_JWKS_URI', entraJwksUri);
 
   const tableConfig = readTableSettings(settings);
-  return settings.finish({ publisherTenantId, workloadClientId, workloadAudience, entraAuthorityHost, entraJwksUri, ...tableConfig });
+  const itemsTableName = settings.value('ITEMS_TABLE_NAME') ?? DEFAULT_ITEMS_TABLE_NAME;
+  if (!TABLE_NAME.test(itemsTableName)) settings.problems.push('ITEMS_TABLE_NAME must be 3-63 letters or digits, starting with a letter');
+  if (itemsTableName.toLowerCase() === tableConfig.tableName.toLowerCase()) settings.problems.push('ITEMS_TABLE_NAME must differ from JOB_STATE_TABLE_NAME');
+  const queueConfig = readQueueSettings(settings);
+  const jobHeartbeatSeconds = readHeartbeatSeconds(settings);
+  const endpointResolutionUrls = readEndpointResolutionUrls(settings);
+  return settings.finish({
+    publisherTenantId,
+    workloadClientId,
+    workloadAudience,
+    entraAuthorityHost,
+    entraJwksUri,
+    ...tableConfig,
+    ...queueConfig,
+    itemsTableName,
+    jobHeartbeatSeconds,
+    endpointResolutionUrls,
+  });
+}
+
+function readQueueSettings(settings: SettingsReader): QueueConfig {
+  const queueName = settings.value('JOB_QUEUE_NAME') ?? DEFAULT_JOB_QUEUE_NAME;
+  if (!QUEUE_NAME.test(queueName)) {
+    settings.problems.push('JOB_QUEUE_NAME must be 3-56 lower-case letters, digits and single hyphens (its poison queue adds "-poison")');
+  }
+  return { queue: readQueueConnection(settings), queueName };
+}
+
+function readQueueConnection(settings: SettingsReader): QueueConnection {
+  const connectionString = settings.value(JOB_QUEUE_CONNECTION);
+  const serviceUri = settings.value(`${JOB_QUEUE_CONNECTION}__queueServiceUri`);
+  if (connectionString !== undefined && serviceUri !== undefined) {
+    settings.problems.push(`set only one of ${JOB_QUEUE_CONNECTION} and ${JOB_QUEUE_CONNECTION}__queueServiceUri`);
+  }
+  if (connectionString !== undefined) return { kind: 'connectionString', connectionString };
+  if (serviceUri === undefined) {
+    settings.problems.push(
+      `${JOB_QUEUE_CONNECTION} (a connection string) or ${JOB_QUEUE_CONNECTION}__queueServiceUri with ${JOB_QUEUE_CONNECTION}__credential=managedidentity is required`,
+    );
+    return { kind: 'connectionString', connectionString: '' };
+  }
+  settings.checkHttpsOrLoopback(`${JOB_QUEUE_CONNECTION}__queueServiceUri`, serviceUri);
+  const credential = settings.value(`${JOB_QUEUE_CONNECTION}__credential`);
+  if (credential !== undefined && credential.toLowerCase() !== 'managedidentity') {
+    settings.problems.push(`${JOB_QUEUE_CONNECTION}__credential must be managedidentity (or unset)`);
+  }
+  const managedIdentityClientId = settings.value(`${JOB_QUEUE_CONNECTION}__clientId`);
+  if (managedIdentityClientId !== undefined && !isGuid(managedIdentityClientId)) {
+    settings.problems.push(`${JOB_QUEUE_CONNECTION}__clientId must be a GUID (the client id of a user-assigned managed identity)`);
+  }
+  return { kind: 'serviceUri', serviceUri: serviceUri.replace(/\/+$/, ''), managedIdentityClientId };
+}
+
+function readHeartbeatSeconds(settings: SettingsReader): number {
+  const raw = settings.value('JOB_HEARTBEAT_SECONDS');
+  if (raw === undefined) return DEFAULT_JOB_HEARTBEAT_SECONDS;
+  const seconds = /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
+  if (!(seconds >= 1 && seconds <= 300)) {
+    settings.problems.push('JOB_HEARTBEAT_SECONDS must be a whole number of seconds from 1 to 300');
+    return DEFAULT_JOB_HEARTBEAT_SECONDS;
+  }
+  return seconds;
+}
+
+/** A JSON object of lower-case region names (and `default`) to https backend URLs. */
+function readEndpointResolutionUrls(settings: SettingsReader): Record<string, string> {
+  const raw = settings.value('ENDPOINT_RESOLUTION_URLS');
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  const problem = 'ENDPOINT_RESOLUTION_URLS must be a JSON object of lower-case region names (or "default") to backend URLs';
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    settings.problems.push(problem);
+    return {};
+  }
+  const urls: Record<string, string> = {};
+  for (const [region, url] of Object.entries(parsed)) {
+    if (!REGION_NAME.test(region) || typeof url !== 'string') {
+      settings.problems.push(`${problem}; ${JSON.stringify(region.slice(0, 64))} is not`);
+      continue;
+    }
+    settings.checkHttpsOrLoopback(`ENDPOINT_RESOLUTION_URLS.${region}`, url);
+    urls[region] = url.replace(/\/+$/, '');
+  }
+  return urls;
 }
 
 /** Only the job-state table settings: what the writer and the jobstate CLI need. */

@@ -27,6 +27,8 @@ export interface AuthenticatedCaller {
   tenantId: string;
   /** The Fabric app that called. */
   appId: string;
+  /** The user's object id (the subject token's oid), when it has one. */
+  userObjectId?: string;
 }
 
 export interface AuthHeaders {
@@ -57,7 +59,8 @@ export class SubjectAndAppAuthenticator {
     const [app, subject] = await Promise.allSettled([this.validate(appToken, 'app token', now), this.validate(subjectToken, 'subject token', now)]);
     checkAppToken(settled(app), this.options.publisherTenantId);
     checkSubjectToken(settled(subject), settled(app), clientTenantId);
-    return { tenantId: settled(subject).tenantId, appId: settled(app).appId };
+    const { oid } = settled(subject).claims;
+    return { tenantId: settled(subject).tenantId, appId: settled(app).appId, userObjectId: typeof oid === 'string' && oid !== '' ? oid : undefined };
   }
 
   private async validate(token: string, label: string, now: number): Promise<EntraAccessToken> {

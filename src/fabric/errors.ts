@@ -37,6 +37,47 @@ export class InvalidParameterError extends FabricError {
   }
 }
 
+/** The request body is not what the operation takes; the message names the problem. */
+export class InvalidRequestBodyError extends FabricError {
+  readonly status = 400;
+  readonly errorCode = 'InvalidRequestBody';
+  readonly source = 'User';
+  readonly isPermanent = true;
+
+  constructor(problem: string) {
+    super(`The request body is invalid: ${problem}.`);
+  }
+}
+
+/** No job handler for this (itemType, jobType): the workload manifest and the backend disagree. */
+export class UnknownJobTypeError extends FabricError {
+  readonly status = 400;
+  readonly errorCode = 'UnknownJobType';
+  readonly source = 'User';
+  readonly isPermanent = true;
+  readonly messageParameters: string[];
+
+  constructor(itemType: string, jobType: string) {
+    super(`This backend has no job handler for job type '${jobType}' of item type '${itemType}'.`);
+    this.messageParameters = [itemType, jobType];
+  }
+}
+
+/** The id is taken by a resource of another tenant, workspace or type; nothing more is said about it. */
+export class ConflictError extends FabricError {
+  readonly status = 409;
+  readonly source = 'User';
+  readonly isPermanent = true;
+
+  constructor(
+    readonly errorCode: string,
+    message: string,
+    logDetail?: string,
+  ) {
+    super(message, logDetail);
+  }
+}
+
 /** The caller sees one generic message; `reason` goes to the log only. */
 export class AuthError extends FabricError {
   readonly status = 401;
@@ -122,5 +163,17 @@ export class MethodNotAllowedError extends FabricError {
   constructor(allowed: string[]) {
     super(`The method is not allowed. Allowed: ${allowed.join(', ')}.`);
     this.headers.Allow = allowed.join(', ');
+  }
+}
+
+/** Local host only: a body past the host's own buffer limit (the Functions host has one too). */
+export class PayloadTooLargeError extends FabricError {
+  readonly status = 413;
+  readonly errorCode = 'PayloadTooLarge';
+  readonly source = 'User';
+  readonly isPermanent = true;
+
+  constructor(maxBytes: number) {
+    super(`The request body is larger than ${maxBytes} bytes.`);
   }
 }

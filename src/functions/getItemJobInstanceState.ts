@@ -1,16 +1,13 @@
-import { app } from '@azure/functions';
-import { getDependencies } from '../app';
-import { createRoutes } from '../http/routes';
+import { jobStateResponse } from '../fabric/responses';
+import { JOB_INSTANCE_ROUTE, parseJobPath, type JobPath } from '../http/jobPath';
+import type { Operation } from '../http/operation';
+import type { AppServices } from '../app';
 
-// Dependencies are built at load, so a bad setting stops the app at start
-// with one message naming every problem; building them also starts the JWKS
-// download and the storage connection while the host is still starting.
-export const routes = createRoutes(getDependencies({ warmUp: true }));
-
-for (const { name, methods, route, handler } of routes) {
-  app.http(name, { methods, authLevel: 'anonymous', route, handler });
-}
-
-// The local host serves `routes` with this module's own copy of the
-// @azure/functions request classes, so a bundle is served exactly as built.
-export { HttpRequest, InvocationContext } from '@azure/functions';
+/** Fabric polls a job's state about once a minute until it is terminal. */
+export const getItemJobInstanceState = ({ jobs }: AppServices): Operation<JobPath> => ({
+  name: 'Jobs_GetItemJobInstanceState',
+  method: 'GET',
+  route: JOB_INSTANCE_ROUTE,
+  parsePath: parseJobPath,
+  run: async ({ path, caller, log }) => jobStateResponse(await jobs.state({ ...path, tenantId: caller.tenantId }, log)),
+});

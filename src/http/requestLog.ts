@@ -44,3 +44,13 @@ export function correlationHeaders(correlation: Correlation): Record<string, str
   if (correlation.requestId) headers.RequestId = correlation.requestId;
   return headers;
 }
+
+/** A job runner's lines carry the job's ids, the way a request's carry its correlation ids. */
+export function createJobLog(context: InvocationContext, job: { itemId: string; jobInstanceId: string }): RequestLog {
+  const prefix = `job ${job.itemId}/${job.jobInstanceId}: `;
+  return {
+    info: (message) => context.info(prefix + message),
+    warn: (message) => context.warn(prefix + message),
+    error: (message) => context.error(prefix + message),
+  };
+}

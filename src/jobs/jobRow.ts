@@ -25,7 +25,14 @@ export const COLUMNS = {
   startTimeUtc: 'StartTimeUtc',
   endTimeUtc: 'EndTimeUtc',
   errorDetails: 'ErrorDetails',
+  invokeType: 'InvokeType',
+  creationPayload: 'CreationPayload',
+  userObjectId: 'UserObjectId',
+  heartbeatUtc: 'HeartbeatUtc',
 } as const;
+
+/** A Table string property holds at most 32,768 UTF-16 characters (64 KiB). */
+export const MAX_STRING_PROPERTY_LENGTH = 32_768;
 
 /** The OData filter of one item's partition: every job instance of the item (operations tools only). */
 export function itemPartitionFilter(itemId: string): string {
@@ -45,6 +52,14 @@ export interface JobRecord {
   startTimeUtc?: Date;
   endTimeUtc?: Date;
   errorDetails?: ErrorDetails;
+  /** How Fabric started the job (`Manual`, `Scheduled`, …), as it came; absent for rows written by other runners. */
+  invokeType?: string;
+  /** The creation payload as JSON text. */
+  creationPayload?: string;
+  /** The object id of the user on whose behalf Fabric created the job (the subject token's oid). */
+  userObjectId?: string;
+  /** Written by the runner while the job runs; a row without it is never judged lost. */
+  heartbeatUtc?: Date;
 }
 
 /** What a request says the job is; a row answers only when all of it matches. */
@@ -92,6 +107,16 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
   const startTimeUtc = time(COLUMNS.startTimeUtc);
   const endTimeUtc = time(COLUMNS.endTimeUtc);
   const errorDetails = parseErrorDetails(entity[COLUMNS.errorDetails], problems);
+  const heartbeatUtc = time(COLUMNS.heartbeatUtc);
+  const optionalText = (column: string): string | undefined => {
+    const value = entity[column];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string') problems.push(`${column} is not a string`);
+    return typeof value === 'string' ? value : undefined;
+  };
+  const invokeType = optionalText(COLUMNS.invokeType);
+  const creationPayload = optionalText(COLUMNS.creationPayload);
+  const userObjectId = optionalText(COLUMNS.userObjectId);
 
   if (problems.length > 0) {
     throw new InvalidJobStateRecordError(
@@ -102,6 +127,10 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
   if (startTimeUtc) record.startTimeUtc = startTimeUtc;
   if (endTimeUtc) record.endTimeUtc = endTimeUtc;
   if (errorDetails) record.errorDetails = errorDetails;
+  if (invokeType !== undefined) record.invokeType = invokeType;
+  if (creationPayload !== undefined) record.creationPayload = creationPayload;
+  if (userObjectId !== undefined) record.userObjectId = userObjectId;
+  if (heartbeatUtc) record.heartbeatUtc = heartbeatUtc;
   return record;
 }
 
@@ -140,6 +169,10 @@ export function toJobEntity(record: JobRecord): JobEntity {
   if (record.startTimeUtc) entity[COLUMNS.startTimeUtc] = record.startTimeUtc;
   if (record.endTimeUtc) entity[COLUMNS.endTimeUtc] = record.endTimeUtc;
   if (record.errorDetails) entity[COLUMNS.errorDetails] = JSON.stringify(record.errorDetails);
+  if (record.invokeType !== undefined) entity[COLUMNS.invokeType] = record.invokeType;
+  if (record.creationPayload !== undefined) entity[COLUMNS.creationPayload] = record.creationPayload;
+  if (record.userObjectId !== undefined) entity[COLUMNS.userObjectId] = record.userObjectId;
+  if (record.heartbeatUtc) entity[COLUMNS.heartbeatUtc] = record.heartbeatUtc;
   return entity;
 }
 

@@ -16,7 +16,7 @@ const WARM_UP_KEY = 'warm-up';
 export type JobLookup =
   | { found: 'none' }
   | { found: 'foreign'; /** The row's own owner columns are missing or malformed: an operator should look. */ unreadableOwner: boolean }
-  | { found: 'record'; record: JobRecord };
+  | { found: 'record'; record: JobRecord; /** For a conditional write of what was read. */ etag: string };
 
 /** Reads job instance rows with one point read each; never a query. */
 export class JobStateStore {
@@ -38,7 +38,7 @@ export class JobStateStore {
     const entity = await this.readEntity(itemId, jobInstanceId);
     if (!entity) return { found: 'none' };
     if (!rowAnswers(entity, request)) return { found: 'foreign', unreadableOwner: !hasReadableOwner(entity) };
-    return { found: 'record', record: parseJobRow(entity) };
+    return { found: 'record', record: parseJobRow(entity), etag: String(entity.etag) };
   }
 
   /**
@@ -57,7 +57,7 @@ export class JobStateStore {
   }
 
   /** One point read; throws StorageUnavailableError for anything but a missing row. */
-  private async readEntity(itemId: string, jobInstanceId: string): Promise<Record<string, unknown> | undefined> {
+  private async readEntity(itemId: string, jobInstanceId: string): Promise<(Record<string, unknown> & { etag?: string }) | undefined> {
     try {
       return await this.table.getEntity(itemId, jobInstanceId, { abortSignal: AbortSignal.timeout(this.readDeadlineMs) });
     } catch (error) {

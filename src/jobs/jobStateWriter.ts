@@ -4,21 +4,46 @@ import type { ErrorDetails, JobInstanceStatus } from '../fabric/contract';
 import { forLog } from '../logValue';
 import { isGuid, isTypeName, TYPE_NAME_RULE } from '../ids';
 import { parseJobRow, toJobEntity, type JobRecord } from './jobRow';
-import { isEntityNotFound, statusCodeOf } from './storageErrors';
+import { describeStorageError, isEntityNotFound, statusCodeOf } from './storageErrors';
+import { StorageUnavailableError } from '../fabric/errors';
 import { createTableClient } from './tableClient';
 import { applyTransition, checkTarget, INITIAL_STATUSES } from './jobTransitions';
 import { ConcurrentUpdateError, IllegalTransitionError, InvalidJobInputError, JobAlreadyExistsError, JobNotFoundError } from './writerErrors';
 
-export type NewJobInstance = Pick<JobRecord, 'itemId' | 'jobInstanceId' | 'tenantId' | 'workspaceId' | 'itemType' | 'jobType'> & {
-  /** NotStarted (default) or InProgress. */
-  status?: JobInstanceStatus;
-};
+export type NewJobInstance = Pick<JobRecord, 'itemId' | 'jobInstanceId' | 'tenantId' | 'workspaceId' | 'itemType' | 'jobType'> &
+  Partial<Pick<JobRecord, 'invokeType' | 'creationPayload' | 'userObjectId'>> & {
+    /** NotStarted (default) or InProgress. */
+    status?: JobInstanceStatus;
+  };
 
 export interface JobStateWriterOptions {
   now?: () => Date;
   /** ETag-conditional attempts before giving up on a row that keeps changing. */
   maxAttempts?: number;
+  /**
+   * Deadline of each storage call, the SDK's retries included. With it, a
+   * storage failure is a StorageUnavailableError (what the app answers 503 with).
+   */
+  deadlineMs?: number;
 }
+
+/** A row as read, with the ETag that a conditional write needs. */
+export interface VersionedJob {
+  record: JobRecord;
+  etag: string;
+}
+
+/** What `update` did: the row as it is now, and whether this call changed it. */
+export interface JobUpdate extends VersionedJob {
+  changed: boolean;
+}
+
+/**
+ * Decides a row's next state from its current one; undefined leaves it as it
+ * is. Called again with the fresh row after every lost ETag race, so it must
+ * decide from its argument alone.
+ */
+export type JobDecision = (current: JobRecord, now: Date) => JobRecord | undefined;
 
 /**
  * Writes the rows the endpoint reads, for job runners. Every change is
@@ -31,7 +56,7 @@ export class JobStateWriter {
 
   constructor(
     private readonly table: TableClient,
-    options: JobStateWriterOptions = {},
+    private readonly options: JobStateWriterOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
     this.maxAttempts = options.maxAttempts ?? 5;
@@ -50,13 +75,16 @@ export class JobStateWriter {
       jobType: job.jobType,
       status,
     };
+    if (job.invokeType !== undefined) record.invokeType = job.invokeType;
+    if (job.creationPayload !== undefined) record.creationPayload = job.creationPayload;
+    if (job.userObjectId !== undefined) record.userObjectId = job.userObjectId;
     if (status === 'InProgress') record.startTimeUtc = this.now();
-    try {
-      await this.table.createEntity(toJobEntity(record));
-    } catch (error) {
+    await this.storage(`insert of job ${record.itemId}/${record.jobInstanceId}`, [409], (abortSignal) =>
+      this.table.createEntity(toJobEntity(record), { abortSignal }),
+    ).catch((error: unknown) => {
       if (statusCodeOf(error) === 409) throw new JobAlreadyExistsError(`job ${record.itemId}/${record.jobInstanceId} already exists`);
       throw error;
-    }
+    });
     return record;
   }
 
@@ -66,34 +94,68 @@ export class JobStateWriter {
    */
   async setStatus(itemId: string, jobInstanceId: string, status: JobInstanceStatus, errorDetails?: ErrorDetails): Promise<JobRecord> {
     checkStatusChange(itemId, jobInstanceId, status, errorDetails);
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const { record, etag } = await this.readForUpdate(itemId.toLowerCase(), jobInstanceId.toLowerCase());
-      let next: JobRecord;
+    let attempt = 0;
+    const { record } = await this.update(itemId, jobInstanceId, (current, now) => {
+      attempt++;
       try {
-        next = applyTransition(record, status, this.now(), errorDetails);
+        return applyTransition(current, status, now, errorDetails);
       } catch (error) {
         if (attempt > 1 && error instanceof IllegalTransitionError) {
           throw new IllegalTransitionError(`${error.message}; another writer changed it while this update was in flight`);
         }
         throw error;
       }
+    });
+    return record;
+  }
+
+  /**
+   * The one write loop: read (or start from `known`), decide, write on the
+   * ETag; on a conflict read again and decide again. Every change of a job's
+   * row goes through here, so none can overwrite a change it has not seen.
+   */
+  async update(itemId: string, jobInstanceId: string, decide: JobDecision, known?: VersionedJob): Promise<JobUpdate> {
+    let current = known ?? (await this.read(itemId.toLowerCase(), jobInstanceId.toLowerCase()));
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const next = decide(current.record, this.now());
+      if (!next) return { ...current, changed: false };
       try {
-        await this.table.updateEntity(toJobEntity(next), 'Replace', { etag });
-        return next;
+        const { etag } = await this.storage(`update of job ${itemId}/${jobInstanceId}`, [412], (abortSignal) =>
+          this.table.updateEntity(toJobEntity(next), 'Replace', { etag: current.etag, abortSignal }),
+        );
+        return { record: next, etag: etag ?? current.etag, changed: true };
       } catch (error) {
         if (statusCodeOf(error) !== 412) throw error;
       }
+      current = await this.read(itemId.toLowerCase(), jobInstanceId.toLowerCase());
     }
     throw new ConcurrentUpdateError(`job ${itemId}/${jobInstanceId} changed on every one of ${this.maxAttempts} attempts`);
   }
 
-  private async readForUpdate(itemId: string, jobInstanceId: string): Promise<{ record: JobRecord; etag: string }> {
-    try {
-      const entity = await this.table.getEntity(itemId, jobInstanceId);
-      return { record: parseJobRow(entity), etag: entity.etag };
-    } catch (error) {
+  /** The row with its ETag; JobNotFoundError when there is none. */
+  async read(itemId: string, jobInstanceId: string): Promise<VersionedJob> {
+    const entity = await this.storage(`point read of job ${itemId}/${jobInstanceId}`, [404], (abortSignal) =>
+      this.table.getEntity(itemId, jobInstanceId, { abortSignal }),
+    ).catch((error: unknown) => {
       if (isEntityNotFound(error)) throw new JobNotFoundError(`job ${itemId}/${jobInstanceId} does not exist`);
       throw error;
+    });
+    return { record: parseJobRow(entity), etag: entity.etag };
+  }
+
+  /**
+   * One storage call. With a deadline, any failure other than the answers the
+   * caller handles itself (`expected` status codes) becomes a StorageUnavailableError.
+   */
+  private async storage<T>(what: string, expected: number[], call: (abortSignal?: AbortSignal) => Promise<T>): Promise<T> {
+    const { deadlineMs } = this.options;
+    if (deadlineMs === undefined) return call();
+    try {
+      return await call(AbortSignal.timeout(deadlineMs));
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (status !== undefined && expected.includes(status) && !(status === 404 && !isEntityNotFound(error))) throw error;
+      throw new StorageUnavailableError(`${what} in ${this.table.tableName} failed: ${describeStorageError(error)}`);
     }
   }
 }

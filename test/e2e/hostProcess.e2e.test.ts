@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_HOST_PROGRAM } from '../../dev/localHost';
+import { OPERATIONS } from '../../src/functions/catalog';
 import type { JwksServer, TokenIssuer } from '../../dev/tokenIssuer';
 import { toJobEntity } from '../../src/jobs/jobRow';
 import { get } from '../fixtures/http';
@@ -73,13 +74,14 @@ describe('npm run host (the local host serving the bundle)', () => {
 });
 
 describe('the Functions entry point (the bundle)', () => {
-  it("is package.json's main and registers one route per source file of src/functions", () => {
+  it("is package.json's main and registers every operation of the catalog and the two queue functions", () => {
     const main: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).main;
     expect(main).toBe('dist/app/main.js');
-    const sources = readdirSync(join(ROOT, 'src', 'functions')).filter((f) => f.endsWith('.ts'));
-    const result = load(BUNDLE_DIR, settings, `console.log(JSON.stringify(m.routes.map((r) => r.name)))`);
+    const result = load(BUNDLE_DIR, settings, `console.log(JSON.stringify([m.routes.map((r) => r.name), m.queueFunctions.map((q) => q.queueName)]))`);
     expect(result.status).toBe(0);
-    expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toHaveLength(sources.length);
+    const [routes, queues] = JSON.parse(result.stdout.trim().split('\n').pop()!);
+    expect(routes).toEqual(OPERATIONS.map((declare) => declare({} as never).name));
+    expect(queues).toEqual([settings.JOB_QUEUE_NAME, `${settings.JOB_QUEUE_NAME}-poison`]);
   });
 
   it('needs no node_modules: a copy outside the project loads with good settings and fails at load with bad ones', () => {

@@ -201,7 +201,7 @@ describe('the local host', () => {
   it('answers other methods with 405 and an ErrorResponse', async () => {
     const answer = await stack.get(jobPath(SEED), stack.headers(), 'DELETE');
     expect(answer.status).toBe(405);
-    expect(answer.headers.allow).toBe('GET');
+    expect(answer.headers.allow).toBe('GET, POST');
     expect(isErrorResponse(answer.json)).toBe(true);
   });
 });

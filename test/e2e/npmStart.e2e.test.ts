@@ -55,7 +55,7 @@ async function npmStart(env: NodeJS.ProcessEnv): Promise<RunningStart> {
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const lines = output.split('\n').filter((line) => line.startsWith('curl '));
-      if (lines.length >= 2 && output.includes('Ctrl-C')) resolve(lines);
+      if (lines.length >= 5 && output.includes('Ctrl-C')) resolve(lines);
     });
     child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
   });
@@ -81,6 +81,8 @@ async function freshEnv(dataDir: string, extra: NodeJS.ProcessEnv = {}): Promise
     PORT: String(await freeLoopbackPort()),
     DEV_ISSUER_PORT: String(await freeLoopbackPort()),
     AZURITE_TABLE_PORT: String(await freeLoopbackPort()),
+    AZURITE_QUEUE_PORT: String(await freeLoopbackPort()),
+    AZURITE_BLOB_PORT: String(await freeLoopbackPort()),
     DEV_DATA_DIR: dataDir,
     DEV_FUNCTIONS_HOST: 'local',
     ...extra,
@@ -115,6 +117,22 @@ describe('npm start', () => {
   it('prints a curl line that returns the demo job exactly as in Fabric\'s example', () => {
     const body = execFileSync('bash', ['-c', curlLines[0]], { encoding: 'utf8' });
     expect(body).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
+  });
+
+  it('prints a Create, a Get and a Cancel of a new demo job that work as printed', async () => {
+    const [create, get, cancel] = curlLines.slice(2);
+    expect(create).toContain('-X POST');
+    expect(execFileSync('bash', ['-c', create], { encoding: 'utf8' })).toMatch(/^HTTP\/1\.1 202 /);
+    // The runner picks the job up within a couple of seconds; it runs 30 s.
+    let state: { status: string } = { status: 'NotStarted' };
+    for (let i = 0; i < 50 && state.status !== 'InProgress'; i++) {
+      state = JSON.parse(execFileSync('bash', ['-c', get], { encoding: 'utf8' }));
+      if (state.status !== 'InProgress') await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(state.status).toBe('InProgress');
+    const cancelled = JSON.parse(execFileSync('bash', ['-c', cancel], { encoding: 'utf8' }));
+    expect(cancelled).toMatchObject({ status: 'Cancelled', endTimeUtc: expect.any(String) });
+    expect(JSON.parse(execFileSync('bash', ['-c', get], { encoding: 'utf8' })).status).toBe('Cancelled');
   });
 
   it('prints a second curl line, for a job that does not exist', () => {

@@ -6,6 +6,7 @@ const VALID = {
   WORKLOAD_CLIENT_ID: '5f1d7c2e-1111-4111-8111-00000000bbbb',
   WORKLOAD_AUDIENCE: 'api://contoso/workload',
   JOB_STATE_TABLE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+  JobQueue: 'UseDevelopmentStorage=true',
 };
 
 function problemsOf(env: Record<string, string | undefined>): string[] {
@@ -28,6 +29,42 @@ describe('readConfig', () => {
       entraJwksUri: 'https://login.microsoftonline.com/common/discovery/v2.0/keys',
       table: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
       tableName: 'JobInstances',
+      itemsTableName: 'Items',
+      queue: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
+      queueName: 'job-runs',
+      jobHeartbeatSeconds: 30,
+      endpointResolutionUrls: {},
+    });
+  });
+
+  it('reads the identity-based queue connection of the Functions convention', () => {
+    const { JobQueue: _, ...rest } = VALID;
+    const config = readConfig({
+      ...rest,
+      JobQueue__queueServiceUri: 'https://acct.queue.core.windows.net/',
+      JobQueue__credential: 'managedidentity',
+      JobQueue__clientId: '0f0f0f0f-0000-4000-8000-000000000001',
+    });
+    expect(config.queue).toEqual({ kind: 'serviceUri', serviceUri: 'https://acct.queue.core.windows.net', managedIdentityClientId: '0f0f0f0f-0000-4000-8000-000000000001' });
+  });
+
+  it('checks the queue, heartbeat, items table and endpoint resolution settings', () => {
+    const { JobQueue: _, ...rest } = VALID;
+    expect(problemsOf(rest)).toEqual([expect.stringContaining('JobQueue (a connection string) or JobQueue__queueServiceUri')]);
+    expect(problemsOf({ ...rest, JobQueue__queueServiceUri: 'http://acct.queue.core.windows.net', JobQueue__credential: 'key', JobQueue__clientId: 'x' })).toEqual([
+      expect.stringContaining('JobQueue__queueServiceUri must be an https URL'),
+      'JobQueue__credential must be managedidentity (or unset)',
+      expect.stringContaining('JobQueue__clientId must be a GUID'),
+    ]);
+    expect(problemsOf({ ...VALID, JOB_QUEUE_NAME: 'Job_Runs' })).toEqual([expect.stringContaining('JOB_QUEUE_NAME must be')]);
+    for (const bad of ['0', '301', '1.5', 'ten']) expect(problemsOf({ ...VALID, JOB_HEARTBEAT_SECONDS: bad })).toEqual([expect.stringContaining('JOB_HEARTBEAT_SECONDS')]);
+    expect(readConfig({ ...VALID, JOB_HEARTBEAT_SECONDS: '5' }).jobHeartbeatSeconds).toBe(5);
+    expect(problemsOf({ ...VALID, ITEMS_TABLE_NAME: 'JobInstances' })).toEqual(['ITEMS_TABLE_NAME must differ from JOB_STATE_TABLE_NAME']);
+    expect(problemsOf({ ...VALID, ENDPOINT_RESOLUTION_URLS: '["https://a"]' })).toEqual([expect.stringContaining('ENDPOINT_RESOLUTION_URLS must be a JSON object')]);
+    expect(problemsOf({ ...VALID, ENDPOINT_RESOLUTION_URLS: '{"westeurope":"http://example.com"}' })).toEqual([expect.stringContaining('ENDPOINT_RESOLUTION_URLS.westeurope must be an https URL')]);
+    expect(readConfig({ ...VALID, ENDPOINT_RESOLUTION_URLS: '{"default":"https://be.contoso.com/api/","westeurope":"https://weu.contoso.com/api"}' }).endpointResolutionUrls).toEqual({
+      default: 'https://be.contoso.com/api',
+      westeurope: 'https://weu.contoso.com/api',
     });
   });
 
@@ -69,6 +106,7 @@ describe('readConfig', () => {
       'ENTRA_JWKS_URI must be an https URL (http is allowed only for a loopback host)',
       'one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required',
       'JOB_STATE_TABLE_NAME must be 3-63 letters or digits, starting with a letter',
+      'JobQueue (a connection string) or JobQueue__queueServiceUri with JobQueue__credential=managedidentity is required',
     ]);
   });
 
@@ -104,6 +142,6 @@ describe('readConfig', () => {
   });
 
   it('says how many problems there are and lists them one per line', () => {
-    expect(() => readConfig({})).toThrow(/^Invalid configuration \(4 problems\):\n- PUBLISHER_TENANT_ID is required\n/);
+    expect(() => readConfig({})).toThrow(/^Invalid configuration \(5 problems\):\n- PUBLISHER_TENANT_ID is required\n/);
   });
 });

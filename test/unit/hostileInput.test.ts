@@ -14,7 +14,9 @@ import { createDependencies } from '../../src/app';
 import { readConfig } from '../../src/config';
 import { parseClientTenantHeader, parseSubjectAndAppHeader } from '../../src/auth/subjectAndAppHeader';
 import { AuthError, InvalidParameterError } from '../../src/fabric/errors';
-import { createGetItemJobInstanceStateHandler } from '../../src/http/getItemJobInstanceState';
+import { getItemJobInstanceState } from '../../src/functions/getItemJobInstanceState';
+import { toHttpHandler } from '../../src/http/operation';
+import { JOB_NOT_FOUND_STATE } from '../../src/jobs/jobRow';
 import { jobInstancePath, parseJobPath, type JobPath } from '../../src/http/jobPath';
 import {
   anyClaimValue,
@@ -44,14 +46,14 @@ beforeAll(async () => {
   jwks = await startJwksServer(issuer);
   tokens = tokenFactory(issuer);
   const config = readConfig(appSettings(jwks.jwksUri, 'UseDevelopmentStorage=true', 'NeverRead'));
-  const { authenticator } = createDependencies(config, { env: {}, warn: () => undefined });
-  const store = {
-    readFor: async () => {
+  const services = createDependencies(config, { env: {}, warn: () => undefined });
+  const jobs = {
+    state: async () => {
       storageReads++;
-      return { found: 'none' as const };
+      return JOB_NOT_FOUND_STATE;
     },
-  };
-  handler = createGetItemJobInstanceStateHandler({ authenticator, store });
+  } as unknown as typeof services.jobs;
+  handler = toHttpHandler(getItemJobInstanceState({ ...services, jobs }), services.authenticator);
 });
 afterAll(async () => {
   await jwks?.close();

@@ -31,9 +31,11 @@ describe('local.settings.sample.json', () => {
 
 describe('host.json', () => {
   const host = JSON.parse(read('host.json'));
-  it('needs no extension bundle (an HTTP-only app) and keeps the api route prefix', () => {
+  it('has the extension bundle Flex Consumption wants for the queue trigger, and keeps the api route prefix', () => {
     expect(host.version).toBe('2.0');
-    expect(host.extensionBundle).toBeUndefined();
+    expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
+    // What Create writes (base64 of JSON) is what the trigger decodes.
+    expect(host.extensions.queues.messageEncoding).toBe('base64');
     expect(host.extensions?.http?.routePrefix ?? 'api').toBe('api');
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { matchRoute } from '../../dev/localHost';
+import { matchRoutes } from '../../dev/localHost';
+
+const matchRoute = (routes: Parameters<typeof matchRoutes>[0], path: string) => matchRoutes(routes, path)[0];
 import { JOB_INSTANCE_ROUTE, parseJobPath } from '../../src/http/jobPath';
 import { InvalidParameterError } from '../../src/fabric/errors';
 import type { RouteDefinition } from '../../src/http/routes';

@@ -61,7 +61,7 @@ describe('the validated-token cache in the authenticator', () => {
     const header = tokens.header();
     await h.authenticate(header);
     expect(h.state.lookups).toBe(2);
-    for (let i = 0; i < 5; i++) expect(await h.authenticate(header)).toEqual({ tenantId: USER_TENANT, appId: expect.any(String) });
+    for (let i = 0; i < 5; i++) expect(await h.authenticate(header)).toEqual({ tenantId: USER_TENANT, appId: expect.any(String), userObjectId: expect.any(String) });
     expect(h.state.lookups).toBe(2);
   });
 

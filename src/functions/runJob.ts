@@ -1,0 +1,21 @@
+import type { AppServices } from '../app';
+import { JOB_QUEUE_CONNECTION } from '../config';
+import { createJobLog } from '../http/requestLog';
+import { parseJobMessage } from '../jobs/jobQueue';
+import { forLog } from '../logValue';
+import type { QueueFunction } from './queueFunction';
+
+/**
+ * The job runner, on the job queue that Create writes to. It throws (and the
+ * host retries the message) only when storage could not be reached.
+ */
+export const runJob = ({ runner, config }: AppServices): QueueFunction => ({
+  name: 'JobRunner',
+  queueName: config.queueName,
+  connection: JOB_QUEUE_CONNECTION,
+  handler: async (message, context) => {
+    const job = parseJobMessage(message);
+    if (!job) return context.error(`job queue: a message that names no job was dropped: ${forLog(message)}`);
+    await runner.run(job, createJobLog(context, job));
+  },
+});

@@ -1,0 +1,61 @@
+import type { ErrorSource } from '../fabric/contract';
+
+/** What a job handler is given about its job: the row's ids and owner, and how Fabric started it. */
+export interface Job {
+  workspaceId: string;
+  itemType: string;
+  itemId: string;
+  jobType: string;
+  jobInstanceId: string;
+  /** The tenant of the user on whose behalf Fabric created the job. */
+  tenantId: string;
+  /** The user's object id (from Fabric's subject token), when the job was created through this app. */
+  userObjectId?: string;
+  /** `Manual`, `Scheduled`, or whatever Fabric sent. */
+  invokeType?: string;
+  /** The creation payload Fabric sent (a JSON object; `{}` when there was none). */
+  creationPayload: Record<string, unknown>;
+}
+
+/** Lines a handler writes; each carries the job's ids. */
+export interface JobLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface JobContext {
+  /**
+   * Aborted when the job is cancelled (or found lost) while it runs. Stop
+   * soon after: whatever the handler does afterwards, the job stays Cancelled.
+   */
+  signal: AbortSignal;
+  log: JobLog;
+}
+
+/**
+ * One job type's work. Resolving completes the job; throwing a JobFailure
+ * fails it with those details; any other throw fails it with JobHandlerError
+ * (the stack goes to the log only).
+ */
+export type JobHandler = (job: Job, context: JobContext) => Promise<void>;
+
+export interface JobFailureDetails {
+  errorCode: string;
+  message: string;
+  /** Default `User`: the input or the user's data made the job fail. */
+  source?: ErrorSource;
+  /** Default true: running it again as it is will fail again. */
+  isPermanent?: boolean;
+}
+
+/** Thrown by a handler to fail its job with details Fabric shows the user. */
+export class JobFailure extends Error {
+  readonly details: Required<JobFailureDetails>;
+
+  constructor(details: JobFailureDetails) {
+    super(details.message);
+    this.name = 'JobFailure';
+    this.details = { source: 'User', isPermanent: true, ...details };
+  }
+}
