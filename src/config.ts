@@ -27,7 +27,19 @@ export interface Config extends TableConfig {
 export const SETTINGS = {
   required: ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE'],
   oneOf: ['JOB_STATE_TABLE_ENDPOINT', 'JOB_STATE_TABLE_CONNECTION_STRING'],
-  optional: ['ENTRA_AUTHORITY_HOST', 'ENTRA_JWKS_URI', 'JOB_STATE_TABLE_NAME', 'AZURE_CLIENT_ID'],
+  optional: [
+    'ENTRA_AUTHORITY_HOST',
+    'ENTRA_JWKS_URI',
+    'JOB_STATE_TABLE_NAME',
+    'AZURE_CLIENT_ID',
+    'ITEMS_TABLE_NAME',
+    // A Functions connection: the connection string itself, or, with an
+    // identity, JobQueue__queueServiceUri, JobQueue__credential and JobQueue__clientId.
+    'JobQueue',
+    'JOB_QUEUE_NAME',
+    'JOB_HEARTBEAT_SECONDS',
+    'ENDPOINT_RESOLUTION_URLS',
+  ],
 } as const;
 
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
