@@ -52,9 +52,8 @@ export function writePackage(out = DEFAULT_PACKAGE): { out: string; bytes: numbe
 }
 
 /** The package's files, unzipped, in a folder of their own (emptied first, so nothing stale is deployed). */
-export function writePackageDir(dir = DEFAULT_PACKAGE_DIR): string[] {
+export function writePackageDir(dir = DEFAULT_PACKAGE_DIR, files = packageFiles()): string[] {
   rmSync(dir, { recursive: true, force: true });
-  const files = packageFiles();
   for (const [path, data] of files) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), data);
