@@ -88,7 +88,8 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     check = await checkTemplates(bicep);
     template = check.compiled.get('main.bicep') as ArmTemplate;
     deployment = deploy(template, ENTRA);
-  });
+    // Two runs of the compiler at once: seconds alone, far more on a busy CI machine.
+  }, 180_000);
 
   const all = (type: string, of = deployment) => of.resources.filter((r) => r.type === type && r.deployed);
   const one = (type: string, of = deployment): Deployed => {
@@ -121,7 +122,8 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
-    });
+      // One more start of the compiler (a large .NET program): seconds alone, far more on a busy CI machine.
+    }, 120_000);
   });
 
   describe('parameters', () => {
