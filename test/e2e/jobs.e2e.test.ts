@@ -36,6 +36,9 @@ const handlers = new HandlerRegistry()
   })
   .job(ITEM_TYPE, 'fails', async () => {
     throw new JobFailure({ errorCode: 'QuotaExceeded', message: 'Out of quota.', isPermanent: false });
+  })
+  .job(ITEM_TYPE, 'failsAtLength', async () => {
+    throw new JobFailure({ errorCode: 'TooMuch', message: 'm'.repeat(40_000) });
   });
 
 let stack: TestStack;
@@ -238,6 +241,23 @@ describe('the job runner', () => {
     await create(jobPath(j), { invokeType: 'Manual', creationPayload: { durationSeconds: 0, failWith: { errorCode: 'NoData', message: 'No data.' } } });
     const done = await until(() => state(jobPath(j)), (s) => s.status === 'Failed', 'Failed');
     expect(done.errorDetails).toEqual({ errorCode: 'NoData', message: 'No data.', source: 'User', isPermanent: true });
+  });
+
+  it('keeps a JobFailure whose message is too long to store, cut to 4096 characters, instead of losing the outcome', async () => {
+    const j = job('failsAtLength');
+    await create(jobPath(j));
+    const done = await until(() => state(jobPath(j)), (s) => s.status === 'Failed', 'Failed');
+    expect(done.errorDetails).toEqual({ errorCode: 'TooMuch', message: 'm'.repeat(4096), source: 'User', isPermanent: true });
+  });
+
+  it('never lets a caller-chosen errorCode shape a log line: one with a line break fails the job with JobHandlerError', async () => {
+    const j = job(SEED.jobType);
+    const forged = 'Boom)\n2099 error forged line';
+    await create(jobPath(j), { invokeType: 'Manual', creationPayload: { durationSeconds: 0, failWith: { errorCode: forged, message: 'x' } } });
+    const done = await until(() => state(jobPath(j)), (s) => s.status === 'Failed', 'Failed');
+    expect(done.errorDetails.errorCode).toBe('JobHandlerError');
+    await state(jobPath(j));
+    expect(stack.logs.filter(({ line }) => line.includes('forged line') && line.includes('\n'))).toEqual([]);
   });
 
   it('runs a job once when its message is duplicated', async () => {
