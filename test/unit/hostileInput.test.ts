@@ -2,7 +2,7 @@
  * Property-based: whatever a caller puts in the Authorization header, the
  * tenant header, the path or the tokens' JSON, the handler answers a
  * well-formed 400 or 401 ErrorResponse: never a 500, never an exception, never
- * a storage read, never a token in the log. The real authenticator and key
+ * a storage read, never a token in the log, never a broken log line. The real authenticator and key
  * store run against a JWKS on loopback; storage is a counter that must stay 0.
  */
 import { HttpRequest, InvocationContext, type HttpHandler } from '@azure/functions';
@@ -30,6 +30,7 @@ import {
 } from '../fixtures/hostileInput';
 import { appSettings, SEED, USER_TENANT } from '../fixtures/stack';
 import { forge, rs256, tokenFactory, type TokenFactory } from '../fixtures/tokens';
+import { LOG_INJECTION_PAYLOAD } from '../fixtures/authCases';
 
 const RUNS = { numRuns: 200 };
 
@@ -207,6 +208,8 @@ describe('the handler, on hostile requests', () => {
     const key = () => issuer.keys[0];
     const header = fc.oneof(
       fc.record({ alg: fc.constant('RS256'), kid: anyClaimValue }),
+      // typ JWT makes the jws library parse the payload itself, and throw V8's SyntaxError, which quotes it.
+      fc.record({ alg: fc.constant('RS256'), typ: fc.constant('JWT'), kid: fc.constant(key().kid) }),
       fc.record({ alg: anyClaimValue, kid: fc.constant(key().kid) }),
       fc.jsonValue({ maxDepth: 4 }).map((value) => JSON.stringify(value)),
       fc.integer({ min: 1, max: 3000 }).map(deepJsonText),
@@ -215,7 +218,14 @@ describe('the handler, on hostile requests', () => {
       headerText.map((text) => `{"a${text}`),
       fc.integer({ min: 1, max: 3000 }).map((depth) => `{"alg":"RS256","kid":${deepJsonText(depth)}}`),
     );
-    const payload = fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.integer({ min: 1, max: 3000 }).map(deepJsonText), headerText);
+    const payload = fc.oneof(
+      fc.jsonValue({ maxDepth: 4 }),
+      fc.integer({ min: 1, max: 3000 }).map(deepJsonText),
+      headerText,
+      // Raw text with CR, LF and the like, which a header could not carry but a payload can.
+      fc.string({ unit: 'binary', maxLength: 60 }),
+      fc.constant(LOG_INJECTION_PAYLOAD),
+    );
     await fc.assert(
       fc.asyncProperty(header, payload, async (h, p) => {
         const token = forge(h as Record<string, unknown> | string, p, rs256(key().privateKey));
