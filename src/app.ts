@@ -35,7 +35,7 @@ export interface AppDependencies extends JobStateDependencies {
 export function createDependencies(config: Config, options: CompositionOptions = {}): AppDependencies {
   const env = options.env ?? process.env;
   const warn = options.warn ?? ((message: string) => console.warn(message));
-  const keys = new SigningKeyStore({ jwksUri: config.entraJwksUri, onFetchFailure: warn });
+  const keys = new SigningKeyStore({ jwksUri: config.entraJwksUri, onFetchFailure: warn, onUnusableKeys: warn });
   const authenticator = new SubjectAndAppAuthenticator({
     authorityHost: config.entraAuthorityHost,
     v1Audience: config.workloadAudience,

@@ -56,7 +56,7 @@ export async function validateEntraAccessToken(
   if (nbf !== undefined && (typeof nbf !== 'number' || nbf > exp)) return fail('nbf is not a number or is after exp');
 
   const signingKey = await findKey(header.kid);
-  if (!signingKey) return fail(`kid ${forLog(header.kid)} is not in the JWKS`);
+  if (!signingKey) return fail(`kid ${forLog(header.kid)} is not in the JWKS, or its entry there is unusable`);
 
   let payload: unknown;
   try {

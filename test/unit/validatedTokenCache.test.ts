@@ -27,7 +27,7 @@ function authenticatorWith(options: Pick<AuthenticatorOptions, 'findKey' | 'keyS
 function harness(cacheSize?: number, beforeLookup: () => Promise<void> = async () => undefined) {
   const issuer = new TokenIssuer(IDENTITY.authorityHost);
   issuer.addKey();
-  const state = { keys: parseJwks(issuer.jwks()), version: 1, lookups: 0, nowMs: NOW_S * 1000 };
+  const state = { keys: parseJwks(issuer.jwks()).keys, version: 1, lookups: 0, nowMs: NOW_S * 1000 };
   const authenticator = authenticatorWith({
     findKey: async (kid): Promise<SigningKey | undefined> => {
       state.lookups++;
