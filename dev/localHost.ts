@@ -21,6 +21,7 @@ import { MethodNotAllowedError, RouteNotFoundError } from '../src/fabric/errors'
 import { toErrorResponse } from '../src/fabric/responses';
 import { tryParseUrl } from '../src/url';
 import type { RouteDefinition } from '../src/http/routes';
+import { MAX_REQUEST_HEADER_BYTES, readRequestHeaders, RequestHeaderFieldsTooLargeError } from './requestHeaders';
 
 export const ROUTE_PREFIX = 'api';
 
@@ -55,8 +56,8 @@ export interface RunningHost {
 export async function startLocalHost(options: LocalHostOptions): Promise<RunningHost> {
   const { functions } = options;
   const log = options.log ?? consoleSink;
-  // Above our own 16 KiB Authorization bound, so the app (not Node) answers oversized headers.
-  const server = createServer({ maxHeaderSize: 64 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+  // Kestrel's bound, above our own 16 KiB Authorization bound, so the app (not Node) answers oversized Authorization headers.
+  const server = createServer({ maxHeaderSize: MAX_REQUEST_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
     serve(functions, log, req, res).catch((error) => {
       log('error', `local host: ${String(error)}`);
       if (!res.headersSent) writeResponse(res, toErrorResponse(error));
@@ -82,6 +83,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
 
 async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
   req.resume(); // GET only: any body is drained and ignored.
+  const headers = readRequestHeaders(req);
+  if (!headers) return writeResponse(res, toErrorResponse(new RequestHeaderFieldsTooLargeError()));
   const url = tryParseUrl(req.url ?? '/', 'http://localhost');
   const matched = url && matchRoute(functions.routes, url.pathname);
   if (!matched) return writeResponse(res, toErrorResponse(new RouteNotFoundError()));
@@ -89,7 +92,7 @@ async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMess
   if (!route.methods.includes((req.method ?? '') as never)) {
     return writeResponse(res, toErrorResponse(new MethodNotAllowedError(route.methods)));
   }
-  const request = { method: req.method ?? 'GET', url: `http://localhost${url!.pathname}${url!.search}`, headers: joinHeaderValues(req), params };
+  const request = { method: req.method ?? 'GET', url: `http://localhost${url!.pathname}${url!.search}`, headers, params };
   writeResponse(res, await invoke(functions, route, request, log));
 }
 
@@ -109,19 +112,6 @@ export async function invoke(
     logHandler: (level, ...args) => log(level, args.map(String).join(' ')),
   });
   return await route.handler(new functions.HttpRequest(request), context);
-}
-
-/**
- * Every value of every header, repeated ones joined with ", " as the Functions
- * host does. Node's req.headers keeps only the first Authorization header, so
- * read headersDistinct: a duplicated header must reach the app.
- */
-export function joinHeaderValues(req: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, values] of Object.entries(req.headersDistinct)) {
-    if (values) headers[name] = values.join(', ');
-  }
-  return headers;
 }
 
 /** Literal segments (the `api` prefix too) match case-insensitively, as in the Functions host. */
