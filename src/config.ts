@@ -33,6 +33,8 @@ export const SETTINGS = {
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 export const DEFAULT_TABLE_NAME = 'JobInstances';
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+/** The problem reported when no table is configured at all (the jobstate CLI adds what to do). */
+export const NO_TABLE_CONNECTION = 'one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -131,7 +133,7 @@ function readTableConnection(settings: SettingsReader): TableConnection {
   }
   if (connectionString !== undefined) return { kind: 'connectionString', connectionString };
   if (endpoint === undefined) {
-    settings.problems.push('one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required');
+    settings.problems.push(NO_TABLE_CONNECTION);
     return { kind: 'connectionString', connectionString: '' };
   }
   settings.checkHttpsOrLoopback('JOB_STATE_TABLE_ENDPOINT', endpoint);
