@@ -12,7 +12,9 @@ import { createDependencies } from '../src/app';
 import { readConfig, SETTINGS } from '../src/config';
 import { JOB_INSTANCE_ROUTE, jobInstancePath } from '../src/http/jobPath';
 import { createTableClient } from '../src/jobs/tableClient';
+import { COLUMNS, rowAnswers, toJobEntity, type JobRecord } from '../src/jobs/jobRow';
 import { JobStateWriter } from '../src/jobs/jobStateWriter';
+import { forLog } from '../src/logValue';
 import { JobAlreadyExistsError } from '../src/jobs/writerErrors';
 import { startAzurite } from './azurite';
 import { createDevIssuer, devAuthorization } from './devIssuer';
@@ -68,18 +70,27 @@ function hasFunctionsCoreTools(): boolean {
   return spawnSync('func', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function seedDemoJob(settings: DevSettings): Promise<string> {
+/**
+ * Creates the demo job, or keeps the one there when it is this run's: what
+ * you did to it with jobstate survives a restart. A row of another owner
+ * (DEV_USER_TENANT_ID changed since it was made) would answer the printed
+ * curl line with JobInstanceNotFound, so it is replaced by a fresh demo job.
+ */
+export async function seedDemoJob(settings: DevSettings): Promise<string> {
   const config = readConfig(appSettingsOf(settings));
   const table = createTableClient(config.table, config.tableName, {});
   await table.createTable();
-  const writer = new JobStateWriter(table, { now: () => DEMO_JOB.startTimeUtc });
+  const demo: JobRecord = { ...DEMO_JOB, tenantId: settings.DEV_USER_TENANT_ID };
   try {
-    await writer.create({ ...DEMO_JOB, tenantId: settings.DEV_USER_TENANT_ID });
+    await new JobStateWriter(table, { now: () => DEMO_JOB.startTimeUtc }).create(demo);
     return 'created';
   } catch (error) {
-    if (error instanceof JobAlreadyExistsError) return 'already there';
-    throw error;
+    if (!(error instanceof JobAlreadyExistsError)) throw error;
   }
+  const existing = await table.getEntity<Record<string, unknown>>(DEMO_JOB.itemId, DEMO_JOB.jobInstanceId);
+  if (rowAnswers(existing, demo)) return 'already there';
+  await table.upsertEntity(toJobEntity(demo), 'Replace');
+  return `replaced (it belonged to tenant ${forLog(existing[COLUMNS.tenantId])}; DEV_USER_TENANT_ID is ${demo.tenantId})`;
 }
 
 function jobUrl(baseUrl: string, jobInstanceId: string): string {
