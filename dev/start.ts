@@ -5,6 +5,10 @@
  * Functions host: `func start` when Azure Functions Core Tools is on the
  * PATH, else the project's local host. Prints ready-to-run curl commands and
  * stops everything it started on Ctrl-C, SIGTERM or SIGHUP.
+ *
+ * `npm run stack` (--stack-only) is the same run without the Functions host,
+ * for people who run `npm run host`, `func start` or a debugger themselves:
+ * it prints the settings that point a host at this stack instead.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -163,12 +167,28 @@ function stopProcessGroup(child: ChildProcess): Promise<void> {
   });
 }
 
+/** --stack-only: no Functions host; the settings that point one of your own at this stack. */
+function announceStackOnly(settings: DevSettings): string {
+  const baseUrl = `http://${settings.HOST}:${settings.PORT}/api`;
+  say('Functions host: none (--stack-only). Start your own against this stack with these settings');
+  say('(npm run host and a debugger read them from the environment; func start from local.settings.json,');
+  say('where local.settings.sample.json has the same values for the default ports):');
+  for (const [name, value] of Object.entries({ ...appSettingsOf(settings), HOST: settings.HOST, PORT: settings.PORT })) {
+    say(`export ${name}='${value}'`);
+  }
+  say(`The curl lines below answer once your host listens on ${baseUrl}.`);
+  return baseUrl;
+}
+
 export function curlCommand(url: string, authorization: string, tenantId: string): string {
   // Tokens are base64url and dots: nothing in them needs escaping inside single quotes.
   return `curl -sS '${url}' -H 'Authorization: ${authorization}' -H 'x-ms-client-tenant-id: ${tenantId}'`;
 }
 
-async function main(): Promise<void> {
+async function main(args: string[]): Promise<void> {
+  const unknown = args.find((arg) => arg !== '--stack-only');
+  if (unknown !== undefined) throw new Error(`unknown option ${JSON.stringify(unknown)} (the only one is --stack-only)`);
+  const stackOnly = args.includes('--stack-only');
   assertOutsideAzure();
   const settings = devSettings(process.env, PROJECT_ROOT);
   const started = new Started();
@@ -197,7 +217,7 @@ async function main(): Promise<void> {
 
     say(`Demo job ${DEMO_JOB.itemId}/${DEMO_JOB.jobInstanceId}: ${await seedDemoJob(settings)}`);
 
-    const baseUrl = await startFunctionsHost(settings, issuer, started);
+    const baseUrl = stackOnly ? announceStackOnly(settings) : await startFunctionsHost(settings, issuer, started);
     say(`Endpoint: ${baseUrl}/${JOB_INSTANCE_ROUTE}`);
     say('');
     say("The demo job (Fabric's example):");
@@ -213,7 +233,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
+  main(process.argv.slice(2)).catch((error: unknown) => {
     process.stderr.write(`npm start: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   });
