@@ -23,7 +23,7 @@ export interface Config extends TableConfig {
   entraJwksUri: string;
 }
 
-/** Every setting the app reads (DESIGN.md), for documentation checks and the sample settings file. */
+/** Every setting the app reads (README, "Settings"), for documentation checks and the sample settings file. */
 export const SETTINGS = {
   required: ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE'],
   oneOf: ['JOB_STATE_TABLE_ENDPOINT', 'JOB_STATE_TABLE_CONNECTION_STRING'],
@@ -83,7 +83,7 @@ class SettingsReader {
 }
 
 /**
- * Reads and checks every setting of DESIGN.md at once. Throws one ConfigError
+ * Reads and checks every setting the app has at once. Throws one ConfigError
  * naming every problem, so a bad deployment fails at start, not per request.
  */
 export function readConfig(env: Env): Config {

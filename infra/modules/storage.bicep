@@ -13,7 +13,7 @@ param tags object
 @description('Blob container that holds the deployment package (functionAppConfig.deployment).')
 param deploymentContainerName string
 
-@description('Job-state table (DESIGN.md: JobInstances).')
+@description('The job-state table: one row per job instance, which the endpoint reads.')
 param tableName string
 
 resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {
