@@ -102,11 +102,18 @@ function launch(service: Service, port: number, options: AzuriteOptions): Promis
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // With data on disk, SIGINT: Azurite's graceful close, which saves its database
+  // (on SIGTERM it dies at once and loses what it had not saved yet). In memory
+  // there is nothing to save, and an abrupt stop is the outage the fault tests want.
+  // Ctrl-C in a terminal reaches Azurite too: a second SIGINT while it closes would
+  // kill it (its handler runs once), so an Azurite that says it is closing is only waited for.
+  const stopSignal = options.location ? 'SIGINT' : 'SIGTERM';
+  let closing = false;
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
-      child.kill('SIGTERM');
+      if (!closing) child.kill(stopSignal);
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     });
 
@@ -121,7 +128,7 @@ function launch(service: Service, port: number, options: AzuriteOptions): Promis
       if (/successfully (started|listens)/.test(output)) {
         clearTimeout(timer);
         child.stdout?.removeAllListeners('data');
-        child.stdout?.resume();
+        child.stdout?.on('data', (later: Buffer) => (closing ||= later.includes('service is closing')));
         child.stderr?.resume();
         resolve({ port, process: child, stop });
       }

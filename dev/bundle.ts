@@ -10,26 +10,43 @@
  *   configuration needs, and only when the first table client is built. Kept
  *   out of main.js so that the common path does not compile it at start.
  *
+ * - THIRD-PARTY-NOTICES.txt: name, version, licence and licence text of
+ *   every npm package whose code is in either bundle, from esbuild's
+ *   metafiles (kept in dist/dev/bundle.meta.json, out of the package).
+ *
  * `@azure/functions-core` stays external: the Functions Node.js worker
  * provides it at run time (it is not on npm).
+ *
+ * Nothing is rebuilt when the bundles are newer than every file they were
+ * built from (and than the installed packages): `npm install && npm start`
+ * builds once.
  */
-import { build, type BuildOptions, type Plugin } from 'esbuild';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from './projectRoot';
+import { bundledPackageDirs, readBundledPackage, thirdPartyNotices } from './thirdPartyNotices';
 
 export const BUNDLE_DIR = join(PROJECT_ROOT, 'dist', 'app');
 export const BUNDLE_ENTRY = join(BUNDLE_DIR, 'main.js');
 export const IDENTITY_BUNDLE = join(BUNDLE_DIR, 'identity.js');
+export const NOTICES = join(BUNDLE_DIR, 'THIRD-PARTY-NOTICES.txt');
+/** esbuild's metafiles of the last build: { main, identity }, paths relative to the project. */
+export const BUNDLE_META = join(PROJECT_ROOT, 'dist', 'dev', 'bundle.meta.json');
+/** Rewritten by every npm install or npm ci. */
+const INSTALLED = join(PROJECT_ROOT, 'node_modules', '.package-lock.json');
 
 const COMMON: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  legalComments: 'linked',
+  // THIRD-PARTY-NOTICES.txt carries every bundled package's whole licence.
+  legalComments: 'none',
   logLevel: 'warning',
   external: ['@azure/functions-core'],
+  absWorkingDir: PROJECT_ROOT,
+  metafile: true,
 };
 
 /** Points main.js's lazy `require('@azure/identity')` at the sibling identity.js. */
@@ -40,12 +57,42 @@ const identityBeside: Plugin = {
   },
 };
 
-export async function bundle(): Promise<void> {
+export interface BundleMeta {
+  main: Metafile;
+  identity: Metafile;
+}
+
+export function readBundleMeta(): BundleMeta {
+  return JSON.parse(readFileSync(BUNDLE_META, 'utf8')) as BundleMeta;
+}
+
+/** True when every output exists and is newer than every input of the last build, this script and the installed packages. */
+export function bundleIsUpToDate(): boolean {
+  try {
+    const meta = readBundleMeta();
+    const oldestOutput = Math.min(...[BUNDLE_ENTRY, IDENTITY_BUNDLE, NOTICES].map((file) => statSync(file).mtimeMs));
+    const inputs = [meta.main, meta.identity].flatMap((metafile) => Object.keys(metafile.inputs).filter((path) => !path.startsWith('<')));
+    const newestInput = Math.max(...[__filename, INSTALLED, ...inputs.map((path) => join(PROJECT_ROOT, path))].map((file) => statSync(file).mtimeMs));
+    return newestInput < oldestOutput;
+  } catch {
+    return false; // a file is missing: build
+  }
+}
+
+export async function bundle(): Promise<'built' | 'up to date'> {
+  if (bundleIsUpToDate()) return 'up to date';
   rmSync(BUNDLE_DIR, { recursive: true, force: true }); // nothing stale may reach the package
-  await Promise.all([
+  const [main, identity] = await Promise.all([
     build({ ...COMMON, entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'index.ts')], outfile: BUNDLE_ENTRY, plugins: [identityBeside] }),
     build({ ...COMMON, stdin: { contents: "module.exports = require('@azure/identity');", resolveDir: PROJECT_ROOT }, outfile: IDENTITY_BUNDLE }),
   ]);
+  const meta: BundleMeta = { main: main.metafile!, identity: identity.metafile! };
+  const packages = bundledPackageDirs([meta.main, meta.identity]).map((dir) => readBundledPackage(PROJECT_ROOT, dir));
+  for (const p of packages.filter((p) => !p.licenseText)) process.stderr.write(`bundle: ${p.name} ${p.version} ships no licence text (${p.license}); check it before you ship\n`);
+  mkdirSync(dirname(BUNDLE_META), { recursive: true });
+  writeFileSync(BUNDLE_META, JSON.stringify(meta));
+  writeFileSync(NOTICES, thirdPartyNotices(packages, ['dist/app/main.js', 'dist/app/identity.js']));
+  return 'built';
 }
 
 if (require.main === module) {

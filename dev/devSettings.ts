@@ -58,7 +58,7 @@ export function devSettings(env: NodeJS.ProcessEnv, projectRoot: string): DevSet
   };
 }
 
-/** The app settings (DESIGN.md) of the development stack. */
+/** The app settings (README, "Settings") of the development stack. */
 export function appSettingsOf(settings: DevSettings): Record<string, string> {
   return {
     PUBLISHER_TENANT_ID: settings.PUBLISHER_TENANT_ID,

@@ -5,7 +5,7 @@
  *
  * As a program (`npm run host`) it serves the bundled app, dist/app/main.js,
  * the same file `func start` and Azure load, configured only from the
- * environment: the app settings of DESIGN.md plus HOST (default 127.0.0.1)
+ * environment: the app settings of the README plus HOST (default 127.0.0.1)
  * and PORT (default 7071). Tests and `npm start` serve the sources through
  * sourceFunctions() instead.
  */

@@ -5,7 +5,7 @@
  *   package.json   name, version, description, private and `main`: no
  *                  dependencies, the bundle needs no node_modules
  *   dist/app/*     the bundled function, the lazily loaded identity bundle and
- *                  the licence notices of what they bundle
+ *                  THIRD-PARTY-NOTICES.txt, the licences of what they bundle
  * Nothing else: no sources, tests, dev tools, maps or local settings. Entries
  * carry a fixed date so that the same build gives the same zip. The same files
  * also go, unzipped, to dist/deploy/function-app/: the folder azure.yaml hands
@@ -14,9 +14,9 @@
  *   node dist/dev/package.js [--out <file>]   (default dist/deploy/function-app.zip)
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { zipSync, type Zippable } from 'fflate';
-import { BUNDLE_DIR, BUNDLE_ENTRY } from './bundle';
+import { BUNDLE_DIR, BUNDLE_ENTRY, NOTICES } from './bundle';
 import { PROJECT_ROOT } from './projectRoot';
 
 export const DEFAULT_PACKAGE = join(PROJECT_ROOT, 'dist', 'deploy', 'function-app.zip');
@@ -36,7 +36,7 @@ export function packageFiles(): Map<string, Uint8Array> {
     ['package.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)],
   ]);
   for (const name of readdirSync(BUNDLE_DIR).sort()) {
-    if (name.endsWith('.js') || name.endsWith('.LEGAL.txt')) files.set(`${main.slice(0, main.lastIndexOf('/'))}/${name}`, readFileSync(join(BUNDLE_DIR, name)));
+    if (name.endsWith('.js') || name === basename(NOTICES)) files.set(`${main.slice(0, main.lastIndexOf('/'))}/${name}`, readFileSync(join(BUNDLE_DIR, name)));
   }
   return files;
 }

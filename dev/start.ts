@@ -5,6 +5,10 @@
  * Functions host: `func start` when Azure Functions Core Tools is on the
  * PATH, else the project's local host. Prints ready-to-run curl commands and
  * stops everything it started on Ctrl-C, SIGTERM or SIGHUP.
+ *
+ * `npm run stack` (--stack-only) is the same run without the Functions host,
+ * for people who run `npm run host`, `func start` or a debugger themselves:
+ * it prints the settings that point a host at this stack instead.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -13,7 +17,9 @@ import { createDependencies } from '../src/app';
 import { readConfig, SETTINGS } from '../src/config';
 import { JOB_INSTANCE_ROUTE, jobInstancePath } from '../src/http/jobPath';
 import { createTableClient } from '../src/jobs/tableClient';
+import { COLUMNS, rowAnswers, toJobEntity, type JobRecord } from '../src/jobs/jobRow';
 import { JobStateWriter } from '../src/jobs/jobStateWriter';
+import { forLog } from '../src/logValue';
 import { JobAlreadyExistsError } from '../src/jobs/writerErrors';
 import { AZURITE_ACCOUNT, startAzurite } from './azurite';
 import { createDevIssuer, devAuthorization } from './devIssuer';
@@ -72,18 +78,27 @@ function hasFunctionsCoreTools(): boolean {
   return spawnSync('func', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function seedDemoJob(settings: DevSettings): Promise<string> {
+/**
+ * Creates the demo job, or keeps the one there when it is this run's: what
+ * you did to it with jobstate survives a restart. A row of another owner
+ * (DEV_USER_TENANT_ID changed since it was made) would answer the printed
+ * curl line with JobInstanceNotFound, so it is replaced by a fresh demo job.
+ */
+export async function seedDemoJob(settings: DevSettings): Promise<string> {
   const config = readConfig(appSettingsOf(settings));
   const table = createTableClient(config.table, config.tableName, {});
   await table.createTable();
-  const writer = new JobStateWriter(table, { now: () => DEMO_JOB.startTimeUtc });
+  const demo: JobRecord = { ...DEMO_JOB, tenantId: settings.DEV_USER_TENANT_ID };
   try {
-    await writer.create({ ...DEMO_JOB, tenantId: settings.DEV_USER_TENANT_ID });
+    await new JobStateWriter(table, { now: () => DEMO_JOB.startTimeUtc }).create(demo);
     return 'created';
   } catch (error) {
-    if (error instanceof JobAlreadyExistsError) return 'already there';
-    throw error;
+    if (!(error instanceof JobAlreadyExistsError)) throw error;
   }
+  const existing = await table.getEntity<Record<string, unknown>>(DEMO_JOB.itemId, DEMO_JOB.jobInstanceId);
+  if (rowAnswers(existing, demo)) return 'already there';
+  await table.upsertEntity(toJobEntity(demo), 'Replace');
+  return `replaced (it belonged to tenant ${forLog(existing[COLUMNS.tenantId])}; DEV_USER_TENANT_ID is ${demo.tenantId})`;
 }
 
 function jobUrl(baseUrl: string, jobInstanceId: string): string {
@@ -158,6 +173,19 @@ function stopProcessGroup(child: ChildProcess): Promise<void> {
   });
 }
 
+/** --stack-only: no Functions host; the settings that point one of your own at this stack. */
+function announceStackOnly(settings: DevSettings): string {
+  const baseUrl = `http://${settings.HOST}:${settings.PORT}/api`;
+  say('Functions host: none (--stack-only). Start your own against this stack with these settings');
+  say('(npm run host and a debugger read them from the environment; func start from local.settings.json,');
+  say('where local.settings.sample.json has the same values for the default ports):');
+  for (const [name, value] of Object.entries({ ...appSettingsOf(settings), HOST: settings.HOST, PORT: settings.PORT })) {
+    say(`export ${name}='${value}'`);
+  }
+  say(`The curl lines below answer once your host listens on ${baseUrl}.`);
+  return baseUrl;
+}
+
 export function curlCommand(url: string, authorization: string, tenantId: string, request: { method?: string; body?: unknown } = {}): string {
   // Tokens are base64url and dots, the bodies our own JSON without quotes in strings: nothing needs escaping inside single quotes.
   const method = request.method && request.method !== 'GET' ? ` -X ${request.method}` : '';
@@ -170,7 +198,10 @@ export function curlCommand(url: string, authorization: string, tenantId: string
 /** A new job of the demo's item each run: 30 s of simulated work, long enough to watch it and to cancel it. */
 export const DEMO_CREATE_BODY = { invokeType: 'Manual', creationPayload: { durationSeconds: 30 } };
 
-async function main(): Promise<void> {
+async function main(args: string[]): Promise<void> {
+  const unknown = args.find((arg) => arg !== '--stack-only');
+  if (unknown !== undefined) throw new Error(`unknown option ${JSON.stringify(unknown)} (the only one is --stack-only)`);
+  const stackOnly = args.includes('--stack-only');
   assertOutsideAzure();
   const settings = devSettings(process.env, PROJECT_ROOT);
   const started = new Started();
@@ -184,11 +215,12 @@ async function main(): Promise<void> {
 
   try {
     const azuriteData = join(settings.DEV_DATA_DIR, 'azurite');
-    const useFunc = settings.DEV_FUNCTIONS_HOST !== 'local' && hasFunctionsCoreTools();
+    const useFunc = !stackOnly && settings.DEV_FUNCTIONS_HOST !== 'local' && hasFunctionsCoreTools();
+    // func start needs the Blob service for its own state: whenever it may run against this stack.
     const azurite = await startAzurite({
       port: Number(settings.AZURITE_TABLE_PORT),
       queuePort: Number(settings.AZURITE_QUEUE_PORT),
-      blobPort: useFunc ? Number(settings.AZURITE_BLOB_PORT) : undefined,
+      blobPort: useFunc || stackOnly ? Number(settings.AZURITE_BLOB_PORT) : undefined,
       location: azuriteData,
     }).catch((error: Error) => {
       const inUse = error.message.includes('EADDRINUSE');
@@ -196,7 +228,7 @@ async function main(): Promise<void> {
     });
     started.add(azurite.stop);
     azurite.process.once('exit', () => started.isStopping || (say('Azurite stopped unexpectedly; stopping.'), void started.stopAll(1)));
-    say(`Azurite: Table http://127.0.0.1:${azurite.port}, Queue http://127.0.0.1:${azurite.queuePort}${useFunc ? `, Blob http://127.0.0.1:${settings.AZURITE_BLOB_PORT}` : ''} (data in ${azuriteData})`);
+    say(`Azurite: Table http://127.0.0.1:${azurite.port}, Queue http://127.0.0.1:${azurite.queuePort}${useFunc || stackOnly ? `, Blob http://127.0.0.1:${settings.AZURITE_BLOB_PORT}` : ''} (data in ${azuriteData})`);
 
     const issuer = createDevIssuer(settings);
     const jwks = await startJwksServer(issuer, '127.0.0.1', Number(settings.DEV_ISSUER_PORT));
@@ -205,7 +237,7 @@ async function main(): Promise<void> {
 
     say(`Demo job ${DEMO_JOB.itemId}/${DEMO_JOB.jobInstanceId}: ${await seedDemoJob(settings)}`);
 
-    const baseUrl = await startFunctionsHost(settings, issuer, useFunc, started);
+    const baseUrl = stackOnly ? announceStackOnly(settings) : await startFunctionsHost(settings, issuer, useFunc, started);
     say(`Endpoint: ${baseUrl}/${JOB_INSTANCE_ROUTE}`);
     const authorization = devAuthorization(issuer, settings);
     const curl = (jobInstanceId: string, request?: { method?: string; body?: unknown }, suffix = '') =>
@@ -231,7 +263,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
+  main(process.argv.slice(2)).catch((error: unknown) => {
     process.stderr.write(`npm start: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   });

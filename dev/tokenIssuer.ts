@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
+import { azureHostMarker } from '../src/azureHost';
 import { isLoopbackHost } from '../src/url';
 
 export const ENTRA_KEY_ISSUER_TEMPLATE = '{authority}/{tenantid}/v2.0';
@@ -33,9 +34,9 @@ export interface AddKeyOptions {
   entry?: (entry: Record<string, unknown>) => Record<string, unknown>;
 }
 
-/** Throws inside Azure App Service / Functions: a development issuer must never vouch for production calls. */
+/** Throws inside Azure (src/azureHost.ts decides): a development issuer must never vouch for production calls. */
 export function assertOutsideAzure(env: Record<string, string | undefined> = process.env): void {
-  const marker = ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME', 'IDENTITY_ENDPOINT'].find((name) => env[name]);
+  const marker = azureHostMarker(env);
   if (marker) throw new Error(`The development token issuer refuses to run inside Azure (${marker} is set).`);
 }
 

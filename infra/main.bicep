@@ -305,7 +305,7 @@ resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
 }
 
 output functionAppName string = functionApp.name
-@description('The backend endpoint to put in the Fabric workload manifest (ServiceEndpoint "Workload").')
+@description('Where the app answers, for checking the deployment and as the origin behind your own host name; a cloud-mode Fabric workload manifest names a host in your verified domain (docs/deploy.md, section 5).')
 output fabricBackendUrl string = 'https://${functionApp.properties.defaultHostName}/api'
 output jobStateTableEndpoint string = storage.outputs.tableEndpoint
 output jobStateTableName string = storage.outputs.jobStateTableName

@@ -40,7 +40,7 @@ export interface Config extends TableConfig, QueueConfig {
   endpointResolutionUrls: Readonly<Record<string, string>>;
 }
 
-/** Every setting the app reads (DESIGN.md), for documentation checks and the sample settings file. */
+/** Every setting the app reads (README, "Settings"), for documentation checks and the sample settings file. */
 export const SETTINGS = {
   required: ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE'],
   oneOf: ['JOB_STATE_TABLE_ENDPOINT', 'JOB_STATE_TABLE_CONNECTION_STRING'],
@@ -71,6 +71,8 @@ const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
 // Azure Storage queue names: 3-63 lower-case letters, digits and single hyphens; room for "-poison".
 const QUEUE_NAME = /^(?=.{3,56}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 const REGION_NAME = /^[a-z0-9-]{1,64}$/;
+/** The problem reported when no table is configured at all (the jobstate CLI adds what to do). */
+export const NO_TABLE_CONNECTION = 'one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -119,7 +121,7 @@ class SettingsReader {
 }
 
 /**
- * Reads and checks every setting of DESIGN.md at once. Throws one ConfigError
+ * Reads and checks every setting the app has at once. Throws one ConfigError
  * naming every problem, so a bad deployment fails at start, not per request.
  */
 export function readConfig(env: Env): Config {
@@ -257,7 +259,7 @@ function readTableConnection(settings: SettingsReader): TableConnection {
   }
   if (connectionString !== undefined) return { kind: 'connectionString', connectionString };
   if (endpoint === undefined) {
-    settings.problems.push('one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required');
+    settings.problems.push(NO_TABLE_CONNECTION);
     return { kind: 'connectionString', connectionString: '' };
   }
   settings.checkHttpsOrLoopback('JOB_STATE_TABLE_ENDPOINT', endpoint);

@@ -14,7 +14,7 @@ param tags object
 @description('Blob container that holds the deployment package (functionAppConfig.deployment).')
 param deploymentContainerName string
 
-@description('Table of job instances, one row per job.')
+@description('The job-state table: one row per job instance, which the endpoint reads and the app writes.')
 param jobStateTableName string
 
 @description('Table of workload items.')

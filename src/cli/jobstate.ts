@@ -8,13 +8,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { TableClient } from '@azure/data-tables';
-import { ConfigError, readTableConfig } from '../config';
+import { ConfigError, NO_TABLE_CONNECTION, readTableConfig } from '../config';
 import { ERROR_SOURCES, type ErrorDetails, type ErrorSource, type JobInstanceStatus } from '../fabric/contract';
 import { FabricError } from '../fabric/errors';
 import { checkListLimit, listJobInstances } from '../jobs/jobListing';
 import { checkNewJobInstance, checkStatusChange, JobStateWriter, type NewJobInstance } from '../jobs/jobStateWriter';
 import { createTableClient } from '../jobs/tableClient';
 import { isGuid } from '../ids';
+import { forLog } from '../logValue';
 import { describeStorageError, statusCodeOf } from '../jobs/storageErrors';
 import { InvalidJobInputError, JobNotFoundError, JobStateWriteError } from '../jobs/writerErrors';
 import { JobStateStore } from '../jobs/jobStateStore';
@@ -43,6 +44,8 @@ interface Command {
   usage: string;
   options: ParseArgsConfig['options'];
   positionals?: number;
+  /** What to say when the positional argument is missing. */
+  missingPositional?: string;
   /** Checks the input (throwing InvalidJobInputError) and returns the work, which alone needs settings and storage. */
   prepare(values: Values, positionals: string[]): (table: TableClient) => Promise<unknown>;
 }
@@ -85,10 +88,14 @@ const COMMANDS: Record<string, Command> = {
       permanent: { type: 'boolean' },
     },
     positionals: 1,
+    missingPositional: 'the status (InProgress, Completed, Failed or Cancelled) is missing',
     prepare: (v, [target]) => {
       const itemId = required(v, 'item');
       const jobInstanceId = required(v, 'instance');
       const errorDetails = errorDetailsFrom(v);
+      // The writer's own messages speak of ErrorDetails; here they are options.
+      if (target === 'Failed' && !errorDetails) throw new InvalidJobInputError('Failed needs --error-code and --error-message');
+      if (target !== 'Failed' && errorDetails) throw new InvalidJobInputError(`only Failed takes --error-code and --error-message, not ${forLog(target)}`);
       checkStatusChange(itemId, jobInstanceId, target, errorDetails);
       return (table) => new JobStateWriter(table).setStatus(itemId, jobInstanceId, target as JobInstanceStatus, errorDetails);
     },
@@ -142,12 +149,26 @@ function errorDetailsFrom(v: Values): ErrorDetails | undefined {
   return { errorCode: code, message, source: source as ErrorSource, isPermanent: Boolean(v.permanent) };
 }
 
+const LOCAL_SETTINGS = 'local.settings.json';
+
 /** The environment, with gaps filled from ./local.settings.json's Values (the environment wins, as with func). */
 export function cliSettings(env: NodeJS.ProcessEnv, cwd: string): Record<string, string | undefined> {
-  const file = join(cwd, 'local.settings.json');
+  const file = join(cwd, LOCAL_SETTINGS);
   if (!existsSync(file)) return env;
   const values = (JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, string> }).Values ?? {};
   return { ...values, ...env };
+}
+
+/** The settings problems, and for a fresh clone (no table at all) what to do about it. */
+function describeSettingsProblems(error: ConfigError, cwd: string): string {
+  return error.problems
+    .map((problem) => {
+      if (problem !== NO_TABLE_CONNECTION) return problem;
+      return existsSync(join(cwd, LOCAL_SETTINGS))
+        ? `${problem}: neither is in the environment or in ./${LOCAL_SETTINGS}`
+        : `${problem}: set one in the environment, or copy local.settings.sample.json to ./${LOCAL_SETTINGS} (it points at the Azurite that npm start runs)`;
+    })
+    .join('; ');
 }
 
 function print(result: unknown): void {
@@ -155,9 +176,9 @@ function print(result: unknown): void {
 }
 
 /** One line, never a stack: what went wrong and, where it helps, which setting or input. */
-function describe(error: unknown): { message: string; exitCode: number } {
+function describe(error: unknown, cwd: string): { message: string; exitCode: number } {
   if (error instanceof InvalidJobInputError) return { message: error.message, exitCode: 2 };
-  if (error instanceof ConfigError) return { message: error.problems.join('; '), exitCode: 2 };
+  if (error instanceof ConfigError) return { message: describeSettingsProblems(error, cwd), exitCode: 2 };
   if (error instanceof JobStateWriteError) return { message: error.message, exitCode: 1 };
   if (error instanceof FabricError) return { message: error.logDetail ?? error.message, exitCode: 1 };
   if (statusCodeOf(error) !== undefined || (error as Error)?.name === 'RestError') return { message: `storage: ${describeStorageError(error)}`, exitCode: 1 };
@@ -179,11 +200,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
-    if (!parsed.values.help && parsed.positionals.length !== (command.positionals ?? 0)) {
-      throw new InvalidJobInputError(`expected ${command.positionals ?? 0} argument(s), got ${parsed.positionals.length}`);
+    const expected = command.positionals ?? 0;
+    if (!parsed.values.help && parsed.positionals.length !== expected) {
+      const missing = parsed.positionals.length < expected && command.missingPositional;
+      throw new InvalidJobInputError(missing || `expected ${expected} argument(s), got ${parsed.positionals.length}`);
     }
   } catch (error) {
-    process.stderr.write(`jobstate ${name}: ${(error as Error).message.split('\n', 1)[0]}\n${command.usage}\n`);
+    // One line, as every error of this command: node's hint about '--' separators is for other programs.
+    const message = (error as Error).message.split('\n', 1)[0].replace(/\. To specify a positional argument.*$/, '');
+    process.stderr.write(`jobstate ${name}: ${message} (jobstate ${name} --help lists the options)\n`);
     return 2;
   }
   if (parsed.values.help) {
@@ -197,7 +222,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     print(await work(createTableClient(config.table, config.tableName, settings)));
     return 0;
   } catch (error) {
-    const { message, exitCode } = describe(error);
+    const { message, exitCode } = describe(error, cwd);
     process.stderr.write(`jobstate ${name}: ${message}\n`);
     return exitCode;
   }

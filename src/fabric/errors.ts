@@ -1,7 +1,7 @@
 import type { ErrorSource } from './contract';
 
 /**
- * One class per failure class of DESIGN.md's error table. Each carries what
+ * One class per failure class of the README's "Answers" table. Each carries what
  * the caller sees (status, code, source, isPermanent, message) and, apart
  * from it, what only the log may see (`logDetail`).
  */

@@ -11,7 +11,7 @@ import { isGuid } from '../ids';
 import { forLog } from '../logValue';
 
 /**
- * The JobInstances row schema (DESIGN.md). This module is the only place that
+ * The JobInstances row schema (README, "Job state rows"). This module is the only place that
  * spells a column name: readers and writers go through it.
  */
 export const COLUMNS = {

@@ -1,5 +1,6 @@
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
+import { isRunningInAzure } from '../azureHost';
 import type { TableConnection } from '../config';
 import { isLoopbackHost, tryParseUrl } from '../url';
 
@@ -34,11 +35,6 @@ export function isLoopbackConnectionString(connectionString: string): boolean {
   if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return true;
   const endpoint = tryParseUrl(parts.get('tableendpoint') ?? '');
   return endpoint !== undefined && isLoopbackHost(endpoint.hostname);
-}
-
-/** Inside Azure App Service / Functions these are set by the platform. */
-export function isRunningInAzure(env: Env): boolean {
-  return Boolean(env.WEBSITE_INSTANCE_ID || env.IDENTITY_ENDPOINT || env.MSI_ENDPOINT);
 }
 
 /**

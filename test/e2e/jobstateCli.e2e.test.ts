@@ -38,13 +38,13 @@ function newJob() {
   return { ...ids, create, id: ['--item', ids.item, '--instance', ids.instance] };
 }
 
-/** A one-line error on stderr, a non-zero exit, nothing on stdout. */
+/** Exactly one line on stderr, a non-zero exit, nothing on stdout (the README promises one line). */
 function expectOneLineFailure(result: ReturnType<typeof jobstate>, code: number, message: RegExp) {
   expect(result.code).toBe(code);
   expect(result.stdout).toBe('');
-  const firstLine = result.stderr.split('\n')[0];
-  expect(firstLine).toMatch(message);
-  expect(result.stderr).not.toMatch(/\n\s+at /);
+  expect(result.stderr.endsWith('\n')).toBe(true);
+  expect(result.stderr.slice(0, -1)).not.toContain('\n');
+  expect(result.stderr).toMatch(message);
 }
 
 describe('jobstate, the happy path', () => {
@@ -128,8 +128,10 @@ describe('jobstate, bad input: a one-line error, a non-zero exit, nothing writte
   it('refuses Failed without an error code and message', async () => {
     const job = newJob();
     jobstate(job.create);
-    expectOneLineFailure(jobstate(['set', 'Failed', ...job.id]), 2, /Failed needs ErrorDetails/);
+    expectOneLineFailure(jobstate(['set', 'Failed', ...job.id]), 2, /Failed needs --error-code and --error-message$/m);
     expectOneLineFailure(jobstate(['set', 'Failed', ...job.id, '--error-code', 'X']), 2, /go together/);
+    expectOneLineFailure(jobstate(['set', 'Completed', ...job.id, '--error-code', 'X', '--error-message', 'm']), 2, /only Failed takes --error-code and --error-message, not "Completed"/);
+    expectOneLineFailure(jobstate(['set', ...job.id]), 2, /the status \(InProgress, Completed, Failed or Cancelled\) is missing/);
     expect((await store.read(job.item, job.instance))?.status).toBe('NotStarted');
   });
 
@@ -150,14 +152,25 @@ describe('jobstate, bad input: a one-line error, a non-zero exit, nothing writte
     expectOneLineFailure(jobstate(['list', '--item', randomUUID(), '--limit', '500'], {}), 2, /--limit must be 1 to 100/);
   });
 
-  it('names the missing setting', async () => {
+  it('names the missing setting and, in a folder without local.settings.json, says what to do', async () => {
     const job = newJob();
-    expectOneLineFailure(jobstate(job.create, {}), 2, /JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required/);
+    expectOneLineFailure(
+      jobstate(job.create, {}),
+      2,
+      /JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required: set one in the environment, or copy local.settings.sample.json to .\/local.settings.json \(it points at the Azurite that npm start runs\)/,
+    );
     expect(await store.read(job.item, job.instance)).toBeUndefined();
   });
 
+  it('says where it looked when local.settings.json has no table either', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jobstate-empty-'));
+    writeFileSync(join(dir, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: { JOB_STATE_TABLE_NAME: 'JobInstances' } }));
+    expectOneLineFailure(jobstate(newJob().create, {}, dir), 2, /is required: neither is in the environment or in .\/local.settings.json$/m);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('rejects unknown options, missing options and unknown commands', () => {
-    expectOneLineFailure(jobstate(['show', '--item', randomUUID(), '--bogus', 'x']), 2, /Unknown option '--bogus'/);
+    expectOneLineFailure(jobstate(['show', '--item', randomUUID(), '--bogus', 'x']), 2, /^jobstate show: Unknown option '--bogus' \(jobstate show --help lists the options\)$/m);
     expectOneLineFailure(jobstate(['show', '--item', randomUUID()]), 2, /--instance is required/);
     expectOneLineFailure(jobstate(['frobnicate']), 2, /unknown command "frobnicate"/);
   });

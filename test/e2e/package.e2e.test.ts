@@ -31,8 +31,9 @@ describe('the deployment package', () => {
     expect(names).toContain(manifest.main);
     expect(names).toContain('host.json');
     expect(manifest.dependencies).toBeUndefined();
+    expect(names).toContain('dist/app/THIRD-PARTY-NOTICES.txt');
     for (const name of names) {
-      expect(name).toMatch(/^(host\.json|package\.json|dist\/app\/[\w.-]+\.(js|LEGAL\.txt))$/);
+      expect(name).toMatch(/^(host\.json|package\.json|dist\/app\/([\w.-]+\.js|THIRD-PARTY-NOTICES\.txt))$/);
       expect(name).not.toMatch(/(^|\/)(test|src|dev|node_modules)\/|\.ts$|\.map$|local\.settings/);
     }
     expect(reported.bytes).toBeGreaterThan(0);

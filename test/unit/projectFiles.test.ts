@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readConfig, SETTINGS } from '../../src/config';
 import { appSettingsOf, devSettings } from '../../dev/devSettings';
@@ -73,5 +73,40 @@ describe('package-lock.json', () => {
       expect(entry.version, path).toMatch(/^\d+\.\d+\.\d+(-[\w.]+)?$/);
       expect(entry.integrity, path).toMatch(/^sha512-[A-Za-z0-9+/]{86}==$/);
     }
+  });
+});
+
+describe('the README', () => {
+  const readme = read('README.md');
+
+  it("shows an npm run host example that stays on this machine: the development stack's settings and the development issuer's JWKS", () => {
+    const example = /^((?: {4}[A-Za-z_]+=\S+ \\\n)+) {4}npm run host$/m.exec(readme);
+    expect(example).not.toBeNull();
+    const env = Object.fromEntries(
+      example![1]
+        .trim()
+        .split(/ \\\n\s*/)
+        .map((assignment) => [assignment.slice(0, assignment.indexOf('=')), assignment.slice(assignment.indexOf('=') + 1).replace(/ \\$/, '')]),
+    );
+    const stack = appSettingsOf(devSettings({}, ROOT));
+    expect(env.ENTRA_JWKS_URI).toBe(stack.ENTRA_JWKS_URI);
+    // Azurite's default Table endpoint, where npm run stack runs it by default.
+    expect(env.JOB_STATE_TABLE_CONNECTION_STRING).toBe('UseDevelopmentStorage=true');
+    for (const name of ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE']) expect(env[name], name).toBe(stack[name]);
+    const config = readConfig(env);
+    expect(new URL(config.entraJwksUri).hostname).toBe('127.0.0.1');
+  });
+});
+
+describe('the project docs stand on their own', () => {
+  const docs = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+
+  it.each(docs)('%s cites no team file, no issue and no shared copy', (file) => {
+    expect(read(file)).not.toMatch(/\b(DESIGN|AUTH|JOBS|STYLE)\.md\b|\bthe issue\b|\bshared copy\b|the team's/i);
+  });
+
+  it.each(docs)('%s links only to files that are in the repository', (file) => {
+    const links = [...read(file).matchAll(/\]\(([^)\s]+)\)/g)].map(([, target]) => target).filter((target) => !/^(https?:|mailto:|#)/.test(target));
+    for (const target of links) expect(existsSync(join(ROOT, dirname(file), target.split('#')[0])), `${file} → ${target}`).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCredential, createTableClient, isLoopbackConnectionString, isRunningInAzure } from '../../src/jobs/tableClient';
+import { createCredential, createTableClient, isLoopbackConnectionString } from '../../src/jobs/tableClient';
 
 describe('isLoopbackConnectionString', () => {
   it.each([
@@ -14,12 +14,6 @@ describe('isLoopbackConnectionString', () => {
 });
 
 describe('credential choice', () => {
-  it('recognises Azure App Service and Functions', () => {
-    expect(isRunningInAzure({ WEBSITE_INSTANCE_ID: 'abc' })).toBe(true);
-    expect(isRunningInAzure({ IDENTITY_ENDPOINT: 'http://localhost:8081/msi/token' })).toBe(true);
-    expect(isRunningInAzure({})).toBe(false);
-  });
-
   // The source loads @azure/identity with require() (lazily); vitest's import gives the ESM build, so compare names.
   const kind = (credential: object) => credential.constructor.name;
 

@@ -1,0 +1,107 @@
+/**
+ * The third-party notice of the deployment package: every npm package whose
+ * code esbuild put into a bundle (its metafile says which files contributed
+ * bytes to which output), with name, version, licence and licence text.
+ * A vendor who ships the zip ships this file with it.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Metafile } from 'esbuild';
+
+export interface BundledPackage {
+  name: string;
+  version: string;
+  /** The SPDX expression of package.json's `license`. */
+  license: string;
+  /** The licence text, or undefined when the package ships none. */
+  licenseText?: string;
+  /** Where the text came from: a file in the package, or a note. */
+  licenseSource: string;
+}
+
+/** `node_modules/@scope/name` or `node_modules/name` (the innermost one) of a metafile path, or undefined for project code. */
+export function packageDirOf(inputPath: string): string | undefined {
+  const at = inputPath.lastIndexOf('node_modules/');
+  if (at < 0) return undefined;
+  const [first, second] = inputPath.slice(at + 'node_modules/'.length).split('/');
+  return inputPath.slice(0, at) + 'node_modules/' + (first.startsWith('@') ? `${first}/${second}` : first);
+}
+
+/** The package folders (relative to the build's working directory) that contribute code to any output of these builds. */
+export function bundledPackageDirs(metafiles: Metafile[]): string[] {
+  const dirs = new Set<string>();
+  for (const metafile of metafiles) {
+    for (const output of Object.values(metafile.outputs)) {
+      for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+        const dir = bytesInOutput > 0 ? packageDirOf(input) : undefined;
+        if (dir) dirs.add(dir);
+      }
+    }
+  }
+  return [...dirs];
+}
+
+const LICENSE_FILE = /^(licen[cs]e|copying)(\.(md|txt|markdown))?$/i;
+
+/** The MIT terms, for a package that declares MIT but ships no licence file (its copyright holder is named beside it). */
+const MIT_TERMS = `Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+associated documentation files (the "Software"), to deal in the Software without restriction, including
+without limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is furnished to do so, subject to the
+following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or substantial
+portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT
+LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO
+EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER
+IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE
+USE OR OTHER DEALINGS IN THE SOFTWARE.`;
+
+function personName(person: unknown): string | undefined {
+  if (typeof person === 'string') return person;
+  if (person && typeof person === 'object' && typeof (person as { name?: unknown }).name === 'string') return (person as { name: string }).name;
+  return undefined;
+}
+
+export function readBundledPackage(root: string, dir: string): BundledPackage {
+  const manifest = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const name = String(manifest.name);
+  const version = String(manifest.version);
+  const license = typeof manifest.license === 'string' ? manifest.license : 'UNKNOWN (package.json declares no licence)';
+  const file = existsSync(join(root, dir)) ? readdirSync(join(root, dir)).sort().find((entry) => LICENSE_FILE.test(entry)) : undefined;
+  if (file) {
+    return { name, version, license, licenseText: readFileSync(join(root, dir, file), 'utf8').trim(), licenseSource: `${name}/${file}` };
+  }
+  const author = personName(manifest.author);
+  if (license === 'MIT' && author) {
+    return {
+      name,
+      version,
+      license,
+      licenseText: `Copyright (c) ${author}\n\n${MIT_TERMS}`,
+      licenseSource: `the package ships no licence file; its package.json declares MIT with author ${author}, so these are the MIT terms under that name`,
+    };
+  }
+  return { name, version, license, licenseSource: 'the package ships no licence file; see its package.json and repository' };
+}
+
+const RULE = '='.repeat(100);
+
+export function thirdPartyNotices(packages: BundledPackage[], bundles: string[]): string {
+  const sorted = [...packages].sort((a, b) => a.name.localeCompare(b.name));
+  const lines = [
+    'THIRD-PARTY SOFTWARE NOTICES',
+    '',
+    `${bundles.join(' and ')} contain code of the ${sorted.length} npm packages below, each under its own licence.`,
+    'Generated by `npm run build` from what esbuild reports it bundled; ship this file with the bundles.',
+    '',
+    ...sorted.map((p) => `  ${p.name} ${p.version} (${p.license})`),
+  ];
+  for (const p of sorted) {
+    lines.push('', RULE, `${p.name} ${p.version}`, `License: ${p.license}`, `Text: ${p.licenseSource}`, RULE, '');
+    if (p.licenseText) lines.push(p.licenseText);
+  }
+  return `${lines.join('\n')}\n`;
+}
