@@ -66,6 +66,8 @@ beforeAll(async () => {
     PORT: String(await freeLoopbackPort()),
     DEV_ISSUER_PORT: String(await freeLoopbackPort()),
     AZURITE_TABLE_PORT: String(await freeLoopbackPort()),
+    AZURITE_QUEUE_PORT: String(await freeLoopbackPort()),
+    AZURITE_BLOB_PORT: String(await freeLoopbackPort()),
     DEV_DATA_DIR: dataDir,
   };
   // --ignore-scripts skips only the prestack build: npm test has built.
@@ -92,8 +94,12 @@ describe('npm run stack (the development stack without a Functions host)', () =>
   it('prints every setting a host needs, all pointing at loopback', () => {
     const settings = printedSettings();
     expect(Object.keys(settings).sort()).toEqual(
-      ['ENTRA_JWKS_URI', 'HOST', 'JOB_STATE_TABLE_CONNECTION_STRING', 'JOB_STATE_TABLE_NAME', 'PORT', 'PUBLISHER_TENANT_ID', 'WORKLOAD_AUDIENCE', 'WORKLOAD_CLIENT_ID'].sort(),
+      [
+        'ENTRA_JWKS_URI', 'HOST', 'JOB_QUEUE_NAME', 'JOB_STATE_TABLE_CONNECTION_STRING', 'JOB_STATE_TABLE_NAME', 'JobQueue', 'PORT',
+        'PUBLISHER_TENANT_ID', 'WORKLOAD_AUDIENCE', 'WORKLOAD_CLIENT_ID',
+      ].sort(),
     );
+    expect(settings.JobQueue).toMatch(/QueueEndpoint=http:\/\/127\.0\.0\.1:\d+\//);
     expect(settings.ENTRA_JWKS_URI).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
     expect(settings.JOB_STATE_TABLE_CONNECTION_STRING).toMatch(/TableEndpoint=http:\/\/127\.0\.0\.1:\d+\//);
   });
