@@ -165,7 +165,7 @@ export class StorageUnavailableError extends UnavailableError {
   readonly errorCode = 'StorageUnavailable';
 
   constructor(logDetail: string, retryAfterSeconds = 5) {
-    super('The job state store is temporarily unavailable. Try again later.', retryAfterSeconds, logDetail);
+    super('The state store is temporarily unavailable. Try again later.', retryAfterSeconds, logDetail);
   }
 }
 
