@@ -16,13 +16,13 @@ import { updateItem } from './updateItem';
 
 /** Fabric's workload API, one declaration per operation of the contract: all eight. */
 export const OPERATIONS = [
+  getItemJobInstanceState,
+  createItemJobInstance,
+  cancelItemJobInstance,
   createItem,
   updateItem,
   deleteItem,
   getItemPayload,
-  createItemJobInstance,
-  getItemJobInstanceState,
-  cancelItemJobInstance,
   resolveEndpoint,
 ] as const;
 
