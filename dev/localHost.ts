@@ -23,6 +23,7 @@ import { tryParseUrl } from '../src/url';
 import type { RouteDefinition } from '../src/http/routes';
 import type { QueueFunction } from '../src/functions/queueFunction';
 import type { RunningQueueHost } from './localQueueHost';
+import { MAX_REQUEST_HEADER_BYTES, readRequestHeaders, RequestHeaderFieldsTooLargeError } from './requestHeaders';
 
 export const ROUTE_PREFIX = 'api';
 
@@ -63,8 +64,8 @@ export interface RunningHost {
 export async function startLocalHost(options: LocalHostOptions): Promise<RunningHost> {
   const { functions } = options;
   const log = options.log ?? consoleSink;
-  // Above our own 16 KiB Authorization bound, so the app (not Node) answers oversized headers.
-  const server = createServer({ maxHeaderSize: 64 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+  // Kestrel's bound, above our own 16 KiB Authorization bound, so the app (not Node) answers oversized Authorization headers.
+  const server = createServer({ maxHeaderSize: MAX_REQUEST_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
     serve(functions, log, req, res).catch((error) => {
       log('error', `local host: ${String(error)}`);
       if (!res.headersSent) writeResponse(res, toErrorResponse(error));
@@ -111,6 +112,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
 async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const headers = readRequestHeaders(req);
+  if (!headers) {
+    req.resume();
+    return writeResponse(res, toErrorResponse(new RequestHeaderFieldsTooLargeError()));
+  }
   const url = tryParseUrl(req.url ?? '/', 'http://localhost');
   const matched = url ? matchRoutes(functions.routes, url.pathname) : [];
   if (matched.length === 0) {
@@ -128,7 +134,7 @@ async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMess
     res.shouldKeepAlive = false;
     return writeResponse(res, toErrorResponse(new PayloadTooLargeError(MAX_REQUEST_BODY_BYTES)));
   }
-  const request = { method, url: `http://localhost${url!.pathname}${url!.search}`, headers: joinHeaderValues(req), params: match.params, body: { bytes: body } };
+  const request = { method, url: `http://localhost${url!.pathname}${url!.search}`, headers, params: match.params, body: { bytes: body } };
   writeResponse(res, await invoke(functions, match.route, request, log));
 }
 
@@ -173,19 +179,6 @@ function newContext(functions: FunctionsModule, functionName: string, log: LogSi
     logHandler: (level, ...args) => log(level, args.map(String).join(' ')),
     triggerMetadata,
   });
-}
-
-/**
- * Every value of every header, repeated ones joined with ", " as the Functions
- * host does. Node's req.headers keeps only the first Authorization header, so
- * read headersDistinct: a duplicated header must reach the app.
- */
-export function joinHeaderValues(req: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, values] of Object.entries(req.headersDistinct)) {
-    if (values) headers[name] = values.join(', ');
-  }
-  return headers;
 }
 
 /** Literal segments (the `api` prefix too) match case-insensitively, as in the Functions host. */

@@ -155,7 +155,11 @@ class QueueListener {
     let popReceipt = message.popReceipt;
     const tag = `${this.fn.name} (message ${message.messageId}, dequeue ${message.dequeueCount})`;
     // A message that already failed maxDequeueCount times (its runner died, say) is not run again.
-    if (message.dequeueCount > this.settings.maxDequeueCount) return this.moveToPoison(message, popReceipt, tag);
+    if (message.dequeueCount > this.settings.maxDequeueCount) {
+      return this.moveToPoison(message, popReceipt, tag).catch((error: Error) =>
+        this.options.log('warning', `local queue host: ${tag}: moving it to the poison queue failed: ${error.message.split('\n', 1)[0]}`),
+      );
+    }
     const renew = setInterval(() => {
       void this.queue
         .updateMessage(message.messageId, popReceipt, undefined, LEASE_MS / 1000)

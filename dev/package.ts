@@ -7,17 +7,21 @@
  *   dist/app/*     the bundled function, the lazily loaded identity bundle and
  *                  the licence notices of what they bundle
  * Nothing else: no sources, tests, dev tools, maps or local settings. Entries
- * carry a fixed date so that the same build gives the same zip.
+ * carry a fixed date so that the same build gives the same zip. The same files
+ * also go, unzipped, to dist/deploy/function-app/: the folder azure.yaml hands
+ * to `azd deploy`, which zips it itself.
  *
  *   node dist/dev/package.js [--out <file>]   (default dist/deploy/function-app.zip)
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { zipSync, type Zippable } from 'fflate';
 import { BUNDLE_DIR, BUNDLE_ENTRY } from './bundle';
 import { PROJECT_ROOT } from './projectRoot';
 
 export const DEFAULT_PACKAGE = join(PROJECT_ROOT, 'dist', 'deploy', 'function-app.zip');
+/** azure.yaml's `dist`. */
+export const DEFAULT_PACKAGE_DIR = join(PROJECT_ROOT, 'dist', 'deploy', 'function-app');
 // Zip stores local time, and fflate reads the date's local fields: a local-time
 // date gives the same bytes in every time zone.
 const FIXED_DATE = new Date(2020, 0, 1);
@@ -47,8 +51,22 @@ export function writePackage(out = DEFAULT_PACKAGE): { out: string; bytes: numbe
   return { out, bytes: zip.length, files: [...files.keys()] };
 }
 
+/** The package's files, unzipped, in a folder of their own (emptied first, so nothing stale is deployed). */
+export function writePackageDir(dir = DEFAULT_PACKAGE_DIR, files = packageFiles()): string[] {
+  rmSync(dir, { recursive: true, force: true });
+  for (const [path, data] of files) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), data);
+  }
+  return [...files.keys()];
+}
+
 if (require.main === module) {
   const at = process.argv.indexOf('--out');
   const { out, bytes, files } = writePackage(at > 0 ? process.argv[at + 1] : undefined);
   process.stdout.write(`${relative(process.cwd(), out)}: ${(bytes / 1024).toFixed(0)} KiB, ${files.length} files\n${files.map((f) => `  ${f}`).join('\n')}\n`);
+  if (at < 0) {
+    writePackageDir();
+    process.stdout.write(`${relative(process.cwd(), DEFAULT_PACKAGE_DIR)}/: the same files, unzipped (for azd)\n`);
+  }
 }

@@ -17,12 +17,20 @@ export interface IssuerKey {
   publicKey: KeyObject;
   /** The JWKS entry's `issuer`; undefined publishes the key without one. */
   issuer?: string;
+  /** Rewrites the published JWKS entry; see AddKeyOptions.entry. */
+  entry?: (entry: Record<string, unknown>) => Record<string, unknown>;
 }
 
 export interface AddKeyOptions {
   kid?: string;
   /** Default: Entra's template `{authority}/{tenantid}/v2.0`; null: no issuer field. */
   issuer?: string | null;
+  /** Of a generated key; default 2048. Tests publish weaker keys to see them refused. */
+  modulusLength?: number;
+  /** Of a generated key; default 65537. */
+  publicExponent?: number;
+  /** Rewrites the key's JWKS entry as published: tests publish malformed or inconsistent entries with it. */
+  entry?: (entry: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /** Throws inside Azure App Service / Functions: a development issuer must never vouch for production calls. */
@@ -42,10 +50,10 @@ export class TokenIssuer {
   addKey(options: AddKeyOptions = {}, privateKey?: KeyObject): IssuerKey {
     const pair = privateKey
       ? { privateKey, publicKey: createPublicKey(privateKey) }
-      : generateKeyPairSync('rsa', { modulusLength: 2048 });
+      : generateKeyPairSync('rsa', { modulusLength: options.modulusLength ?? 2048, publicExponent: options.publicExponent ?? 65537 });
     const issuer =
       options.issuer === null ? undefined : (options.issuer ?? ENTRA_KEY_ISSUER_TEMPLATE.replace('{authority}', this.authorityHost));
-    const key: IssuerKey = { kid: options.kid ?? randomUUID(), privateKey: pair.privateKey, publicKey: pair.publicKey, issuer };
+    const key: IssuerKey = { kid: options.kid ?? randomUUID(), privateKey: pair.privateKey, publicKey: pair.publicKey, issuer, entry: options.entry };
     this.published.push(key);
     return key;
   }
@@ -63,7 +71,8 @@ export class TokenIssuer {
     return {
       keys: this.published.map((key) => {
         const { n, e } = key.publicKey.export({ format: 'jwk' });
-        return { kty: 'RSA', use: 'sig', kid: key.kid, n, e, ...(key.issuer ? { issuer: key.issuer } : {}) };
+        const entry = { kty: 'RSA', use: 'sig', kid: key.kid, n, e, ...(key.issuer ? { issuer: key.issuer } : {}) };
+        return key.entry ? key.entry(entry) : entry;
       }),
     };
   }

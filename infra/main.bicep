@@ -1,8 +1,10 @@
-// The Fabric job-state backend: an Azure Functions app on the Flex Consumption
+// The Fabric workload backend: an Azure Functions app on the Flex Consumption
 // plan, one user-assigned managed identity for everything it touches, a
-// storage account without keys, and Application Insights without keys.
+// storage account without keys (job and item tables, the job queue), and
+// Application Insights without keys.
 //
 //   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json ...
+//   azd up                                   (azure.yaml at the repository root)
 //
 // docs/deploy.md walks through it; docs/decisions.md says why it looks like
 // this. API versions and role ids were checked against the sources listed in
@@ -40,7 +42,15 @@ param entraAuthorityHost string = environment().authentication.loginEndpoint
 @maxLength(63)
 param jobStateTableName string = 'JobInstances'
 
-@description('Optional principal (object) id of a job runner to make Storage Table Data Contributor on the job-state table. Empty: none.')
+@description('ENDPOINT_RESOLUTION_URLS: backend base URL per lower-case Fabric region name, and under "default" for any other region. Empty: the app answers EndpointResolution without regional backends.')
+param endpointResolutionUrls object = {}
+
+@description('Days Log Analytics keeps telemetry. Fabric workload certification asks for 30 days of health telemetry.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 30
+
+@description('Optional principal (object) id of a job runner outside the app to make Storage Table Data Contributor on the job-state table. Empty: none.')
 param jobRunnerPrincipalId string = ''
 
 @description('What kind of principal jobRunnerPrincipalId is.')
@@ -70,8 +80,17 @@ param tags object = {}
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, baseName))
 var deploymentContainerName = 'app-package'
+// Names are known when the deployment starts, so the role assignments'
+// scopes and names are too (What-If can predict them).
+var storageAccountName = 'st${resourceToken}'
+var applicationInsightsName = 'appi-${baseName}-${resourceToken}'
+// ITEMS_TABLE_NAME, JOB_QUEUE_NAME; the Functions host moves a message that
+// keeps failing to '<queue>-poison'.
+var itemsTableName = 'Items'
+var jobQueueName = 'job-runs'
+var poisonQueueName = '${jobQueueName}-poison'
 
-// The one identity: host storage, deployment package, telemetry and job state.
+// The one identity: host storage, deployment package, telemetry, tables and queues.
 // User-assigned, so its roles exist before the app's first start.
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
   name: 'id-${baseName}-${resourceToken}'
@@ -82,11 +101,14 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' 
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
-    name: 'st${resourceToken}'
+    name: storageAccountName
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
-    tableName: jobStateTableName
+    jobStateTableName: jobStateTableName
+    itemsTableName: itemsTableName
+    jobQueueName: jobQueueName
+    poisonQueueName: poisonQueueName
   }
 }
 
@@ -94,25 +116,35 @@ module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   params: {
     logAnalyticsName: 'log-${baseName}-${resourceToken}'
-    applicationInsightsName: 'appi-${baseName}-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
     location: location
     tags: tags
+    retentionInDays: logRetentionDays
   }
 }
 
 module roles 'modules/roles.bicep' = {
   name: 'roles'
   params: {
-    storageAccountName: storage.outputs.name
-    tableName: storage.outputs.tableName
-    applicationInsightsName: monitoring.outputs.name
+    storageAccountName: storageAccountName
+    jobStateTableName: jobStateTableName
+    itemsTableName: itemsTableName
+    jobQueueName: jobQueueName
+    poisonQueueName: poisonQueueName
+    applicationInsightsName: applicationInsightsName
+    appIdentityId: identity.id
     appPrincipalId: identity.properties.principalId
     jobRunnerPrincipalId: jobRunnerPrincipalId
     jobRunnerPrincipalType: jobRunnerPrincipalType
   }
+  // The scopes are passed by name: the resources must exist first.
+  dependsOn: [
+    storage
+    monitoring
+  ]
 }
 
-resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: 'plan-${baseName}-${resourceToken}'
   location: location
   tags: tags
@@ -126,10 +158,11 @@ resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
   }
 }
 
-resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
+resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   name: 'func-${baseName}-${resourceToken}'
   location: location
-  tags: tags
+  // azd finds the app it deploys service "api" of azure.yaml to by this tag.
+  tags: union(tags, { 'azd-service-name': 'api' })
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -168,7 +201,8 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
           value: 'Authorization=AAD;ClientId=${identity.properties.clientId}'
         }
         // The app's own settings (src/config.ts). ENTRA_JWKS_URI is left out:
-        // its default follows ENTRA_AUTHORITY_HOST.
+        // its default follows ENTRA_AUTHORITY_HOST; JOB_HEARTBEAT_SECONDS
+        // keeps the app's default.
         {
           name: 'PUBLISHER_TENANT_ID'
           value: publisherTenantId
@@ -191,7 +225,33 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         }
         {
           name: 'JOB_STATE_TABLE_NAME'
-          value: storage.outputs.tableName
+          value: storage.outputs.jobStateTableName
+        }
+        {
+          name: 'ITEMS_TABLE_NAME'
+          value: storage.outputs.itemsTableName
+        }
+        // The job queue, in the Functions connection-setting convention that
+        // the queue trigger and the app's own enqueue both read.
+        {
+          name: 'JobQueue__queueServiceUri'
+          value: storage.outputs.queueEndpoint
+        }
+        {
+          name: 'JobQueue__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'JobQueue__clientId'
+          value: identity.properties.clientId
+        }
+        {
+          name: 'JOB_QUEUE_NAME'
+          value: storage.outputs.jobQueueName
+        }
+        {
+          name: 'ENDPOINT_RESOLUTION_URLS'
+          value: string(endpointResolutionUrls)
         }
         {
           name: 'AZURE_CLIENT_ID'
@@ -228,7 +288,7 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
 
 // Deployments go through Microsoft Entra (az CLI, Core Tools, pipelines);
 // no FTP or SCM user names and passwords.
-resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-11-01' = {
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
   parent: functionApp
   name: 'ftp'
   properties: {
@@ -236,7 +296,7 @@ resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
   }
 }
 
-resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-11-01' = {
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
   parent: functionApp
   name: 'scm'
   properties: {
@@ -248,7 +308,9 @@ output functionAppName string = functionApp.name
 @description('The backend endpoint to put in the Fabric workload manifest (ServiceEndpoint "Workload").')
 output fabricBackendUrl string = 'https://${functionApp.properties.defaultHostName}/api'
 output jobStateTableEndpoint string = storage.outputs.tableEndpoint
-output jobStateTableName string = storage.outputs.tableName
-output storageAccountName string = storage.outputs.name
+output jobStateTableName string = storage.outputs.jobStateTableName
+output jobQueueServiceUri string = storage.outputs.queueEndpoint
+output jobQueueName string = storage.outputs.jobQueueName
+output storageAccountName string = storageAccountName
 output identityPrincipalId string = identity.properties.principalId
 output identityClientId string = identity.properties.clientId

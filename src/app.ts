@@ -58,7 +58,7 @@ export function createDependencies(config: Config, options: CompositionOptions =
   const env = options.env ?? process.env;
   const warn = options.warn ?? ((message: string) => console.warn(message));
   const handlers = options.handlers ?? registeredHandlers;
-  const keys = new SigningKeyStore({ jwksUri: config.entraJwksUri, onFetchFailure: warn });
+  const keys = new SigningKeyStore({ jwksUri: config.entraJwksUri, onFetchFailure: warn, onUnusableKeys: warn });
   const authenticator = new SubjectAndAppAuthenticator({
     authorityHost: config.entraAuthorityHost,
     v1Audience: config.workloadAudience,

@@ -50,12 +50,13 @@ export const SETTINGS = {
     'JOB_STATE_TABLE_NAME',
     'AZURE_CLIENT_ID',
     'ITEMS_TABLE_NAME',
+    // A Functions connection: the connection string itself, or, with an
+    // identity, JobQueue__queueServiceUri, JobQueue__credential and JobQueue__clientId.
+    'JobQueue',
     'JOB_QUEUE_NAME',
     'JOB_HEARTBEAT_SECONDS',
     'ENDPOINT_RESOLUTION_URLS',
   ],
-  /** The job queue's connection: `JobQueue` alone (a connection string), or the three identity-based settings. */
-  queueConnection: ['JobQueue', 'JobQueue__queueServiceUri', 'JobQueue__credential', 'JobQueue__clientId'],
 } as const;
 
 /** The Functions connection-setting prefix that the queue trigger and the app's own enqueue both read. */

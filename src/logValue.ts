@@ -1,12 +1,18 @@
+// JSON.stringify escapes C0 controls (CR and LF among them) but leaves these
+// as they are: DEL, the C1 controls (NEL is a line break to some log viewers,
+// CSI a command to some terminals) and the Unicode line and paragraph separators.
+const UNESCAPED_BY_JSON = /[\u007f-\u009f\u2028\u2029]/g;
+
 /**
  * A short, single-line rendering of an untrusted value for a log line: strings
- * are quoted and cut, arrays shown one level deep, anything else by its type.
+ * are quoted, cut and every control or line-breaking character escaped, arrays
+ * shown one level deep, anything else by its type.
  * Never recursive, so a deeply nested claim cannot make logging throw.
  */
 export function forLog(value: unknown, maxLength = 64): string {
   if (typeof value === 'string') {
     const cut = value.length > maxLength ? `${value.slice(0, maxLength)}…` : value;
-    return JSON.stringify(cut);
+    return JSON.stringify(cut).replace(UNESCAPED_BY_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   }
   if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (Array.isArray(value)) {

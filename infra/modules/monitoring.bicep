@@ -7,10 +7,12 @@ param applicationInsightsName string
 param location string
 param tags object
 
-@description('Days Log Analytics keeps data.')
-param retentionInDays int = 30
+@description('Days Log Analytics keeps data (requests, traces and their operation ids).')
+@minValue(30)
+@maxValue(730)
+param retentionInDays int
 
-resource workspace 'Microsoft.OperationalInsights/workspaces@2025-02-01' = {
+resource workspace 'Microsoft.OperationalInsights/workspaces@2026-03-01' = {
   name: logAnalyticsName
   location: location
   tags: tags

@@ -1,14 +1,25 @@
-// Least-privilege role assignments. Every assignment has a deterministic name,
-// guid(scope, principal, role), so redeploying never duplicates it.
+// Least-privilege role assignments, each on the narrowest scope that works:
+// one table, one queue, the Application Insights resource; only the
+// Functions host's blob role is on the account. Every assignment has a
+// deterministic name, guid(scope, principal, role), so redeploying never
+// duplicates it. The principal in the name is the identity's resource id,
+// known when the deployment starts (a principal id is not, and What-If could
+// not predict the assignments; see docs/decisions.md).
 
 param storageAccountName string
-param tableName string
+param jobStateTableName string
+param itemsTableName string
+param jobQueueName string
+param poisonQueueName string
 param applicationInsightsName string
 
-@description('Principal (object) id of the function app\'s user-assigned identity.')
+@description('Resource id of the function app\'s user-assigned identity: names its assignments.')
+param appIdentityId string
+
+@description('Principal (object) id of that identity: the principal of its assignments.')
 param appPrincipalId string
 
-@description('Optional principal (object) id of a job runner that writes job state.')
+@description('Optional principal (object) id of a job runner outside the app that writes job state.')
 param jobRunnerPrincipalId string = ''
 
 @allowed([
@@ -23,23 +34,45 @@ param jobRunnerPrincipalType string = 'ServicePrincipal'
 // and .../built-in-roles/monitor; sources in docs/deploy.md#sources).
 var roleIds = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925'
+  storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed'
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
-resource account 'Microsoft.Storage/storageAccounts@2025-01-01' existing = {
+resource account 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
   name: storageAccountName
 }
 
-resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2025-01-01' existing = {
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2026-09-01' existing = {
   parent: account
   name: 'default'
 }
 
-resource table 'Microsoft.Storage/storageAccounts/tableServices/tables@2025-01-01' existing = {
+resource jobStateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2026-09-01' existing = {
   parent: tableService
-  name: tableName
+  name: jobStateTableName
+}
+
+resource itemsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2026-09-01' existing = {
+  parent: tableService
+  name: itemsTableName
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2026-09-01' existing = {
+  parent: account
+  name: 'default'
+}
+
+resource jobQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2026-09-01' existing = {
+  parent: queueService
+  name: jobQueueName
+}
+
+resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2026-09-01' existing = {
+  parent: queueService
+  name: poisonQueueName
 }
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -47,11 +80,10 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 }
 
 // The Functions host keeps its locks, keys and the deployment package in blobs
-// and creates its own containers: Microsoft's documented minimum for a host
-// without extensions. No queue or table role: an HTTP-only app uses neither,
-// and a table role on the account would let the app write job state.
+// and creates its own containers: Microsoft's documented minimum for the host.
+// Blob roles give no table or queue access.
 resource hostBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(account.id, appPrincipalId, roleIds.storageBlobDataOwner)
+  name: guid(account.id, appIdentityId, roleIds.storageBlobDataOwner)
   scope: account
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataOwner)
@@ -60,12 +92,89 @@ resource hostBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// The endpoint only reads job state, and only from this one table.
-resource appReadsJobState 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(table.id, appPrincipalId, roleIds.storageTableDataReader)
-  scope: table
+// Create, Cancel and the runner write job rows; the item lifecycle writes item
+// rows. Each role is on its own table, never on the table service or account.
+resource appWritesJobState 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(jobStateTable.id, appIdentityId, roleIds.storageTableDataContributor)
+  scope: jobStateTable
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageTableDataReader)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageTableDataContributor)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appWritesItems 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(itemsTable.id, appIdentityId, roleIds.storageTableDataContributor)
+  scope: itemsTable
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageTableDataContributor)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The job queue: the queue trigger reads and processes messages (Microsoft's
+// roles for a queue trigger: Storage Queue Data Reader and Storage Queue Data
+// Message Processor), and Create enqueues (Storage Queue Data Message Sender).
+resource jobQueueReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(jobQueue.id, appIdentityId, roleIds.storageQueueDataReader)
+  scope: jobQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageQueueDataReader)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource jobQueueProcessor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(jobQueue.id, appIdentityId, roleIds.storageQueueDataMessageProcessor)
+  scope: jobQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageQueueDataMessageProcessor)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource jobQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(jobQueue.id, appIdentityId, roleIds.storageQueueDataMessageSender)
+  scope: jobQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageQueueDataMessageSender)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The poison queue: the host adds a message that failed maxDequeueCount times
+// (it creates the queue only when it is missing, and this template creates
+// it), and the app's trigger on the poison queue reads and processes it.
+resource poisonQueueReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(poisonQueue.id, appIdentityId, roleIds.storageQueueDataReader)
+  scope: poisonQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageQueueDataReader)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource poisonQueueProcessor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(poisonQueue.id, appIdentityId, roleIds.storageQueueDataMessageProcessor)
+  scope: poisonQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageQueueDataMessageProcessor)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource poisonQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(poisonQueue.id, appIdentityId, roleIds.storageQueueDataMessageSender)
+  scope: poisonQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageQueueDataMessageSender)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }
@@ -74,7 +183,7 @@ resource appReadsJobState 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 // Application Insights refuses keys (DisableLocalAuth), so the host sends
 // telemetry with the identity's token.
 resource appSendsTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appInsights.id, appPrincipalId, roleIds.monitoringMetricsPublisher)
+  name: guid(appInsights.id, appIdentityId, roleIds.monitoringMetricsPublisher)
   scope: appInsights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.monitoringMetricsPublisher)
@@ -83,10 +192,10 @@ resource appSendsTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   }
 }
 
-// Optional: the job runner writes the rows the endpoint reads.
+// Optional: a job runner outside the app writes the job rows the app serves.
 resource runnerWritesJobState 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(jobRunnerPrincipalId)) {
-  name: guid(table.id, jobRunnerPrincipalId, roleIds.storageTableDataContributor)
-  scope: table
+  name: guid(jobStateTable.id, jobRunnerPrincipalId, roleIds.storageTableDataContributor)
+  scope: jobStateTable
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageTableDataContributor)
     principalId: jobRunnerPrincipalId

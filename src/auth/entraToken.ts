@@ -42,13 +42,21 @@ export async function validateEntraAccessToken(
     throw new AuthError(`${label}: ${reason}`);
   };
 
-  const header = decodeHeader(token);
+  const header = decodeSegment(token, 0);
   if (!header) return fail('header is not a JSON object');
   if (header.alg !== 'RS256') return fail(`alg ${forLog(header.alg)} is not RS256`);
   if (typeof header.kid !== 'string' || header.kid === '') return fail('header has no kid');
 
+  // The payload's form is checked before the library sees the token, so that
+  // the library's errors can only mean a bad signature or lifetime.
+  const unverified = decodeSegment(token, 1);
+  if (!unverified) return fail('payload is not a JSON object');
+  const { exp, nbf } = unverified;
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return fail('exp is missing or not a finite number');
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > exp)) return fail('nbf is not a number or is after exp');
+
   const signingKey = await findKey(header.kid);
-  if (!signingKey) return fail(`kid ${forLog(header.kid)} is not in the JWKS`);
+  if (!signingKey) return fail(`kid ${forLog(header.kid)} is not in the JWKS, or its entry there is unusable`);
 
   let payload: unknown;
   try {
@@ -58,7 +66,7 @@ export async function validateEntraAccessToken(
       clockTimestamp: Math.floor(nowMs / 1000),
     });
   } catch (error) {
-    return fail(`rejected by signature or lifetime check (${(error as Error).message})`);
+    return fail(libraryRejection(error, expected.clockSkewSeconds));
   }
   if (!isPlainObject(payload)) return fail('payload is not a JSON object');
   const claims = payload;
@@ -83,11 +91,6 @@ export async function validateEntraAccessToken(
   const audOk = Array.isArray(aud) ? aud.includes(audience) : aud === audience;
   if (!audOk) return fail(`aud ${forLog(aud, 200)} does not contain ${JSON.stringify(audience)}`);
 
-  if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) return fail('exp is missing or not a finite number');
-  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > claims.exp)) {
-    return fail('nbf is not a number or is after exp');
-  }
-
   const appIdClaim = version === '1.0' ? 'appid' : 'azp';
   const appId = claims[appIdClaim];
   if (typeof appId !== 'string' || appId === '') return fail(`${appIdClaim} is missing`);
@@ -95,11 +98,25 @@ export async function validateEntraAccessToken(
   return { version, tenantId: tid.toLowerCase(), appId: appId.toLowerCase(), claims };
 }
 
-function decodeHeader(token: string): Record<string, unknown> | undefined {
+/** Segment 0 (header) or 1 (payload) as a JSON object, or undefined. */
+function decodeSegment(token: string, index: 0 | 1): Record<string, unknown> | undefined {
   try {
-    const header: unknown = JSON.parse(Buffer.from(token.split('.', 1)[0], 'base64url').toString('utf8'));
-    return isPlainObject(header) ? header : undefined;
+    const value: unknown = JSON.parse(Buffer.from(token.split('.', 2)[index] ?? '', 'base64url').toString('utf8'));
+    return isPlainObject(value) ? value : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A fixed reason for each kind of error jsonwebtoken throws, told apart by
+ * class, never by message: a message may quote the token (V8's SyntaxError
+ * quotes the JSON it failed on, CR and LF included), and nothing a caller
+ * sends may shape a log line.
+ */
+function libraryRejection(error: unknown, skewSeconds: number): string {
+  if (error instanceof jwt.TokenExpiredError) return `expired: exp is more than ${skewSeconds} s before now`;
+  if (error instanceof jwt.NotBeforeError) return `not valid yet: nbf is more than ${skewSeconds} s after now`;
+  if (error instanceof jwt.JsonWebTokenError) return 'invalid signature, or a JWS that jsonwebtoken cannot read';
+  return 'rejected by jsonwebtoken with an unexpected kind of error';
 }

@@ -1,5 +1,5 @@
 import { SigningKeysUnavailableError } from '../fabric/errors';
-import { fetchJwks, type SigningKey } from './jwks';
+import { describeUnusable, fetchJwks, type SigningKey, type UnusableEntries } from './jwks';
 
 export interface SigningKeyStoreOptions {
   jwksUri: string;
@@ -14,6 +14,8 @@ export interface SigningKeyStoreOptions {
   /** After a failed fetch while no key is known: wait this long before trying again. */
   coldRetryIntervalMs?: number;
   onFetchFailure?: (message: string) => void;
+  /** One line per key set that has unusable entries (weak, malformed, ambiguous), not per download or lookup. */
+  onUnusableKeys?: (message: string) => void;
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -30,6 +32,9 @@ const MINUTE = 60 * 1000;
  * - A failed refetch keeps the cached keys (and waits the unknown-kid interval
  *   before the next scheduled try); with no key at all, callers get
  *   SigningKeysUnavailableError, an outage rather than bad credentials.
+ * - Entries that parseJwks refuses verify nothing; they are reported once per
+ *   key set, so a weak key in Entra's JWKS costs one log line, not one per
+ *   request or refetch. Their kids count as unknown.
  */
 export class SigningKeyStore {
   private keys = new Map<string, SigningKey>();
@@ -38,6 +43,7 @@ export class SigningKeyStore {
   private lastUnknownKidRefetchAt: number | undefined;
   private inFlight: Promise<void> | undefined;
   private downloads = 0;
+  private lastUnusableReport: string | undefined;
   private readonly now: () => number;
   private readonly fetchTimeoutMs: number;
   private readonly refreshIntervalMs: number;
@@ -127,22 +133,35 @@ export class SigningKeyStore {
 
   private async download(backOffOnFailure: boolean): Promise<void> {
     try {
-      const keys = await fetchJwks(this.options.jwksUri, this.fetchTimeoutMs);
+      const { keys, unusable } = await fetchJwks(this.options.jwksUri, this.fetchTimeoutMs);
       this.keys = new Map(keys.map((key) => [key.kid, key]));
       this.fetchedAt = this.now();
       this.nextFetchAllowedAt = 0;
       this.downloads++;
+      this.reportUnusable(unusable);
     } catch (error) {
       if (backOffOnFailure) {
         const backoff = this.keys.size === 0 ? this.coldRetryIntervalMs : this.unknownKidRefetchIntervalMs;
         this.nextFetchAllowedAt = this.now() + backoff;
       }
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      try {
-        this.options.onFetchFailure?.(`JWKS fetch from ${this.options.jwksUri} failed (${reason}); ${this.keys.size} cached key(s) kept`);
-      } catch {
-        // A failing log sink must not turn a background download into an unhandled rejection.
-      }
+      report(this.options.onFetchFailure, `JWKS fetch from ${this.options.jwksUri} failed (${reason}); ${this.keys.size} cached key(s) kept`);
     }
+  }
+
+  /** Once per key set: the same unusable entries downloaded again (refresh, unknown kid) are not reported again. */
+  private reportUnusable(unusable: UnusableEntries): void {
+    const message = unusable.count > 0 ? `JWKS from ${this.options.jwksUri}: ${describeUnusable(unusable)}` : undefined;
+    if (message === this.lastUnusableReport) return;
+    this.lastUnusableReport = message;
+    if (message) report(this.options.onUnusableKeys, message);
+  }
+}
+
+function report(sink: ((message: string) => void) | undefined, message: string): void {
+  try {
+    sink?.(message);
+  } catch {
+    // A failing log sink must not turn a background download into an unhandled rejection.
   }
 }

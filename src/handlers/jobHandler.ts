@@ -49,13 +49,18 @@ export interface JobFailureDetails {
   isPermanent?: boolean;
 }
 
-/** Thrown by a handler to fail its job with details Fabric shows the user. */
+/**
+ * Thrown by a handler to fail its job with details Fabric shows the user.
+ * `errorCode` is 1 to 128 of letters, digits, `.`, `_`, `-`; `message` is
+ * kept to its first 4096 characters. Details that break these rules fail the
+ * job with JobHandlerError instead (and say why in the log).
+ */
 export class JobFailure extends Error {
   readonly details: Required<JobFailureDetails>;
 
   constructor(details: JobFailureDetails) {
     super(details.message);
     this.name = 'JobFailure';
-    this.details = { source: 'User', isPermanent: true, ...details };
+    this.details = { errorCode: details.errorCode, message: details.message, source: details.source ?? 'User', isPermanent: details.isPermanent ?? true };
   }
 }

@@ -7,6 +7,7 @@ import type { JobStateStore } from './jobStateStore';
 import { applyTransition, isTerminal } from './jobTransitions';
 import type { JobDecision, JobStateWriter, NewJobInstance, VersionedJob } from './jobStateWriter';
 import { JobAlreadyExistsError } from './writerErrors';
+import { forLog } from '../logValue';
 
 /** A runner that missed this many heartbeats in a row is gone. */
 export const LOST_AFTER_HEARTBEATS = 4;
@@ -122,5 +123,5 @@ export class JobInstances {
 }
 
 function describe(record: JobRecord): string {
-  return record.errorDetails ? `${record.status} (${record.errorDetails.errorCode})` : record.status;
+  return record.errorDetails ? `${record.status} (${forLog(record.errorDetails.errorCode)})` : record.status;
 }

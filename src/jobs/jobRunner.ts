@@ -1,5 +1,6 @@
-import type { ErrorDetails, JobInstanceStatus } from '../fabric/contract';
-import { StorageUnavailableError } from '../fabric/errors';
+import { errorDetailsProblems, type ErrorDetails, type JobInstanceStatus } from '../fabric/contract';
+import { forLog } from '../logValue';
+import { FabricError, StorageUnavailableError } from '../fabric/errors';
 import { JobFailure, type Job, type JobHandler, type JobLog } from '../handlers/jobHandler';
 import type { HandlerRegistry } from '../handlers/registry';
 import { markLostRunner } from './jobInstances';
@@ -50,23 +51,38 @@ export class JobRunner {
   ) {}
 
   async run(message: JobMessage, log: JobLog): Promise<void> {
-    const claimed = await this.claim(message, log);
-    if (!claimed) return;
-    const { record } = claimed;
-    const handler = this.handlers.findJob(record.itemType, record.jobType);
-    const outcome = handler
-      ? await this.runHandler(handler, claimed, log)
-      : { status: 'Failed' as const, errorDetails: unknownJobType(record) };
-    await this.finish(message, outcome, log);
+    await retryOnlyStorageOutages(() => this.runOnce(message, log), log);
   }
 
   /** For a message that landed in the poison queue: the job it names will not start, so say so. */
   async giveUp(message: JobMessage, log: JobLog): Promise<void> {
+    await retryOnlyStorageOutages(() => this.markCouldNotStart(message, log), log);
+  }
+
+  private async runOnce(message: JobMessage, log: JobLog): Promise<void> {
+    const claimed = await this.claim(message, log);
+    if (!claimed) return;
+    const { record } = claimed;
+    const handler = this.handlers.findJob(record.itemType, record.jobType);
+    const controller = new AbortController();
+    // Beats until the outcome is written, so a slow final write is never mistaken for a lost runner.
+    const heartbeat = this.startHeartbeat(claimed, controller, log);
+    try {
+      const outcome = handler
+        ? await this.runHandler(handler, record, controller.signal, log)
+        : { status: 'Failed' as const, errorDetails: unknownJobType(record) };
+      await this.finish(message, outcome, log);
+    } finally {
+      await heartbeat.stop();
+    }
+  }
+
+  private async markCouldNotStart(message: JobMessage, log: JobLog): Promise<void> {
     const lost = markLostRunner(this.heartbeatSeconds);
     const result = await this.update(message, (current, now) =>
       current.status === 'NotStarted' ? applyTransition(current, 'Failed', now, JOB_COULD_NOT_START) : lost(current, now),
     );
-    if (result?.changed) log.info(`${result.record.status} (${result.record.errorDetails?.errorCode}): its message reached the poison queue`);
+    if (result?.changed) log.info(`${result.record.status} (${forLog(result.record.errorDetails?.errorCode)}): its message reached the poison queue`);
     else if (result) log.info(`left ${result.record.status}: its message reached the poison queue`);
   }
 
@@ -81,22 +97,24 @@ export class JobRunner {
       log.info('InProgress: claimed');
       return result;
     }
-    log.info(result.changed ? `${result.record.status} (${result.record.errorDetails?.errorCode}): its runner was lost` : `not run: it is ${result.record.status}`);
+    log.info(result.changed ? `${result.record.status} (${forLog(result.record.errorDetails?.errorCode)}): its runner was lost` : `not run: it is ${result.record.status}`);
     return undefined;
   }
 
-  private async runHandler(handler: JobHandler, claimed: VersionedJob, log: JobLog): Promise<Outcome> {
-    const controller = new AbortController();
-    const heartbeat = this.startHeartbeat(claimed, controller, log);
+  private async runHandler(handler: JobHandler, record: JobRecord, signal: AbortSignal, log: JobLog): Promise<Outcome> {
     try {
-      await handler(toJob(claimed.record), { signal: controller.signal, log });
+      await handler(toJob(record), { signal, log });
       return { status: 'Completed' };
     } catch (error) {
-      if (error instanceof JobFailure) return { status: 'Failed', errorDetails: { ...error.details } };
-      log.error(`the handler threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      if (error instanceof JobFailure) {
+        const details = storableDetails(error);
+        if (details) return { status: 'Failed', errorDetails: details };
+        log.error(`the handler threw a JobFailure whose details are not a contract ErrorDetails: ${forLog(error.details.errorCode)}`);
+      } else {
+        // One line: a stack or message may carry input values, newlines included.
+        log.error(`the handler threw: ${JSON.stringify(error instanceof Error ? (error.stack ?? error.message) : String(error)).slice(0, 4000)}`);
+      }
       return { status: 'Failed', errorDetails: JOB_HANDLER_ERROR };
-    } finally {
-      await heartbeat.stop();
     }
   }
 
@@ -160,7 +178,7 @@ export class JobRunner {
         const result = await this.update(message, (current, now) =>
           current.status === 'InProgress' ? applyTransition(current, outcome.status, now, outcome.errorDetails) : undefined,
         );
-        if (result?.changed) log.info(outcome.errorDetails ? `${outcome.status} (${outcome.errorDetails.errorCode})` : outcome.status);
+        if (result?.changed) log.info(outcome.errorDetails ? `${outcome.status} (${forLog(outcome.errorDetails.errorCode)})` : outcome.status);
         else if (result) log.info(`the handler ended; the job stays ${result.record.status}`);
         return;
       } catch (error) {
@@ -182,6 +200,20 @@ export class JobRunner {
   }
 }
 
+/**
+ * A message is worth retrying only when storage could not be reached. Any
+ * other failure (a corrupt row, a row that kept changing) would fail the same
+ * way again: it is logged and the message completed.
+ */
+async function retryOnlyStorageOutages(work: () => Promise<void>, log: JobLog): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof StorageUnavailableError) throw error;
+    log.error(`the message is dropped, retrying it cannot help: ${describe(error)}`);
+  }
+}
+
 function toJob(record: JobRecord): Job {
   let creationPayload: Record<string, unknown> = {};
   try {
@@ -194,6 +226,17 @@ function toJob(record: JobRecord): Job {
   return { workspaceId, itemType, itemId, jobType, jobInstanceId, tenantId, userObjectId, invokeType, creationPayload };
 }
 
+/** Longest message kept from a handler's JobFailure: the details live in one Table property beside the rest of the row. */
+export const MAX_FAILURE_MESSAGE_LENGTH = 4096;
+
+/** The JobFailure's details as the contract's ErrorDetails, known fields only; undefined when they are not valid. */
+function storableDetails(failure: JobFailure): ErrorDetails | undefined {
+  const { errorCode, message, source, isPermanent } = failure.details;
+  const details = { errorCode, message: typeof message === 'string' ? message.slice(0, MAX_FAILURE_MESSAGE_LENGTH) : message, source, isPermanent };
+  const valid = errorDetailsProblems(details).length === 0 && typeof errorCode === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(errorCode);
+  return valid ? (details as ErrorDetails) : undefined;
+}
+
 function unknownJobType(record: JobRecord): ErrorDetails {
   return {
     errorCode: 'UnknownJobType',
@@ -204,6 +247,6 @@ function unknownJobType(record: JobRecord): ErrorDetails {
 }
 
 function describe(error: unknown): string {
-  if (error instanceof StorageUnavailableError) return error.logDetail ?? error.message;
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (error instanceof FabricError) return error.logDetail ?? error.message;
+  return error instanceof Error ? `${error.name}: ${forLog(error.message, 300)}` : forLog(String(error), 300);
 }

@@ -53,8 +53,8 @@ beforeAll(async () => {
     { handlers: testHandlers(waitForAbort().handler) },
   );
   ctx = createAuthContext(stack.issuer);
-  expect((await stack.send('POST', itemPath(item), stack.headers(), { displayName: 'kept' })).status).toBe(200);
-  expect((await stack.send('POST', jobPath(job), stack.headers(), { invokeType: 'Manual', creationPayload: { durationSeconds: 0 } })).status).toBe(202);
+  expect((await stack.send('POST', itemPath(item), { displayName: 'kept' }, stack.headers())).status).toBe(200);
+  expect((await stack.send('POST', jobPath(job), { invokeType: 'Manual', creationPayload: { durationSeconds: 0 } }, stack.headers())).status).toBe(202);
   // The snapshots below compare ETags: the job must have stopped changing first.
   while ((await stack.get(jobPath(job), stack.headers())).json.status !== 'Completed') await new Promise((resolve) => setTimeout(resolve, 100));
 });
@@ -64,7 +64,7 @@ function call(operation: OperationCall, request: AuthRequest) {
   const headers: Record<string, string | string[]> = { requestid: randomUUID(), activityid: randomUUID() };
   if (request.authorization !== undefined) headers.authorization = request.authorization;
   if (request.tenant !== undefined) headers['x-ms-client-tenant-id'] = request.tenant;
-  return stack.send(operation.method, operation.path, headers, operation.body);
+  return stack.send(operation.method, operation.path, operation.body, headers);
 }
 
 /** Cases about the tenant header or the subject token's presence do not apply to a call Fabric makes for no tenant. */
@@ -123,7 +123,7 @@ describe('endpoint resolution authentication', () => {
 
 describe('hostile bodies', () => {
   const withBodies = operations(item).filter((o) => o.body !== undefined);
-  const raw = (operation: OperationCall, body: string | Buffer) => stack.send(operation.method, operation.path, stack.headers(), body);
+  const raw = (operation: OperationCall, body: string | Buffer) => stack.send(operation.method, operation.path, body, stack.headers());
 
   it.each(withBodies.map((o) => [o.name, o] as const))('%s: a well-formed 400 InvalidRequestBody for each broken body, nothing written', async (_name, operation) => {
     const before = await snapshot();

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCEPTED, REJECTED, type AuthContext, type AuthRequest } from '../fixtures/authCases';
+import { subjectAndAppHeader } from '../../dev/fabricTokens';
+import { ACCEPTED, LOG_INJECTION_PAYLOAD, REJECTED, type AuthContext, type AuthRequest } from '../fixtures/authCases';
 import { createAuthContext } from '../fixtures/authContext';
 import { tokenSegments } from '../fixtures/hostileInput';
-import { jobPath, SEED, startStack, type TestStack } from '../fixtures/stack';
+import { jobPath, SEED, startStack, USER_TENANT, type TestStack } from '../fixtures/stack';
+import { forge, rs256 } from '../fixtures/tokens';
 
 let stack: TestStack;
 let ctx: AuthContext;
@@ -51,6 +53,18 @@ describe(`rejected over HTTP (${REJECTED.length} attacks)`, () => {
     expect(lines.some((l) => l.level === 'warning' && authCase.reason!.test(l.line))).toBe(true);
   });
 
+  it('logs a token whose payload is CR LF text as one well-formed line holding none of that text', async () => {
+    const key = ctx.issuer.keys[0];
+    const token = forge({ alg: 'RS256', typ: 'JWT', kid: key.kid }, LOG_INJECTION_PAYLOAD, rs256(key.privateKey));
+    const requestId = randomUUID();
+    const answer = await send({ authorization: subjectAndAppHeader(ctx.subjectToken(), token), tenant: USER_TENANT }, requestId);
+    expect(answer.status).toBe(401);
+    const lines = stack.logs.filter((l) => l.line.includes(requestId)).map((l) => l.line);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^authentication failed: app token: payload is not a JSON object \\[ActivityId=[0-9a-f-]{36} RequestId=${requestId}\\]$`));
+    for (const { line } of stack.logs) expect(line).not.toContain('2099 info X');
+  });
+
   it('never writes a token, a signature or an Authorization header to the log', () => {
     // Runs after every accepted and rejected case of this file: the log of the whole run.
     expect(stack.logs.length).toBeGreaterThanOrEqual(ACCEPTED.length + REJECTED.length);
@@ -58,6 +72,8 @@ describe(`rejected over HTTP (${REJECTED.length} attacks)`, () => {
     const secrets = new Set(sentAuthorizations.flatMap(tokenSegments));
     expect(secrets.size).toBeGreaterThan(ACCEPTED.length + REJECTED.length);
     for (const { line } of stack.logs) {
+      // One line each: nothing a caller sends may break a log line (CR, LF, or a Unicode line or paragraph separator).
+      expect(line).not.toMatch(/[\r\n\u0085\u2028\u2029]/);
       expect(line).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
       expect(line).not.toContain('SubjectAndAppToken1.0 subjectToken');
       for (const secret of secrets) expect(line).not.toContain(secret);

@@ -19,9 +19,9 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 const newItem = (change: Partial<typeof ITEM> = {}) => ({ ...ITEM, itemId: randomUUID(), ...change });
-const create = (item: typeof ITEM, body: object, headers = stack.headers()) => stack.send('POST', itemPath(item), headers, body);
-const patch = (item: typeof ITEM, body: object, headers = stack.headers()) => stack.send('PATCH', itemPath(item), headers, body);
-const remove = (item: typeof ITEM, headers = stack.headers()) => stack.send('DELETE', itemPath(item), headers);
+const create = (item: typeof ITEM, body: object, headers = stack.headers()) => stack.send('POST', itemPath(item), body, headers);
+const patch = (item: typeof ITEM, body: object, headers = stack.headers()) => stack.send('PATCH', itemPath(item), body, headers);
+const remove = (item: typeof ITEM, headers = stack.headers()) => stack.send('DELETE', itemPath(item), undefined, headers);
 const payloadOf = (item: typeof ITEM, headers = stack.headers()) => stack.get(`${itemPath(item)}/payload`, headers);
 const itemRow = (itemId: string) => stack.itemsTable.getEntity<Record<string, unknown>>(itemId, ITEM_ROW_KEY).catch(() => undefined);
 const otherTenantHeaders = () =>
@@ -183,7 +183,7 @@ describe('ItemLifecycle_DeleteItem', () => {
     await create(item, { displayName: 'to delete' });
     await seedJobRows(stack.table, { ...OWNER, itemId: item.itemId, jobType: SEED.jobType, status: 'Completed' }, 249);
     const running = { ...item, jobType: 'waitForCancel', jobInstanceId: randomUUID() };
-    expect((await stack.send('POST', jobPath(running), stack.headers(), { invokeType: 'Manual' })).status).toBe(202);
+    expect((await stack.send('POST', jobPath(running), { invokeType: 'Manual' }, stack.headers())).status).toBe(202);
     await waiting.signals.started;
     expect((await partitionRows(stack.table, item.itemId)).length).toBe(250);
 
@@ -237,13 +237,13 @@ describe('Jobs_CreateItemJobInstance and the item row', () => {
     const item = newItem();
     await create(item, { displayName: 'someone else\'s' });
     const job = { ...item, jobType: SEED.jobType, jobInstanceId: randomUUID() };
-    const answer = await stack.send('POST', jobPath(job), otherTenantHeaders(), { invokeType: 'Manual' });
+    const answer = await stack.send('POST', jobPath(job), { invokeType: 'Manual' }, otherTenantHeaders());
     expectError(answer, 409, 'ItemConflict');
     expect(await partitionRows(stack.table, item.itemId)).toEqual([]);
   });
 
   it('still schedules a job of an item that has no item row', async () => {
     const job = { ...newItem(), jobType: SEED.jobType, jobInstanceId: randomUUID() };
-    expect((await stack.send('POST', jobPath(job), stack.headers(), { invokeType: 'Manual', creationPayload: { durationSeconds: 0 } })).status).toBe(202);
+    expect((await stack.send('POST', jobPath(job), { invokeType: 'Manual', creationPayload: { durationSeconds: 0 } }, stack.headers())).status).toBe(202);
   });
 });

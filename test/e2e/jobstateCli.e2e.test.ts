@@ -62,11 +62,23 @@ describe('jobstate, the happy path', () => {
     const shown = jobstate(['show', ...job.id]);
     expect(shown.json).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'Quota' } });
     expect(shown.json.endTimeUtc).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
     expect((await store.read(job.item, job.instance))?.status).toBe('Failed');
 
     const listed = jobstate(['list', '--item', job.item]);
     expect(listed.json).toHaveLength(1);
     expect(listed.json[0]).toMatchObject({ jobInstanceId: job.instance, record: { status: 'Failed' } });
+  });
+
+  it('shows the invoke type, the heartbeat and the payload size of a job created by Fabric, never the payload', async () => {
+    const id = { itemId: randomUUID(), jobInstanceId: randomUUID() };
+    await table.createEntity({
+      partitionKey: id.itemId, rowKey: id.jobInstanceId, TenantId: randomUUID(), WorkspaceId: randomUUID(), ItemType: 'T', JobType: 'J',
+      Status: 'InProgress', InvokeType: 'Scheduled', CreationPayload: '{"secret":"customer data"}', HeartbeatUtc: new Date('2026-01-01T00:00:00Z'),
+    });
+    const shown = jobstate(['show', '--item', id.itemId, '--instance', id.jobInstanceId]);
+    expect(shown.json).toMatchObject({ invokeType: 'Scheduled', heartbeatUtc: '2026-01-01T00:00:00.000Z', creationPayloadCharacters: 26 });
+    expect(shown.stdout).not.toContain('customer data');
   });
 
   it('reads its settings from ./local.settings.json when the environment has none', () => {

@@ -87,10 +87,10 @@ describe('table storage over HTTP', () => {
     stack = await startStack(await settings(), { queues: false });
     const path = itemPath({ workspaceId: SEED.workspaceId, itemType: SEED.itemType, itemId: randomUUID() });
     const answers = [
-      await stack.send('POST', path, stack.headers(), { displayName: 'x' }),
-      await stack.send('PATCH', path, stack.headers(), { displayName: 'y' }),
+      await stack.send('POST', path, { displayName: 'x' }, stack.headers()),
+      await stack.send('PATCH', path, { displayName: 'y' }, stack.headers()),
       await stack.get(`${path}/payload`, stack.headers()),
-      await stack.send('DELETE', path, stack.headers()),
+      await stack.send('DELETE', path, undefined, stack.headers()),
     ];
     for (const answer of answers) {
       expect(answer.status).toBe(503);

@@ -29,7 +29,7 @@ const appOnly = (s: TestStack) => {
   headers.authorization = `SubjectAndAppToken1.0 subjectToken="", appToken="${s.tokens.appToken()}"`;
   return headers;
 };
-const resolve = (body: unknown, s = stack) => s.send('POST', PATH, appOnly(s), typeof body === 'string' ? body : (body as object));
+const resolve = (body: unknown, s = stack) => s.send('POST', PATH, body, appOnly(s));
 const context = (pairs: Record<string, string>) => ({ context: Object.entries(pairs).map(([name, value]) => ({ name, value })) });
 
 describe('EndpointResolution_Resolve', () => {

@@ -15,7 +15,7 @@ beforeAll(() => {
   const issuer = new TokenIssuer(IDENTITY.authorityHost);
   issuer.addKey();
   ctx = createAuthContext(issuer);
-  const keys = parseJwks(issuer.jwks());
+  const { keys } = parseJwks(issuer.jwks());
   authenticator = new SubjectAndAppAuthenticator({
     authorityHost: IDENTITY.authorityHost,
     v1Audience: IDENTITY.workloadAudience,

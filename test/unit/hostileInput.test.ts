@@ -2,8 +2,11 @@
  * Property-based: whatever a caller puts in the Authorization header, the
  * tenant header, the path or the tokens' JSON, the handler answers a
  * well-formed 400 or 401 ErrorResponse: never a 500, never an exception, never
- * a storage read, never a token in the log. The real authenticator and key
- * store run against a JWKS on loopback; storage is a counter that must stay 0.
+ * a storage read, never a token in the log, never a broken log line. The same
+ * holds when the JWKS itself publishes broken entries: weak keys, malformed
+ * or ambiguous fields, key material whose parts disagree. The real
+ * authenticator and key store run against a JWKS on loopback; storage is a
+ * counter that must stay 0.
  */
 import { HttpRequest, InvocationContext, type HttpHandler } from '@azure/functions';
 import fc from 'fast-check';
@@ -32,6 +35,11 @@ import {
 } from '../fixtures/hostileInput';
 import { appSettings, SEED, USER_TENANT } from '../fixtures/stack';
 import { forge, rs256, tokenFactory, type TokenFactory } from '../fixtures/tokens';
+import { brokenEntry, jwksMaterial, usableEntry, type JwksMaterial } from '../fixtures/hostileJwks';
+import { describeUnusable, parseJwks } from '../../src/auth/jwks';
+import { isPlainObject } from '../../src/fabric/contract';
+import { createPublicKey, X509Certificate } from 'node:crypto';
+import { LOG_INJECTION_PAYLOAD } from '../fixtures/authCases';
 
 const RUNS = { numRuns: 200 };
 
@@ -40,20 +48,25 @@ let jwks: JwksServer;
 let tokens: TokenFactory;
 let handler: HttpHandler;
 let storageReads = 0;
+/** Stands in for the job table: any call is a hostile request that got too far. */
+const jobs = {
+  state: async () => {
+    storageReads++;
+    return JOB_NOT_FOUND_STATE;
+  },
+} as unknown as ReturnType<typeof createDependencies>['jobs'];
+/** The handler as the app composes it, with the key store reading `jwksUri`; `warn` gets the process-wide warnings. */
+const handlerFor = (jwksUri: string, warn: (line: string) => void = () => undefined) => {
+  const config = readConfig(appSettings(jwksUri, 'UseDevelopmentStorage=true', 'NeverRead'));
+  const services = createDependencies(config, { env: {}, warn });
+  return toHttpHandler(getItemJobInstanceState({ ...services, jobs }), services.authenticator);
+};
 beforeAll(async () => {
   issuer = new TokenIssuer();
   issuer.addKey();
   jwks = await startJwksServer(issuer);
   tokens = tokenFactory(issuer);
-  const config = readConfig(appSettings(jwks.jwksUri, 'UseDevelopmentStorage=true', 'NeverRead'));
-  const services = createDependencies(config, { env: {}, warn: () => undefined });
-  const jobs = {
-    state: async () => {
-      storageReads++;
-      return JOB_NOT_FOUND_STATE;
-    },
-  } as unknown as typeof services.jobs;
-  handler = toHttpHandler(getItemJobInstanceState({ ...services, jobs }), services.authenticator);
+  handler = handlerFor(jwks.jwksUri);
 });
 afterAll(async () => {
   await jwks?.close();
@@ -61,11 +74,11 @@ afterAll(async () => {
   expect(storageReads).toBe(0);
 });
 
-async function call(path: JobPath, headers: Record<string, string>): Promise<Rejection> {
+async function call(path: JobPath, headers: Record<string, string>, through = handler): Promise<Rejection> {
   const logs: string[] = [];
   const request = new HttpRequest({ method: 'GET', url: `http://localhost/api${jobInstancePath(SEED)}`, headers, params: { ...path } });
   const context = new InvocationContext({ logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')) });
-  const response = await handler(request, context);
+  const response = await through(request, context);
   const responseHeaders = Object.fromEntries(Object.entries(response.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
   return { status: response.status ?? 200, body: JSON.parse(String(response.body)), headers: responseHeaders, logs };
 }
@@ -209,6 +222,8 @@ describe('the handler, on hostile requests', () => {
     const key = () => issuer.keys[0];
     const header = fc.oneof(
       fc.record({ alg: fc.constant('RS256'), kid: anyClaimValue }),
+      // typ JWT makes the jws library parse the payload itself, and throw V8's SyntaxError, which quotes it.
+      fc.record({ alg: fc.constant('RS256'), typ: fc.constant('JWT'), kid: fc.constant(key().kid) }),
       fc.record({ alg: anyClaimValue, kid: fc.constant(key().kid) }),
       fc.jsonValue({ maxDepth: 4 }).map((value) => JSON.stringify(value)),
       fc.integer({ min: 1, max: 3000 }).map(deepJsonText),
@@ -217,7 +232,14 @@ describe('the handler, on hostile requests', () => {
       headerText.map((text) => `{"a${text}`),
       fc.integer({ min: 1, max: 3000 }).map((depth) => `{"alg":"RS256","kid":${deepJsonText(depth)}}`),
     );
-    const payload = fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.integer({ min: 1, max: 3000 }).map(deepJsonText), headerText);
+    const payload = fc.oneof(
+      fc.jsonValue({ maxDepth: 4 }),
+      fc.integer({ min: 1, max: 3000 }).map(deepJsonText),
+      headerText,
+      // Raw text with CR, LF and the like, which a header could not carry but a payload can.
+      fc.string({ unit: 'binary', maxLength: 60 }),
+      fc.constant(LOG_INJECTION_PAYLOAD),
+    );
     await fc.assert(
       fc.asyncProperty(header, payload, async (h, p) => {
         const token = forge(h as Record<string, unknown> | string, p, rs256(key().privateKey));
@@ -225,6 +247,85 @@ describe('the handler, on hostile requests', () => {
         expectRejected(await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }), 401, tokenSegments(authorization));
       }),
       RUNS,
+    );
+  });
+});
+
+/** Serves whatever document a test sets, as a JWKS on loopback. */
+class PublishedDocument extends TokenIssuer {
+  document: { keys: unknown[] } = { keys: [] };
+  jwks() {
+    return this.document as { keys: Record<string, unknown>[] };
+  }
+}
+
+describe('the key set and the handler, with hostile entries in the JWKS', () => {
+  const KID = 'hostile-entry';
+  let material: JwksMaterial;
+  let published: PublishedDocument;
+  let hostileJwks: JwksServer;
+  beforeAll(async () => {
+    material = jwksMaterial();
+    published = new PublishedDocument();
+    hostileJwks = await startJwksServer(published);
+  });
+  afterAll(() => hostileJwks?.close());
+
+  it('parseJwks keeps only entries usable by every rule, each of a kid published once, and reports the rest on one line', () => {
+    const kid = fc.constantFrom('k1', 'k2', 'k3', 'a\r\nb\u2028c');
+    const group: fc.Arbitrary<{ entries: unknown[]; broken: boolean }> = fc.oneof(
+      kid.chain((k) => brokenEntry(material, k)).map(({ entries }) => ({ entries, broken: true })),
+      kid.chain((k) => usableEntry(material, k)).map((entry) => ({ entries: [entry], broken: false })),
+      fc.jsonValue({ maxDepth: 2 }).map((value) => ({ entries: [value], broken: false })),
+    );
+    fc.assert(
+      fc.property(fc.array(group, { maxLength: 6 }), (groups) => {
+        const entries = groups.flatMap((g) => g.entries);
+        const { keys, unusable } = parseJwks({ keys: entries });
+        expect(keys.length + unusable.count).toBe(entries.length);
+        const brokenKids = new Set(groups.filter((g) => g.broken).flatMap((g) => g.entries.map((e) => (e as { kid: string }).kid)));
+        for (const { kid: usable, key, issuer } of keys) {
+          expect(brokenKids.has(usable)).toBe(false);
+          const published = entries.filter((e) => isPlainObject(e) && e.kid === usable) as Record<string, unknown>[];
+          expect(published).toHaveLength(1);
+          const [entry] = published;
+          expect(entry.kty).toBe('RSA');
+          expect([undefined, 'sig']).toContain(entry.use);
+          expect([undefined, 'RS256']).toContain(entry.alg);
+          expect(issuer).toBe(entry.issuer);
+          if (issuer !== undefined) expect(issuer).not.toBe('');
+          expect(key.asymmetricKeyType).toBe('rsa');
+          expect(key.asymmetricKeyDetails?.modulusLength).toBeGreaterThanOrEqual(2048);
+          expect(key.asymmetricKeyDetails?.publicExponent).toBe(65537n);
+          if (entry.n !== undefined || entry.e !== undefined) {
+            expect(key.equals(createPublicKey({ key: { kty: 'RSA', n: String(entry.n), e: String(entry.e) }, format: 'jwk' }))).toBe(true);
+          }
+          if (entry.x5c !== undefined) expect(key.equals(new X509Certificate(Buffer.from(String((entry.x5c as unknown[])[0]), 'base64')).publicKey)).toBe(true);
+        }
+        expect(describeUnusable(unusable)).not.toMatch(/[\r\n\u0085\u2028\u2029]/);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('answers 401 to tokens signed by whoever holds a broken entry\'s key, and logs the key set\'s unusable entries once, not per request', async () => {
+    await fc.assert(
+      fc.asyncProperty(brokenEntry(material, KID), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }), async (broken, noise) => {
+        published.document = { keys: [...issuer.jwks().keys, ...noise, ...broken.entries] };
+        const warnings: string[] = [];
+        const through = handlerFor(hostileJwks.jwksUri, (line) => warnings.push(line));
+        const appToken = forge({ alg: 'RS256', typ: 'JWT', kid: KID }, tokens.appClaims(), broken.sign);
+        const authorization = subjectAndAppHeader(tokens.subjectToken(), appToken);
+        for (let i = 0; i < 3; i++) {
+          const answer = await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }, through);
+          expect(answer.status, broken.what).toBe(401);
+          expectRejected(answer, 401, tokenSegments(authorization));
+        }
+        expect(warnings, broken.what).toHaveLength(1);
+        expect(warnings[0]).toContain(JSON.stringify(KID));
+        expect(warnings[0]).not.toMatch(/[\r\n\u0085\u2028\u2029]/);
+      }),
+      { numRuns: 100 },
     );
   });
 });

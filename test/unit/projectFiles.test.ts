@@ -44,6 +44,8 @@ describe('.funcignore', () => {
   const lines = read('.funcignore').split('\n').filter((line) => line && !line.startsWith('#'));
   it('keeps sources, tests, dev tools, unbundled output, node_modules and local settings out of the deployed package', () => {
     for (const entry of ['/src', '/test', '/dev', '/dist/dev', '/dist/src', '/node_modules', '/local.settings.json', '*.ts']) expect(lines).toContain(entry);
+    // The restored Bicep compiler (over 100 MB) and azd's environment folder (its values) never ship.
+    for (const entry of ['/.tools', '/.azure']) expect(lines).toContain(entry);
   });
 
   it('never excludes the bundle or the host files', () => {

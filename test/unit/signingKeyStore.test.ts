@@ -1,9 +1,11 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MAX_JWKS_KEYS, parseJwks } from '../../src/auth/jwks';
+import { describeUnusable, MAX_JWKS_KEYS, parseJwks } from '../../src/auth/jwks';
 import { SigningKeyStore, type SigningKeyStoreOptions } from '../../src/auth/signingKeyStore';
 import { SigningKeysUnavailableError } from '../../src/fabric/errors';
 import { JWKS_FAULTS, startJwksServer, TokenIssuer, type JwksServer } from '../../dev/tokenIssuer';
 import { collectGarbage } from '../fixtures/faultRun';
+import { selfSignedCertificate } from '../fixtures/x509';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -149,7 +151,7 @@ describe('failures', () => {
 /** Every way the endpoint can fail, with what the one log line must say; `down`: nothing listens at all. */
 const FAULTS = [
   ['fail', /HTTP 500/],
-  ['malformed', /SyntaxError/],
+  ['malformed', /JWKS is not valid JSON\)/],
   ['empty', /no usable RS256 signing key/],
   ['reset', /TypeError: fetch failed/],
   ['hang', /TimeoutError|aborted/],
@@ -232,24 +234,126 @@ describe('the download deadline', () => {
 
 describe('parseJwks', () => {
   const rsa = () => issuer.jwks().keys[0];
+  /** kid → reason of every unusable entry (the document's first ten). */
+  const reasons = (entries: unknown[]) =>
+    Object.fromEntries(parseJwks({ keys: entries }).unusable.examples.map((example) => example.split(/: (.*)/s).slice(0, 2)));
+  const usableKids = (entries: unknown[]) => parseJwks({ keys: entries }).keys.map((k) => k.kid);
+  const jwkOf = (pair: { publicKey: import('node:crypto').KeyObject }) => pair.publicKey.export({ format: 'jwk' });
 
   it('skips entries that cannot verify RS256 and keeps the rest', () => {
-    const keys = parseJwks({
-      keys: [
-        { kty: 'EC', kid: 'ec', crv: 'P-256', x: 'x', y: 'y' },
-        { ...rsa(), kid: 'enc', use: 'enc' },
-        { ...rsa(), kid: 'ps', alg: 'PS256' },
-        { ...rsa(), kid: '' },
-        { kty: 'RSA', kid: 'broken', x5c: ['bm90IGEgY2VydGlmaWNhdGU='] },
-        { ...rsa(), kid: 'good' },
-      ],
+    const entries = [
+      { kty: 'EC', kid: 'ec', crv: 'P-256', x: 'x', y: 'y' },
+      { ...rsa(), kid: 'enc', use: 'enc' },
+      { ...rsa(), kid: 'ps', alg: 'PS256' },
+      { ...rsa(), kid: '' },
+      { kty: 'RSA', kid: 'broken', x5c: ['bm90IGEgY2VydGlmaWNhdGU='] },
+      { ...rsa(), kid: 'good' },
+    ];
+    expect(usableKids(entries)).toEqual(['good']);
+    expect(reasons(entries)).toEqual({
+      'kid "ec"': 'kty "EC" is not RSA',
+      'kid "enc"': 'use "enc" is not sig',
+      'kid "ps"': 'alg "PS256" is not RS256',
+      'kid ""': 'no kid',
+      'kid "broken"': 'x5c[0] is not an X.509 certificate',
     });
-    expect(keys.map((k) => k.kid)).toEqual(['good']);
+  });
+
+  it('refuses RSA keys under 2048 bits or with an exponent other than 65537', () => {
+    const weak = (modulusLength: number, publicExponent = 65537) => jwkOf(generateKeyPairSync('rsa', { modulusLength, publicExponent }));
+    const entries = [
+      { ...rsa(), ...weak(512), kid: 'rsa512' },
+      { ...rsa(), ...weak(1024), kid: 'rsa1024' },
+      { ...rsa(), ...weak(2048, 3), kid: 'e3' },
+      { ...rsa(), e: 'AQ', kid: 'e1' },
+      { ...rsa(), kid: 'rsa2048' },
+    ];
+    expect(usableKids(entries)).toEqual(['rsa2048']);
+    expect(reasons(entries)).toEqual({
+      'kid "rsa512"': 'an RSA key of 512 bits, under 2048',
+      'kid "rsa1024"': 'an RSA key of 1024 bits, under 2048',
+      'kid "e3"': 'RSA exponent 3 is not 65537',
+      'kid "e1"': 'RSA exponent 1 is not 65537',
+    });
+  });
+
+  it('refuses an issuer that is present but not a non-empty string, instead of reading it as absent', () => {
+    const entries = [42, null, '', ['https://login.microsoftonline.com/{tenantid}/v2.0'], {}].map((issuer, i) => ({ ...rsa(), kid: `i${i}`, issuer }));
+    expect(usableKids([...entries, { ...rsa(), kid: 'none', issuer: undefined }])).toEqual(['none']);
+    expect(Object.values(reasons(entries))).toEqual([
+      'issuer 42 is present but not a non-empty string',
+      'issuer null is present but not a non-empty string',
+      'issuer "" is present but not a non-empty string',
+      'issuer ["https://login.microsoftonline.com/{tenantid}/v2.0"] is present but not a non-empty string',
+      'issuer object is present but not a non-empty string',
+    ]);
+  });
+
+  it('refuses every entry of a kid that appears more than once, however alike or unlike they are', () => {
+    const restricted = { ...rsa(), kid: 'twice', issuer: 'https://login.microsoftonline.com/77777777-7777-4777-8777-777777777777/v2.0' };
+    const { issuer: _dropped, ...unrestricted } = restricted;
+    const entries = [restricted, unrestricted, { ...rsa(), kid: 'thrice' }, { ...rsa(), kid: 'thrice' }, { kty: 'EC', kid: 'thrice' }, { ...rsa(), kid: 'once' }];
+    expect(usableKids(entries)).toEqual(['once']);
+    expect(parseJwks({ keys: entries }).unusable.examples).toEqual([
+      'kid "twice": the kid appears 2 times, so no entry of it can be trusted to be the one meant',
+      'kid "twice": the kid appears 2 times, so no entry of it can be trusted to be the one meant',
+      'kid "thrice": the kid appears 3 times, so no entry of it can be trusted to be the one meant',
+      'kid "thrice": the kid appears 3 times, so no entry of it can be trusted to be the one meant',
+      'kid "thrice": the kid appears 3 times, so no entry of it can be trusted to be the one meant',
+    ]);
+  });
+
+  it('counts duplicates past the key bound too', () => {
+    const many = Array.from({ length: MAX_JWKS_KEYS + 1 }, (_, i) => ({ ...rsa(), kid: `k${i}` }));
+    expect(usableKids([...many, { ...rsa(), kid: 'k0' }])).not.toContain('k0');
+  });
+
+  it('holds n and e and the x5c certificate together: same key, and an RSA key', () => {
+    const own = selfSignedCertificate(issuer.keys[0].privateKey);
+    const other = selfSignedCertificate(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
+    const ec = selfSignedCertificate(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    const { n, e, ...withoutKey } = rsa();
+    const entries = [
+      { ...rsa(), kid: 'both', x5c: [own] },
+      { ...withoutKey, kid: 'certificate only', x5c: [own] },
+      { ...rsa(), kid: 'another key', x5c: [other] },
+      { ...withoutKey, kid: 'EC certificate', x5c: [ec] },
+      { ...rsa(), kid: 'EC certificate and n/e', x5c: [ec] },
+      { ...withoutKey, kid: 'n alone', n, x5c: [own] },
+      { ...withoutKey, kid: 'e alone', e, x5c: [own] },
+      { ...rsa(), kid: 'x5c empty', x5c: [] },
+      { ...rsa(), kid: 'x5c a string', x5c: own },
+      { ...rsa(), kid: 'x5c of a number', x5c: [42] },
+      { ...withoutKey, kid: 'no key material' },
+    ];
+    expect(usableKids(entries)).toEqual(['both', 'certificate only']);
+    expect(parseJwks({ keys: entries }).unusable.count).toBe(9);
+    expect(reasons(entries)).toEqual({
+      'kid "another key"': 'n and e are not the key of the x5c certificate',
+      'kid "EC certificate"': 'the x5c certificate holds a key of type "ec", not RSA',
+      'kid "EC certificate and n/e"': 'n and e are not the key of the x5c certificate',
+      'kid "n alone"': 'n and e are not both base64url strings',
+      'kid "e alone"': 'n and e are not both base64url strings',
+      'kid "x5c empty"': 'x5c is not an array starting with a base64 certificate',
+      'kid "x5c a string"': 'x5c is not an array starting with a base64 certificate',
+      'kid "x5c of a number"': 'x5c is not an array starting with a base64 certificate',
+      'kid "no key material"': 'has neither n and e nor x5c',
+    });
+  });
+
+  it('describes the unusable entries on one bounded line, whatever the JWKS holds', () => {
+    const hostileKid = `a\r\n2099 info forged ${'x'.repeat(500)}`;
+    const entries = [{ kty: 'RSA', kid: hostileKid }, ...Array.from({ length: 5000 }, () => ({}))];
+    const line = describeUnusable(parseJwks({ keys: entries }).unusable);
+    expect(line).toMatch(/^5001 unusable entries skipped: kid "a\\r\\n2099 info forged x+…": has neither n and e nor x5c; kid undefined: no kid;/);
+    expect(line).toMatch(/; and 4991 more$/);
+    expect(line).not.toMatch(/[\r\n]/);
+    expect(line.length).toBeLessThan(1000);
   });
 
   it(`keeps at most ${MAX_JWKS_KEYS} keys (the cache's hard bound) and parses no more`, () => {
     const many = Array.from({ length: MAX_JWKS_KEYS + 50 }, (_, i) => ({ ...rsa(), kid: `k${i}` }));
-    const keys = parseJwks({ keys: many });
+    const { keys } = parseJwks({ keys: many });
     expect(keys).toHaveLength(MAX_JWKS_KEYS);
     expect(keys.at(-1)?.kid).toBe(`k${MAX_JWKS_KEYS - 1}`);
   });
@@ -257,6 +361,35 @@ describe('parseJwks', () => {
   it('rejects a document without a keys array', () => {
     expect(() => parseJwks({ keys: 'nope' })).toThrow(/no "keys" array/);
     expect(() => parseJwks([])).toThrow(/no "keys" array/);
+  });
+});
+
+describe('unusable entries, as the store reports them', () => {
+  it('logs the unusable entries of a key set once, not per lookup, refetch or refresh, and again when the set changes', async () => {
+    const onUnusableKeys = vi.fn();
+    const weak = issuer.addKey({ kid: 'weak-1', modulusLength: 1024 });
+    const keys = store({ onUnusableKeys });
+    for (let i = 0; i < 5; i++) expect((await keys.getKey('key-1'))?.kid).toBe('key-1');
+    expect(await keys.getKey(weak.kid)).toBeUndefined(); // an unknown kid: the first refetch, at once
+    clock += 12 * HOUR;
+    await keys.getKey('key-1');
+    await vi.waitFor(() => expect(jwks.requests).toBe(3));
+    expect(onUnusableKeys).toHaveBeenCalledTimes(1);
+    expect(onUnusableKeys).toHaveBeenCalledWith(`JWKS from ${jwks.jwksUri}: 1 unusable entry skipped: kid "weak-1": an RSA key of 1024 bits, under 2048`);
+
+    issuer.addKey({ kid: 'weak-2', publicExponent: 3 });
+    clock += 5 * MINUTE;
+    expect(await keys.getKey('weak-2')).toBeUndefined();
+    expect(onUnusableKeys).toHaveBeenCalledTimes(2);
+    expect(onUnusableKeys).toHaveBeenLastCalledWith(expect.stringContaining('2 unusable entries skipped'));
+  });
+
+  it('a JWKS whose every entry is unusable is a failed download that says why', async () => {
+    issuer.removeKey('key-1');
+    issuer.addKey({ kid: 'weak', modulusLength: 1024 });
+    const onFetchFailure = vi.fn();
+    await expect(store({ onFetchFailure }).getKey('weak')).rejects.toBeInstanceOf(SigningKeysUnavailableError);
+    expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('no usable RS256 signing key (1 unusable entry skipped: kid "weak": an RSA key of 1024 bits, under 2048)'));
   });
 });
 

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseJwks } from '../../src/auth/jwks';
 import { SubjectAndAppAuthenticator } from '../../src/auth/subjectAndAppAuthenticator';
 import { AuthError } from '../../src/fabric/errors';
+import { joinFieldValues } from '../../dev/requestHeaders';
 import { TokenIssuer } from '../../dev/tokenIssuer';
 import { ACCEPTED, REJECTED, type AuthContext, type AuthRequest } from '../fixtures/authCases';
 import { createAuthContext } from '../fixtures/authContext';
@@ -13,7 +14,7 @@ beforeAll(() => {
   const issuer = new TokenIssuer(IDENTITY.authorityHost);
   issuer.addKey();
   ctx = createAuthContext(issuer);
-  const keys = parseJwks(issuer.jwks());
+  const { keys } = parseJwks(issuer.jwks());
   authenticator = new SubjectAndAppAuthenticator({
     authorityHost: IDENTITY.authorityHost,
     v1Audience: IDENTITY.workloadAudience,
@@ -24,8 +25,8 @@ beforeAll(() => {
   });
 });
 
-/** What a Headers object gives for repeated headers: the values joined with ", ". */
-const joined = (value: string | string[] | undefined) => (value === undefined ? null : [value].flat().join(', '));
+/** What the Functions host hands the app for a header sent on one or more lines. */
+const joined = (value: string | string[] | undefined) => (value === undefined ? null : joinFieldValues([value].flat()));
 const authenticate = (request: AuthRequest) =>
   authenticator.authenticate({ authorization: joined(request.authorization), clientTenantId: joined(request.tenant) });
 

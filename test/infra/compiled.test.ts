@@ -1,0 +1,345 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runBicep } from '../../dev/bicepCli';
+import { checkTemplates, INFRA_DIR, type TemplateCheck } from '../../dev/checkTemplates';
+import { DEFAULT_TABLE_NAME, SETTINGS } from '../../src/config';
+import { deploy, reference, resourceId, roleDefinitionId, type ArmTemplate, type Deployed, type Deployment } from '../fixtures/armTemplate';
+import { bicep, NO_COMPILER_IN_CI, skipCompiledTests } from '../fixtures/bicepCompiler';
+
+/**
+ * infra/ as Azure sees it: the ARM JSON `bicep build` makes (what `az
+ * deployment group create` and `azd up` send), evaluated for given
+ * parameters by test/fixtures/armTemplate.ts. Skipped, with one line saying
+ * why, on a machine without the compiler; never skipped in CI.
+ */
+
+const ROOT = join(INFRA_DIR, '..');
+const deployGuide = readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8');
+
+const ENTRA = {
+  publisherTenantId: '11111111-1111-4111-8111-111111111111',
+  workloadClientId: '22222222-2222-4222-8222-222222222222',
+  workloadAudience: 'api://localdevinstance/11111111-1111-4111-8111-111111111111/Contoso.FinanceAnalytics',
+};
+const RUNNER = '33333333-3333-4333-8333-333333333333';
+
+/** Built-in role ids, as learn.microsoft.com's generated built-in roles pages list them (docs/deploy.md#sources). */
+const ROLE = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
+  storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925',
+  storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed',
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a',
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
+};
+
+/** Settings the Functions host and its telemetry read, not src/config.ts. */
+const HOST_SETTINGS = [
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'AzureWebJobsStorage__blobServiceUri',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+];
+
+/** Settings src/config.ts reads that Azure deliberately does not set, and why. */
+const LEFT_OUT = {
+  ENTRA_JWKS_URI: "its default follows ENTRA_AUTHORITY_HOST; anything else would trust keys other than Entra ID's",
+  JOB_STATE_TABLE_CONNECTION_STRING: 'the account refuses shared keys; the identity reaches JOB_STATE_TABLE_ENDPOINT',
+  JOB_HEARTBEAT_SECONDS: "the app's default (30 s) is the documented one",
+};
+
+/** "Flex Consumption plan deprecations" in learn.microsoft.com/azure/azure-functions/functions-app-settings. */
+const FLEX_DEPRECATED_SETTINGS = [
+  'ENABLE_ORYX_BUILD', 'FUNCTIONS_EXTENSION_VERSION', 'FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_WORKER_RUNTIME_VERSION',
+  'FUNCTIONS_MAX_HTTP_CONCURRENCY', 'FUNCTIONS_WORKER_PROCESS_COUNT', 'FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED',
+  'SCM_DO_BUILD_DURING_DEPLOYMENT', 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING', 'WEBSITE_CONTENTOVERVNET', 'WEBSITE_CONTENTSHARE',
+  'WEBSITE_DNS_SERVER', 'WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT', 'WEBSITE_NODE_DEFAULT_VERSION', 'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_SKIP_CONTENTSHARE_VALIDATION', 'WEBSITE_VNET_ROUTE_ALL',
+];
+const FLEX_DEPRECATED_SITE_PROPERTIES = [
+  'alwaysOn', 'containerSize', 'ftpsState', 'isReserved', 'isXenon', 'javaVersion', 'linuxFxVersion',
+  'netFrameworkVersion', 'powerShellVersion', 'functionAppScaleLimit', 'preWarmedInstanceCount',
+  'use32BitWorkerProcess', 'vnetBackupRestoreEnabled', 'vnetContentShareEnabled', 'vnetImagePullEnabled',
+  'vnetRouteAllEnabled', 'windowsFxVersion',
+];
+
+/** The linter rules the templates must never break, each shown firing by test/fixtures/bicep/lintViolations.bicep. */
+const RULES_AT_ERROR = [
+  'no-hardcoded-location', 'no-loc-expr-outside-params', 'no-hardcoded-env-urls', 'secure-secrets-in-params',
+  'no-unused-params', 'no-unused-vars', 'use-resource-id-functions', 'use-parent-property',
+  'outputs-should-not-contain-secrets', 'use-recent-api-versions',
+];
+
+/** Every setting src/config.ts reads. A Functions connection (JobQueue) counts once, however it is spelt. */
+const READ: string[] = [...SETTINGS.required, ...SETTINGS.oneOf, ...SETTINGS.optional];
+const connectionOf = (setting: string) => setting.split('__')[0];
+
+type Body = Deployed['body'];
+
+describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () => {
+  let check: TemplateCheck;
+  let template: ArmTemplate;
+  let deployment: Deployment;
+  beforeAll(async () => {
+    if (!bicep) throw new Error(NO_COMPILER_IN_CI);
+    check = await checkTemplates(bicep);
+    template = check.compiled.get('main.bicep') as ArmTemplate;
+    deployment = deploy(template, ENTRA);
+    // Two runs of the compiler at once: seconds alone, far more on a busy CI machine.
+  }, 180_000);
+
+  const all = (type: string, of = deployment) => of.resources.filter((r) => r.type === type && r.deployed);
+  const one = (type: string, of = deployment): Deployed => {
+    const found = all(type, of);
+    expect(found, type).toHaveLength(1);
+    return found[0];
+  };
+  const site = (of = deployment): Body => one('Microsoft.Web/sites', of).body;
+  const settings = (of = deployment) => new Map<string, unknown>((site(of).properties.siteConfig.appSettings as Array<{ name: string; value: unknown }>).map((s) => [s.name, s.value]));
+  const account = () => one('Microsoft.Storage/storageAccounts');
+  const identityId = () => one('Microsoft.ManagedIdentity/userAssignedIdentities').id;
+  const clientId = () => reference(identityId(), '.clientId');
+  const child = (type: string, ...names: string[]) => resourceId(type, account().name, ...names);
+
+  describe('compiler and linter', () => {
+    it('build every entry point and lint every file with no error and no warning', () => {
+      expect(check.diagnostics).toEqual([]);
+      expect([...check.compiled.keys()]).toEqual(['main.bicep']);
+    });
+
+    it('hold the rules that matter as errors, with infra/bicepconfig.json', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'bicep-lint-'));
+      try {
+        cpSync(join(INFRA_DIR, 'bicepconfig.json'), join(dir, 'bicepconfig.json'));
+        cpSync(join(ROOT, 'test', 'fixtures', 'bicep', 'lintViolations.bicep'), join(dir, 'lintViolations.bicep'));
+        const run = await runBicep(bicep!, ['lint', join(dir, 'lintViolations.bicep')], dir);
+        const fired = run.diagnostics.map((line) => / : (\w+) ([a-z-]+):/.exec(line)?.slice(1).join(' '));
+        for (const rule of RULES_AT_ERROR) expect(fired, rule).toContain(`Error ${rule}`);
+        expect(run.exitCode).not.toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      // One more start of the compiler (a large .NET program): seconds alone, far more on a busy CI machine.
+    }, 120_000);
+  });
+
+  describe('parameters', () => {
+    const file = JSON.parse(readFileSync(join(INFRA_DIR, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: unknown }> };
+    const jsonType = (value: unknown) => (Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'int' : typeof value === 'boolean' ? 'bool' : typeof value);
+
+    it('main.parameters.json names only parameters of the template, each with a value of its type', () => {
+      for (const [name, { value }] of Object.entries(file.parameters)) {
+        expect(template.parameters, name).toHaveProperty(name);
+        expect(jsonType(value), name).toBe(template.parameters![name].type.replace(/^secure/, '').toLowerCase());
+      }
+      expect(file.parameters.jobStateTableName.value).toBe(DEFAULT_TABLE_NAME);
+    });
+
+    it('only the Entra values have no default; the file leaves them out and the guide passes each with -p', () => {
+      const required = Object.entries(template.parameters!).filter(([, p]) => !('defaultValue' in p)).map(([name]) => name);
+      expect(required.sort()).toEqual(Object.keys(ENTRA).sort());
+      for (const name of required) {
+        expect(file.parameters).not.toHaveProperty(name);
+        expect(deployGuide).toMatch(new RegExp(`-p ${name}=`));
+      }
+    });
+
+    it('keeps telemetry at least 30 days, and a deployment cannot ask for less', () => {
+      const retention = template.parameters!.logRetentionDays;
+      expect(retention).toMatchObject({ type: 'int', minValue: 30 });
+      expect(retention.defaultValue).toBeGreaterThanOrEqual(30);
+      const workspace = (of: Deployment) => one('Microsoft.OperationalInsights/workspaces', of).body.properties.retentionInDays;
+      expect(workspace(deployment)).toBe(retention.defaultValue);
+      expect(workspace(deploy(template, { ...ENTRA, logRetentionDays: 90 }))).toBe(90);
+    });
+  });
+
+  describe('function app settings', () => {
+    it('are exactly what src/config.ts reads, less the ones left out on purpose, plus the host\'s', () => {
+      const names = [...settings().keys()];
+      expect(new Set(names).size).toBe(names.length);
+      expect(names.filter((n) => HOST_SETTINGS.includes(n)).sort()).toEqual([...HOST_SETTINGS].sort());
+      const appOwn = new Set(names.filter((n) => !HOST_SETTINGS.includes(n)).map(connectionOf));
+      expect([...appOwn].sort()).toEqual(READ.filter((n) => !(n in LEFT_OUT)).sort());
+      for (const name of SETTINGS.required) expect(names).toContain(name);
+      expect(SETTINGS.oneOf.filter((n) => names.includes(n))).toEqual(['JOB_STATE_TABLE_ENDPOINT']);
+    });
+
+    it('connect the job queue with the identity, never with a key: JobQueue__queueServiceUri, __credential, __clientId', () => {
+      const jobQueue = [...settings().keys()].filter((n) => connectionOf(n) === 'JobQueue').sort();
+      expect(jobQueue).toEqual(['JobQueue__clientId', 'JobQueue__credential', 'JobQueue__queueServiceUri']);
+      expect(String(settings().get('JobQueue__queueServiceUri'))).toBe(reference(account().id, '.primaryEndpoints.queue'));
+      expect(settings().get('JobQueue__credential')).toBe('managedidentity');
+      expect(String(settings().get('JobQueue__clientId'))).toBe(clientId());
+    });
+
+    it('name the queue, the tables and the endpoints the template creates', () => {
+      const s = settings();
+      expect(s.get('JOB_QUEUE_NAME')).toBe('job-runs');
+      expect(all('Microsoft.Storage/storageAccounts/queueServices/queues').map((q) => q.id)).toContain(child('Microsoft.Storage/storageAccounts/queueServices/queues', 'default', 'job-runs'));
+      const tables = all('Microsoft.Storage/storageAccounts/tableServices/tables').map((t) => t.id);
+      expect(s.get('JOB_STATE_TABLE_NAME')).toBe(DEFAULT_TABLE_NAME);
+      expect(s.get('ITEMS_TABLE_NAME')).toBe('Items');
+      for (const table of [DEFAULT_TABLE_NAME, 'Items']) expect(tables).toContain(child('Microsoft.Storage/storageAccounts/tableServices/tables', 'default', table));
+      expect(String(s.get('JOB_STATE_TABLE_ENDPOINT'))).toBe(reference(account().id, '.primaryEndpoints.table'));
+      expect(String(s.get('AzureWebJobsStorage__blobServiceUri'))).toBe(reference(account().id, '.primaryEndpoints.blob'));
+    });
+
+    it('pass the Entra values through and take the authority from the cloud deployed to', () => {
+      const s = settings();
+      expect(s.get('PUBLISHER_TENANT_ID')).toBe(ENTRA.publisherTenantId);
+      expect(s.get('WORKLOAD_CLIENT_ID')).toBe(ENTRA.workloadClientId);
+      expect(s.get('WORKLOAD_AUDIENCE')).toBe(ENTRA.workloadAudience);
+      expect(s.get('ENTRA_AUTHORITY_HOST')).toBe('https://login.microsoftonline.com/');
+    });
+
+    it('carry endpointResolutionUrls as JSON text, {} by default', () => {
+      expect(settings().get('ENDPOINT_RESOLUTION_URLS')).toBe('{}');
+      const urls = { westeurope: 'https://weu.backend.example/api', default: 'https://backend.example/api' };
+      const withUrls = deploy(template, { ...ENTRA, endpointResolutionUrls: urls });
+      expect(JSON.parse(String(settings(withUrls).get('ENDPOINT_RESOLUTION_URLS')))).toEqual(urls);
+      expect(template.parameters!.endpointResolutionUrls).toEqual(expect.objectContaining({ type: 'object', defaultValue: {} }));
+    });
+
+    it('authenticate host storage, telemetry and the table client as the one identity', () => {
+      const s = settings();
+      expect(s.get('AzureWebJobsStorage__credential')).toBe('managedidentity');
+      for (const name of ['AzureWebJobsStorage__clientId', 'AZURE_CLIENT_ID']) expect(String(s.get(name)), name).toBe(clientId());
+      expect(s.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe(`Authorization=AAD;ClientId=${clientId()}`);
+    });
+
+    it('include nothing Flex Consumption deprecates', () => {
+      for (const name of FLEX_DEPRECATED_SETTINGS) expect([...settings().keys()]).not.toContain(name);
+      const keys = [...Object.keys(site().properties), ...Object.keys(site().properties.siteConfig)].map((k) => k.toLowerCase());
+      for (const key of FLEX_DEPRECATED_SITE_PROPERTIES) expect(keys).not.toContain(key.toLowerCase());
+    });
+  });
+
+  describe('function app', () => {
+    it('runs Node.js 22 on a Flex Consumption (FC1) Linux plan', () => {
+      const plan = one('Microsoft.Web/serverfarms');
+      expect(plan.body.sku).toEqual({ tier: 'FlexConsumption', name: 'FC1' });
+      expect(plan.body.properties.reserved).toBe(true);
+      expect(site().kind).toBe('functionapp,linux');
+      expect(site().properties.serverFarmId).toBe(plan.id);
+      expect(site().properties.functionAppConfig.runtime).toEqual({ name: 'node', version: '22' });
+    });
+
+    it('accepts HTTPS only, TLS 1.2 and up, and no FTP or SCM basic credentials', () => {
+      expect(site().properties.httpsOnly).toBe(true);
+      expect(site().properties.siteConfig.minTlsVersion).toBe('1.2');
+      const policies = all('Microsoft.Web/sites/basicPublishingCredentialsPolicies');
+      expect(policies.map((p) => p.name.split('/')[1]).sort()).toEqual(['ftp', 'scm']);
+      for (const policy of policies) expect(policy.body.properties).toEqual({ allow: false });
+    });
+
+    it('runs as the one user-assigned identity, which also reads the deployment package', () => {
+      expect(site().identity).toEqual({ type: 'UserAssigned', userAssignedIdentities: { [identityId()]: {} } });
+      expect(all('Microsoft.ManagedIdentity/userAssignedIdentities')).toHaveLength(1);
+      const storage = site().properties.functionAppConfig.deployment.storage;
+      expect(storage.type).toBe('blobContainer');
+      expect(storage.value).toBe(`${reference(account().id, '.primaryEndpoints.blob')}app-package`);
+      expect(storage.authentication).toEqual({ type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId() });
+    });
+
+    it('carries the tag azd finds service "api" by, besides the caller\'s tags', () => {
+      expect(site().tags).toEqual({ 'azd-service-name': 'api' });
+      expect(site(deploy(template, { ...ENTRA, tags: { team: 'jobs' } })).tags).toEqual({ team: 'jobs', 'azd-service-name': 'api' });
+    });
+  });
+
+  describe('storage', () => {
+    it('refuses keys, anonymous blobs, plain HTTP and TLS below 1.2', () => {
+      expect(account().body.properties).toEqual({
+        allowSharedKeyAccess: false,
+        allowBlobPublicAccess: false,
+        defaultToOAuthAuthentication: true,
+        minimumTlsVersion: 'TLS1_2',
+        supportsHttpsTrafficOnly: true,
+      });
+      expect(one('Microsoft.Storage/storageAccounts/blobServices/containers').body.properties).toEqual({ publicAccess: 'None' });
+    });
+
+    it('holds the two tables, the job queue and its poison queue', () => {
+      const names = (type: string) => all(`Microsoft.Storage/storageAccounts/${type}`).map((r) => r.name.split('/').at(-1)).sort();
+      expect(names('tableServices/tables')).toEqual(['Items', 'JobInstances']);
+      expect(names('queueServices/queues')).toEqual(['job-runs', 'job-runs-poison']);
+    });
+
+    it('Log Analytics and Application Insights refuse local authentication', () => {
+      expect(one('Microsoft.OperationalInsights/workspaces').body.properties.features).toEqual({ disableLocalAuth: true });
+      expect(one('Microsoft.Insights/components').body.properties.DisableLocalAuth).toBe(true);
+    });
+  });
+
+  describe('role assignments', () => {
+    const assignments = (of = deployment) =>
+      all('Microsoft.Authorization/roleAssignments', of).map((a) => ({
+        role: Object.entries(ROLE).find(([, id]) => roleDefinitionId(id) === a.body.properties.roleDefinitionId)?.[0] ?? a.body.properties.roleDefinitionId,
+        scope: a.scope,
+        principal: String(a.body.properties.principalId),
+        principalType: a.body.properties.principalType,
+        name: a.name,
+      }));
+    const queue = (name: string) => child('Microsoft.Storage/storageAccounts/queueServices/queues', 'default', name);
+    const table = (name: string) => child('Microsoft.Storage/storageAccounts/tableServices/tables', 'default', name);
+
+    it('give the identity exactly these roles, each on the narrowest scope', () => {
+      const appInsights = one('Microsoft.Insights/components').id;
+      const app = reference(identityId(), '.principalId');
+      const granted = assignments().map(({ role, scope, principal, principalType }) => ({ role, scope, principal, principalType }));
+      const expected = [
+        ['storageBlobDataOwner', account().id],
+        ['storageTableDataContributor', table(DEFAULT_TABLE_NAME)],
+        ['storageTableDataContributor', table('Items')],
+        ['storageQueueDataReader', queue('job-runs')],
+        ['storageQueueDataMessageProcessor', queue('job-runs')],
+        ['storageQueueDataMessageSender', queue('job-runs')],
+        ['storageQueueDataReader', queue('job-runs-poison')],
+        ['storageQueueDataMessageProcessor', queue('job-runs-poison')],
+        ['storageQueueDataMessageSender', queue('job-runs-poison')],
+        ['monitoringMetricsPublisher', appInsights],
+      ].map(([role, scope]) => ({ role, scope, principal: app, principalType: 'ServicePrincipal' }));
+      expect(granted).toEqual(expected);
+    });
+
+    it('put no table or queue role on the account: only the host\'s blob role is there', () => {
+      const onAccount = assignments().filter((a) => a.scope === account().id);
+      expect(onAccount.map((a) => a.role)).toEqual(['storageBlobDataOwner']);
+    });
+
+    it('have deterministic names, guid(scope, identity, role), known when the deployment starts', () => {
+      for (const a of assignments()) expect(a.name).toBe(`guid(${a.scope}, ${identityId()}, ${ROLE[a.role as keyof typeof ROLE]})`);
+    });
+
+    it('grant an outside job runner, only when named, write access to the job table alone', () => {
+      const runner = (of: Deployment) => assignments(of).filter((a) => a.principal === RUNNER);
+      expect(runner(deployment)).toEqual([]);
+      const withRunner = deploy(template, { ...ENTRA, jobRunnerPrincipalId: RUNNER, jobRunnerPrincipalType: 'Group' });
+      expect(runner(withRunner)).toEqual([
+        { role: 'storageTableDataContributor', scope: table(DEFAULT_TABLE_NAME), principal: RUNNER, principalType: 'Group', name: `guid(${table(DEFAULT_TABLE_NAME)}, ${RUNNER}, ${ROLE.storageTableDataContributor})` },
+      ]);
+    });
+  });
+
+  describe('outputs', () => {
+    it('include every output the deployment guide names', () => {
+      const table = deployGuide.slice(deployGuide.indexOf('The deployment prints:'), deployGuide.indexOf('## Prerequisites'));
+      const named = [...table.matchAll(/^\| ((?:`\w+`(?:, )?)+) \|/gm)].flatMap((m) => m[1].split(', ').map((n) => n.replace(/`/g, '')));
+      expect(named.length).toBeGreaterThan(5);
+      for (const name of named) expect(deployment.outputs, name).toHaveProperty(name);
+      expect(Object.keys(deployment.outputs).sort()).toEqual([...named].sort());
+    });
+
+    it('give the backend URL for the workload manifest and where the job queue is', () => {
+      const siteId = one('Microsoft.Web/sites').id;
+      expect(deployment.outputs.fabricBackendUrl).toBe(`https://${reference(siteId, '.defaultHostName')}/api`);
+      expect(String(deployment.outputs.jobQueueServiceUri)).toBe(reference(account().id, '.primaryEndpoints.queue'));
+      expect(deployment.outputs.jobQueueName).toBe('job-runs');
+      expect(deployment.outputs.storageAccountName).toBe(account().name);
+    });
+  });
+});
