@@ -46,3 +46,8 @@ export function devAuthorization(issuer: TokenIssuer, settings: DevSettings): st
     issuer.sign(fabricAppTokenClaims(identity)),
   );
 }
+
+/** The header of Fabric's endpoint-resolution call: the app token alone, the subject token empty. */
+export function devAppOnlyAuthorization(issuer: TokenIssuer, settings: DevSettings): string {
+  return subjectAndAppHeader('', issuer.sign(fabricAppTokenClaims(devIdentity(settings))));
+}

@@ -14,6 +14,7 @@ export const DEV_DEFAULTS = {
   /** The tenant of the development user on whose behalf "Fabric" calls. */
   DEV_USER_TENANT_ID: 'bbbbbbbb-0000-4000-8000-000000000003',
   JOB_STATE_TABLE_NAME: 'JobInstances',
+  ITEMS_TABLE_NAME: 'Items',
   HOST: '127.0.0.1',
   PORT: '7071',
   DEV_ISSUER_PORT: '7072',
@@ -44,6 +45,8 @@ export type DevSettings = typeof DEV_DEFAULTS & {
   JOB_STATE_TABLE_CONNECTION_STRING: string;
   /** Azurite's Table and Queue endpoints, for the job queue. */
   JobQueue: string;
+  /** Endpoint resolution answers with this very host. */
+  ENDPOINT_RESOLUTION_URLS: string;
 };
 
 export function devSettings(env: NodeJS.ProcessEnv, projectRoot: string): DevSettings {
@@ -55,6 +58,7 @@ export function devSettings(env: NodeJS.ProcessEnv, projectRoot: string): DevSet
     ENTRA_JWKS_URI: `http://127.0.0.1:${base.DEV_ISSUER_PORT}${JWKS_PATH}`,
     JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString(Number(base.AZURITE_TABLE_PORT)),
     JobQueue: azuriteConnectionString(Number(base.AZURITE_TABLE_PORT), Number(base.AZURITE_QUEUE_PORT)),
+    ENDPOINT_RESOLUTION_URLS: JSON.stringify({ default: `http://${base.HOST}:${base.PORT}/api` }),
   };
 }
 
@@ -69,5 +73,7 @@ export function appSettingsOf(settings: DevSettings): Record<string, string> {
     JOB_STATE_TABLE_NAME: settings.JOB_STATE_TABLE_NAME,
     JobQueue: settings.JobQueue,
     JOB_QUEUE_NAME: settings.JOB_QUEUE_NAME,
+    ITEMS_TABLE_NAME: settings.ITEMS_TABLE_NAME,
+    ENDPOINT_RESOLUTION_URLS: settings.ENDPOINT_RESOLUTION_URLS,
   };
 }

@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createDependencies } from '../src/app';
 import { readConfig, SETTINGS } from '../src/config';
+import { itemPath } from '../src/http/itemPath';
 import { JOB_INSTANCE_ROUTE, jobInstancePath } from '../src/http/jobPath';
 import { createTableClient } from '../src/jobs/tableClient';
 import { COLUMNS, rowAnswers, toJobEntity, type JobRecord } from '../src/jobs/jobRow';
@@ -22,7 +23,7 @@ import { JobStateWriter } from '../src/jobs/jobStateWriter';
 import { forLog } from '../src/logValue';
 import { JobAlreadyExistsError } from '../src/jobs/writerErrors';
 import { AZURITE_ACCOUNT, startAzurite } from './azurite';
-import { createDevIssuer, devAuthorization } from './devIssuer';
+import { createDevIssuer, devAppOnlyAuthorization, devAuthorization } from './devIssuer';
 import { appSettingsOf, DEMO_JOB, devSettings, type DevSettings } from './devSettings';
 import { startLocalHost } from './localHost';
 import { sourceFunctions } from './sourceFunctions';
@@ -88,6 +89,8 @@ export async function seedDemoJob(settings: DevSettings): Promise<string> {
   const config = readConfig(appSettingsOf(settings));
   const table = createTableClient(config.table, config.tableName, {});
   await table.createTable();
+  // In Azure the template creates the items table; Azurite starts empty.
+  await createTableClient(config.table, config.itemsTableName, {}).createTable();
   const demo: JobRecord = { ...DEMO_JOB, tenantId: settings.DEV_USER_TENANT_ID };
   try {
     await new JobStateWriter(table, { now: () => DEMO_JOB.startTimeUtc }).create(demo);
@@ -186,14 +189,26 @@ function announceStackOnly(settings: DevSettings): string {
   return baseUrl;
 }
 
-export function curlCommand(url: string, authorization: string, tenantId: string, request: { method?: string; body?: unknown } = {}): string {
+export function curlCommand(
+  url: string,
+  authorization: string,
+  tenantId: string | undefined,
+  request: { method?: string; body?: unknown; answersWithBody?: boolean } = {},
+): string {
   // Tokens are base64url and dots, the bodies our own JSON without quotes in strings: nothing needs escaping inside single quotes.
   const method = request.method && request.method !== 'GET' ? ` -X ${request.method}` : '';
   const body = request.body === undefined ? '' : ` -H 'Content-Type: application/json' -d '${JSON.stringify(request.body)}'`;
-  // Create answers 202 with no body: -i shows the status.
-  const include = request.method === 'POST' && request.body !== undefined ? ' -i' : '';
-  return `curl -sS${include}${method} '${url}' -H 'Authorization: ${authorization}' -H 'x-ms-client-tenant-id: ${tenantId}'${body}`;
+  // Create, CreateItem, UpdateItem and DeleteItem answer with no body: -i shows the status.
+  const writes = request.method === 'DELETE' || (request.method !== undefined && request.method !== 'GET' && request.body !== undefined);
+  const include = (request.answersWithBody ?? !writes) ? '' : ' -i';
+  const tenant = tenantId === undefined ? '' : ` -H 'x-ms-client-tenant-id: ${tenantId}'`;
+  return `curl -sS${include}${method} '${url}' -H 'Authorization: ${authorization}'${tenant}${body}`;
 }
+
+/** A new item of the demo's item type each run. */
+export const DEMO_ITEM_BODY = { displayName: 'Q3 forecast', description: 'Created by npm start', creationPayload: { horizonMonths: 6 } };
+/** What Fabric sends to resolve the backend of a tenant in West Europe. */
+export const DEMO_RESOLVE_BODY = { context: [{ name: 'EndpointName', value: 'Workload' }, { name: 'TenantRegion', value: 'westeurope' }] };
 
 /** A new job of the demo's item each run: 30 s of simulated work, long enough to watch it and to cancel it. */
 export const DEMO_CREATE_BODY = { invokeType: 'Manual', creationPayload: { durationSeconds: 30 } };
@@ -254,6 +269,20 @@ async function main(args: string[]): Promise<void> {
     say(curl(newJob));
     say('Cancel it (200 with its state):');
     say(curl(newJob, { method: 'POST' }, '/cancel'));
+    const item = { workspaceId: DEMO_JOB.workspaceId, itemType: DEMO_JOB.itemType, itemId: randomUUID() };
+    const itemCurl = (request?: { method?: string; body?: unknown }, suffix = '') =>
+      curlCommand(baseUrl + itemPath(item) + suffix, authorization, settings.DEV_USER_TENANT_ID, request);
+    say('Create an item (200):');
+    say(itemCurl({ method: 'POST', body: DEMO_ITEM_BODY }));
+    say('Update it; what the PATCH leaves out keeps its value (200):');
+    say(itemCurl({ method: 'PATCH', body: { displayName: 'Q4 forecast' } }));
+    say("The payload Fabric's item editor gets:");
+    say(itemCurl(undefined, '/payload'));
+    say('Delete it with its jobs (200):');
+    say(itemCurl({ method: 'DELETE' }));
+    say("Resolve the backend URL (Fabric's app token alone, no tenant header):");
+    const resolveUrl = `${baseUrl}/resolve-api-path-placeholder`;
+    say(curlCommand(resolveUrl, devAppOnlyAuthorization(issuer, settings), undefined, { method: 'POST', body: DEMO_RESOLVE_BODY, answersWithBody: true }));
     say('');
     say('Tokens last an hour; `npm run token` prints fresh ones. Ctrl-C stops everything.');
   } catch (error) {

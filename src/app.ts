@@ -5,6 +5,10 @@ import { FabricError } from './fabric/errors';
 import { handlers as registeredHandlers } from './handlers';
 import type { HandlerRegistry } from './handlers/registry';
 import type { Authenticator } from './http/operation';
+import { EndpointResolver } from './endpoints/endpointResolver';
+import { Items } from './items/items';
+import { ItemStore } from './items/itemStore';
+import { ItemJobPurge } from './jobs/itemJobPurge';
 import { JobInstances } from './jobs/jobInstances';
 import { createQueueClient, JobQueue } from './jobs/jobQueue';
 import { JobRunner } from './jobs/jobRunner';
@@ -39,6 +43,8 @@ export interface AppServices {
   authenticator: Authenticator;
   handlers: HandlerRegistry;
   jobs: JobInstances;
+  items: Items;
+  endpoints: EndpointResolver;
   runner: JobRunner;
   /** Settles once the start-up downloads have (at once without warmUp); never rejects. */
   warmedUp: Promise<void>;
@@ -69,6 +75,9 @@ export function createDependencies(config: Config, options: CompositionOptions =
   const queue = new JobQueue(() => createQueueClient(config.queue, config.queueName, env), STORAGE_DEADLINE_MS);
   const jobs = new JobInstances(store, writer, queue, config.jobHeartbeatSeconds);
   const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds);
+  const itemTable = createTableClient(config.table, config.itemsTableName, env);
+  const items = new Items(new ItemStore(itemTable, STORAGE_DEADLINE_MS), handlers, new ItemJobPurge(jobTable, writer, STORAGE_DEADLINE_MS));
+  const endpoints = new EndpointResolver(config.endpointResolutionUrls);
   const warmedUp = options.warmUp
     ? new Promise<void>((resolve) => {
         // Right after the module load returns, so the Functions worker can report
@@ -79,7 +88,7 @@ export function createDependencies(config: Config, options: CompositionOptions =
         });
       })
     : Promise.resolve();
-  return { config, authenticator, handlers, jobs, runner, warmedUp };
+  return { config, authenticator, handlers, jobs, items, endpoints, runner, warmedUp };
 }
 
 function describeError(error: unknown): string {

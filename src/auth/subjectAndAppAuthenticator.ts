@@ -22,11 +22,15 @@ export interface AuthenticatorOptions extends TokenExpectations {
   now?: () => number;
 }
 
-export interface AuthenticatedCaller {
-  /** The user's tenant: the subject token's tid, equal to x-ms-client-tenant-id. */
-  tenantId: string;
+/** A call proven to come from Fabric, on behalf of no particular tenant (endpoint resolution). */
+export interface AuthenticatedApp {
   /** The Fabric app that called. */
   appId: string;
+}
+
+export interface AuthenticatedCaller extends AuthenticatedApp {
+  /** The user's tenant: the subject token's tid, equal to x-ms-client-tenant-id. */
+  tenantId: string;
   /** The user's object id (the subject token's oid), when it has one. */
   userObjectId?: string;
 }
@@ -63,6 +67,21 @@ export class SubjectAndAppAuthenticator {
     return { tenantId: settled(subject).tenantId, appId: settled(app).appId, userObjectId: typeof oid === 'string' && oid !== '' ? oid : undefined };
   }
 
+  /**
+   * For calls Fabric makes for no user and no tenant (EndpointResolution_Resolve):
+   * the same header form and the same app-token checks; no x-ms-client-tenant-id
+   * is read. The subject token may be empty; one that is sent is still checked
+   * (delegated, FabricWorkloadControl, same app), only not against a tenant header.
+   */
+  async authenticateApp(authorization: string | null): Promise<AuthenticatedApp> {
+    const { subjectToken, appToken } = parseSubjectAndAppHeader(authorization);
+    const now = this.now();
+    const app = await this.validate(appToken, 'app token', now);
+    checkAppToken(app, this.options.publisherTenantId);
+    if (subjectToken !== '') checkSubjectToken(await this.validate(subjectToken, 'subject token', now), app, undefined);
+    return { appId: app.appId };
+  }
+
   private async validate(token: string, label: string, now: number): Promise<EntraAccessToken> {
     const id = ValidatedTokenCache.idOf(token);
     const keySetVersion = this.keySetVersion();
@@ -89,7 +108,8 @@ function checkAppToken(app: EntraAccessToken, publisherTenantId: string): void {
   }
 }
 
-function checkSubjectToken(subject: EntraAccessToken, app: EntraAccessToken, clientTenantId: string): void {
+/** `clientTenantId` undefined: the call carries no tenant header to compare with. */
+function checkSubjectToken(subject: EntraAccessToken, app: EntraAccessToken, clientTenantId: string | undefined): void {
   const { claims } = subject;
   if (claims.idtyp !== undefined) throw new AuthError(`subject token: has idtyp ${forLog(claims.idtyp)}, so it is not delegated`);
   const scopes = typeof claims.scp === 'string' ? claims.scp.split(' ') : [];
@@ -97,7 +117,7 @@ function checkSubjectToken(subject: EntraAccessToken, app: EntraAccessToken, cli
   if (subject.appId !== app.appId) {
     throw new AuthError(`subject token: app id ${subject.appId} differs from the app token's ${app.appId}`);
   }
-  if (subject.tenantId !== clientTenantId) {
+  if (clientTenantId !== undefined && subject.tenantId !== clientTenantId) {
     throw new AuthError(`subject token: tid ${subject.tenantId} is not x-ms-client-tenant-id ${clientTenantId}`);
   }
 }

@@ -63,6 +63,64 @@ export class UnknownJobTypeError extends FabricError {
   }
 }
 
+/** No item handler for this item type: the workload manifest and the backend disagree. */
+export class UnknownItemTypeError extends FabricError {
+  readonly status = 400;
+  readonly errorCode = 'UnknownItemType';
+  readonly source = 'User';
+  readonly isPermanent = true;
+  readonly messageParameters: string[];
+
+  constructor(itemType: string) {
+    super(`This backend has no item handler for item type '${itemType}'.`);
+    this.messageParameters = [itemType];
+  }
+}
+
+/** The item does not exist for this caller: missing, or another tenant's, workspace's or item type's. */
+export class ItemNotFoundError extends FabricError {
+  readonly status = 404;
+  readonly errorCode = 'ItemNotFound';
+  readonly source = 'User';
+  readonly isPermanent = true;
+
+  constructor(logDetail: string) {
+    super('The item was not found.', logDetail);
+  }
+}
+
+const VENDOR_ERROR_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const MAX_VENDOR_MESSAGE_LENGTH = 1024;
+
+/**
+ * Thrown by an item handler when a creation or update payload is not valid for
+ * its item type: 400 with the handler's errorCode and message (source User).
+ * An errorCode that is not a short word becomes InvalidItemPayload.
+ */
+export class ItemPayloadError extends FabricError {
+  readonly status = 400;
+  readonly errorCode: string;
+  readonly source = 'User';
+  readonly isPermanent = true;
+
+  constructor(errorCode: string, message: string) {
+    super(String(message).slice(0, MAX_VENDOR_MESSAGE_LENGTH));
+    this.errorCode = VENDOR_ERROR_CODE.test(errorCode) ? errorCode : 'InvalidItemPayload';
+  }
+}
+
+/** Endpoint resolution is called but ENDPOINT_RESOLUTION_URLS has no URL for it: a deployment fault. */
+export class EndpointResolutionNotConfiguredError extends FabricError {
+  readonly status = 500;
+  readonly errorCode = 'EndpointResolutionNotConfigured';
+  readonly source = 'System';
+  readonly isPermanent = false;
+
+  constructor(logDetail: string) {
+    super('This backend has no endpoint configured for this request.', logDetail);
+  }
+}
+
 /** The id is taken by a resource of another tenant, workspace or type; nothing more is said about it. */
 export class ConflictError extends FabricError {
   readonly status = 409;
@@ -107,7 +165,7 @@ export class StorageUnavailableError extends UnavailableError {
   readonly errorCode = 'StorageUnavailable';
 
   constructor(logDetail: string, retryAfterSeconds = 5) {
-    super('The job state store is temporarily unavailable. Try again later.', retryAfterSeconds, logDetail);
+    super('The state store is temporarily unavailable. Try again later.', retryAfterSeconds, logDetail);
   }
 }
 
@@ -127,6 +185,17 @@ export class InvalidJobStateRecordError extends FabricError {
 
   constructor(logDetail: string) {
     super('The stored state of this job instance is invalid.', logDetail);
+  }
+}
+
+export class InvalidItemRecordError extends FabricError {
+  readonly status = 500;
+  readonly errorCode = 'InvalidItemRecord';
+  readonly source = 'System';
+  readonly isPermanent = false;
+
+  constructor(logDetail: string) {
+    super('The stored state of this item is invalid.', logDetail);
   }
 }
 

@@ -32,3 +32,13 @@ export function toErrorResponse(error: unknown): HttpResponseInit {
     body: JSON.stringify(body),
   };
 }
+
+/** 200 with a JSON body: GetItemPayloadResponse, EndpointResolutionResponse. */
+export function jsonResponse(body: object): HttpResponseInit {
+  return { status: 200, headers: { ...JSON_HEADERS }, body: JSON.stringify(body) };
+}
+
+/** 200 with no body: the contract's CreateItem, UpdateItem and DeleteItem answers ("Successfully created", …). */
+export function okResponse(): HttpResponseInit {
+  return { status: 200, headers: { 'Cache-Control': 'no-store' } };
+}

@@ -1,12 +1,27 @@
+import type { ItemHandler } from './itemHandler';
 import type { JobHandler } from './jobHandler';
 
 /**
- * Job handlers keyed by (itemType, jobType), matched case-insensitively as
- * Fabric's type names are. Create asks it before it writes anything (an
- * unknown pair is `400 UnknownJobType`); the runner asks it for the work.
+ * Job handlers keyed by (itemType, jobType) and item handlers keyed by item
+ * type, matched case-insensitively as Fabric's type names are. Create asks it
+ * before it writes anything (an unknown pair is `400 UnknownJobType`, an
+ * unknown item type `400 UnknownItemType`); the runner asks it for the work.
  */
 export class HandlerRegistry {
   private readonly jobs = new Map<string, JobHandler>();
+  private readonly items = new Map<string, ItemHandler>();
+
+  /** Registers the rules of one item type (CreateItem, UpdateItem, GetItemPayload); a second registration is a mistake. */
+  item(itemType: string, handler: ItemHandler): this {
+    const key = itemType.toLowerCase();
+    if (this.items.has(key)) throw new Error(`an item handler for ${itemType} is already registered`);
+    this.items.set(key, handler);
+    return this;
+  }
+
+  findItem(itemType: string): ItemHandler | undefined {
+    return this.items.get(itemType.toLowerCase());
+  }
 
   /** Registers the handler of one job type of one item type; a second registration of the same pair is a mistake. */
   job(itemType: string, jobType: string, handler: JobHandler): this {

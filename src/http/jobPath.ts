@@ -1,8 +1,9 @@
 import { InvalidParameterError } from '../fabric/errors';
 import { isGuid, isTypeName, TYPE_NAME_RULE } from '../ids';
+import { ITEM_ROUTE, parseItemPath } from './itemPath';
 
 /** The Functions route of Jobs_GetItemJobInstanceState, without the `api` prefix. No constraints: bad ids must reach the handler. */
-export const JOB_INSTANCE_ROUTE = 'workspaces/{workspaceId}/items/{itemType}/{itemId}/jobTypes/{jobType}/instances/{jobInstanceId}';
+export const JOB_INSTANCE_ROUTE = `${ITEM_ROUTE}/jobTypes/{jobType}/instances/{jobInstanceId}`;
 
 /** The path of one job instance under the `api` prefix, e.g. for a curl line or a test request. */
 export function jobInstancePath(path: JobPath): string {
@@ -17,23 +18,11 @@ export interface JobPath {
   jobInstanceId: string;
 }
 
-/** Checks the route values in path order; GUIDs come back lowercase. */
+/** Checks the route values in path order (the item's first); GUIDs come back lowercase. */
 export function parseJobPath(params: Record<string, string | undefined>): JobPath {
-  const guid = (name: keyof JobPath): string => {
-    const value = params[name];
-    if (!isGuid(value)) throw new InvalidParameterError(name, 'it must be a GUID');
-    return value.toLowerCase();
-  };
-  const typeName = (name: keyof JobPath): string => {
-    const value = params[name];
-    if (!isTypeName(value)) throw new InvalidParameterError(name, `it must be ${TYPE_NAME_RULE}`);
-    return value;
-  };
-  return {
-    workspaceId: guid('workspaceId'),
-    itemType: typeName('itemType'),
-    itemId: guid('itemId'),
-    jobType: typeName('jobType'),
-    jobInstanceId: guid('jobInstanceId'),
-  };
+  const item = parseItemPath(params);
+  const { jobType, jobInstanceId } = params;
+  if (!isTypeName(jobType)) throw new InvalidParameterError('jobType', `it must be ${TYPE_NAME_RULE}`);
+  if (!isGuid(jobInstanceId)) throw new InvalidParameterError('jobInstanceId', 'it must be a GUID');
+  return { ...item, jobType, jobInstanceId: jobInstanceId.toLowerCase() };
 }

@@ -40,6 +40,9 @@ export function markLostRunner(heartbeatSeconds: number): JobDecision {
   return (current, now) => (isRunnerLost(current, now, heartbeatSeconds) ? applyTransition(current, 'Failed', now, RUNNER_LOST_DETAILS) : undefined);
 }
 
+/** Cancel, and DeleteItem before it deletes a job: NotStarted and InProgress become Cancelled; terminal states stay. */
+export const cancelUnlessTerminal: JobDecision = (current, now) => (isTerminal(current.status) ? undefined : applyTransition(current, 'Cancelled', now));
+
 /**
  * The job instances as Fabric's three Jobs operations see them: ownership
  * checked on every read, a lost runner recorded by whoever notices it first,
@@ -98,7 +101,7 @@ export class JobInstances {
     const { record, changed } = await this.writer.update(
       job.itemId,
       job.jobInstanceId,
-      (current, now) => lost(current, now) ?? (isTerminal(current.status) ? undefined : applyTransition(current, 'Cancelled', now)),
+      (current, now) => lost(current, now) ?? cancelUnlessTerminal(current, now),
       found,
     );
     log.info(`job ${job.itemId}/${job.jobInstanceId}: ${changed && record.status === 'Cancelled' ? 'cancelled' : `not cancelled, ${describe(record)}`}`);

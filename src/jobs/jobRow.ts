@@ -183,16 +183,37 @@ export function toJobEntity(record: JobRecord): JobEntity {
  * parsed, and even a corrupt one answers exactly like a missing row.
  */
 export function rowAnswers(entity: Record<string, unknown>, request: JobCoordinates): boolean {
-  const same = (column: string, expected: string) => {
-    const value = entity[column];
-    return typeof value === 'string' && value.toLowerCase() === expected.toLowerCase();
-  };
+  return rowOfItemOwner(entity, request) && sameText(entity, COLUMNS.jobType, request.jobType);
+}
+
+function sameText(entity: Record<string, unknown>, column: string, expected: string): boolean {
+  const value = entity[column];
+  return typeof value === 'string' && value.toLowerCase() === expected.toLowerCase();
+}
+
+/** Who an item belongs to: the owner columns of every job row of the item. */
+export interface ItemOwner {
+  tenantId: string;
+  workspaceId: string;
+  itemType: string;
+}
+
+/** The columns DeleteItem reads of each job row of an item ($select spells the keys as the service does). */
+export const ITEM_PURGE_COLUMNS = ['PartitionKey', 'RowKey', COLUMNS.tenantId, COLUMNS.workspaceId, COLUMNS.itemType, COLUMNS.status] as const;
+
+/** Whether a job row is one of this owner's item (any job type); the same comparison as rowAnswers. */
+export function rowOfItemOwner(entity: Record<string, unknown>, owner: ItemOwner): boolean {
   return (
-    same(COLUMNS.tenantId, request.tenantId) &&
-    same(COLUMNS.workspaceId, request.workspaceId) &&
-    same(COLUMNS.itemType, request.itemType) &&
-    same(COLUMNS.jobType, request.jobType)
+    sameText(entity, COLUMNS.tenantId, owner.tenantId) &&
+    sameText(entity, COLUMNS.workspaceId, owner.workspaceId) &&
+    sameText(entity, COLUMNS.itemType, owner.itemType)
   );
+}
+
+/** The status of a row read with ITEM_PURGE_COLUMNS; undefined when it is not a job status. */
+export function rowStatusOf(entity: Record<string, unknown>): JobInstanceStatus | undefined {
+  const status = entity[COLUMNS.status];
+  return isJobInstanceStatus(status) ? status : undefined;
 }
 
 /** Whether the columns that say whose a row is can be read at all. */

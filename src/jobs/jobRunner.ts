@@ -143,6 +143,13 @@ export class JobRunner {
           stopped = true;
         }
       } catch (error) {
+        if (error instanceof JobNotFoundError) {
+          // DeleteItem cancels an item's jobs and then deletes their rows: a row gone is a cancellation too.
+          log.info('the row was deleted while the handler ran; aborting it');
+          controller.abort();
+          stopped = true;
+          return;
+        }
         log.warn(`heartbeat failed, trying again in ${this.heartbeatSeconds} s: ${describe(error)}`);
       }
     };

@@ -120,11 +120,13 @@ export class JobStateWriter {
       const next = decide(current.record, this.now());
       if (!next) return { ...current, changed: false };
       try {
-        const { etag } = await this.storage(`update of job ${itemId}/${jobInstanceId}`, [412], (abortSignal) =>
+        const { etag } = await this.storage(`update of job ${itemId}/${jobInstanceId}`, [412, 404], (abortSignal) =>
           this.table.updateEntity(toJobEntity(next), 'Replace', { etag: current.etag, abortSignal }),
         );
         return { record: next, etag: etag ?? current.etag, changed: true };
       } catch (error) {
+        // Deleted since it was read (DeleteItem): the same answer as a read that finds no row.
+        if (isEntityNotFound(error)) throw new JobNotFoundError(`job ${itemId}/${jobInstanceId} does not exist`);
         if (statusCodeOf(error) !== 412) throw error;
       }
       current = await this.read(itemId.toLowerCase(), jobInstanceId.toLowerCase());

@@ -135,6 +135,18 @@ describe('npm start', () => {
     expect(JSON.parse(execFileSync('bash', ['-c', get], { encoding: 'utf8' })).status).toBe('Cancelled');
   });
 
+  it('prints an item create, update, payload and delete, and a resolve, that work as printed', () => {
+    const [create, update, payload, remove, resolve] = curlLines.slice(5, 10);
+    const run = (line: string) => execFileSync('bash', ['-c', line], { encoding: 'utf8' });
+    expect(run(create)).toMatch(/^HTTP\/1\.1 200 /);
+    expect(run(update)).toMatch(/^HTTP\/1\.1 200 /);
+    expect(JSON.parse(run(payload))).toEqual({ itemPayload: { horizonMonths: 6 } });
+    expect(run(remove)).toMatch(/^HTTP\/1\.1 200 /);
+    expect(JSON.parse(run(payload))).toMatchObject({ errorCode: 'ItemNotFound' });
+    expect(resolve).not.toContain('x-ms-client-tenant-id');
+    expect(JSON.parse(run(resolve))).toEqual({ url: `http://127.0.0.1:${env.PORT}/api`, ttlInMinutes: 60 });
+  });
+
   it('prints a second curl line, for a job that does not exist', () => {
     const body = JSON.parse(execFileSync('bash', ['-c', curlLines[1]], { encoding: 'utf8' }));
     expect(body).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'JobInstanceNotFound' } });

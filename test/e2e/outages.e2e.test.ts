@@ -4,6 +4,7 @@ import { subjectAndAppHeader } from '../../dev/fabricTokens';
 import { azuriteConnectionString, freeLoopbackPort } from '../../dev/azurite';
 import { TokenIssuer } from '../../dev/tokenIssuer';
 import { contractValidator } from '../fixtures/contractSchema';
+import { itemPath } from '../../src/http/itemPath';
 import { jobPath, SEED, startStack, USER_TENANT, type TestStack } from '../fixtures/stack';
 
 const isErrorResponse = contractValidator('ErrorResponse');
@@ -77,6 +78,26 @@ describe('table storage over HTTP', () => {
     expect(answer.json).toMatchObject({ errorCode: 'StorageUnavailable', source: 'System', isPermanent: false });
     expect(isErrorResponse(answer.json)).toBe(true);
     expect(answer.text).not.toMatch(/ECONNREFUSED|at .*\.js/);
+  });
+
+  it.each([
+    ['storage is unreachable', async () => ({ JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString(await freeLoopbackPort()) })],
+    ['the items table does not exist (never read as a missing item)', async () => ({ ITEMS_TABLE_NAME: 'NoSuchItemsTable' })],
+  ])('answers every item operation 503 StorageUnavailable when %s', async (_name, settings) => {
+    stack = await startStack(await settings(), { queues: false });
+    const path = itemPath({ workspaceId: SEED.workspaceId, itemType: SEED.itemType, itemId: randomUUID() });
+    const answers = [
+      await stack.send('POST', path, { displayName: 'x' }, stack.headers()),
+      await stack.send('PATCH', path, { displayName: 'y' }, stack.headers()),
+      await stack.get(`${path}/payload`, stack.headers()),
+      await stack.send('DELETE', path, undefined, stack.headers()),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBe(503);
+      expect(answer.headers['retry-after']).toMatch(/^\d+$/);
+      expect(answer.json).toMatchObject({ errorCode: 'StorageUnavailable', source: 'System', isPermanent: false });
+      expect(isErrorResponse(answer.json)).toBe(true);
+    }
   });
 
   it('authenticates before it reads: a bad token never reaches storage', async () => {

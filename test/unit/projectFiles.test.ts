@@ -20,7 +20,7 @@ describe('local.settings.sample.json', () => {
 
   it('points at the development stack that npm start runs', () => {
     const dev = appSettingsOf(devSettings({}, ROOT));
-    for (const name of ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE', 'ENTRA_JWKS_URI', 'JOB_STATE_TABLE_NAME']) {
+    for (const name of ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE', 'ENTRA_JWKS_URI', 'JOB_STATE_TABLE_NAME', 'ITEMS_TABLE_NAME', 'ENDPOINT_RESOLUTION_URLS']) {
       expect(sample.Values[name]).toBe(dev[name]);
     }
     // UseDevelopmentStorage=true is Azurite's default Table endpoint, where npm start runs it.

@@ -1,0 +1,77 @@
+import type { TableClient } from '@azure/data-tables';
+import { StorageUnavailableError } from '../fabric/errors';
+import type { ItemOwner } from '../jobs/jobRow';
+import { describeStorageError, isEntityNotFound, statusCodeOf } from '../jobs/storageErrors';
+import { ITEM_ROW_KEY, itemRowOf, parseItemRow, toItemEntity, type ItemRecord } from './itemRow';
+
+/** `none`: no row; `foreign`: another owner's row, answered exactly like none. */
+export type ItemLookup = { found: 'none' } | { found: 'foreign' } | { found: 'record'; record: ItemRecord; etag: string };
+
+/**
+ * The Items table: one point read, insert, ETag-conditional replace or
+ * delete per call; never a query. Each call has a deadline (the SDK's retries
+ * included); a storage failure is a StorageUnavailableError (503).
+ */
+export class ItemStore {
+  constructor(
+    private readonly table: TableClient,
+    private readonly deadlineMs: number,
+  ) {}
+
+  async readFor(itemId: string, owner: ItemOwner): Promise<ItemLookup> {
+    const entity = await this.call(`point read of item ${itemId}`, [404], (abortSignal) => this.table.getEntity(itemId, ITEM_ROW_KEY, { abortSignal })).catch(
+      (error: unknown) => {
+        if (isEntityNotFound(error)) return undefined;
+        throw error;
+      },
+    );
+    if (!entity) return { found: 'none' };
+    if (!itemRowOf(entity, owner)) return { found: 'foreign' };
+    return { found: 'record', record: parseItemRow(entity), etag: String(entity.etag) };
+  }
+
+  /** Inserts the row; false when a row with this item id exists (never overwritten). */
+  async insert(record: ItemRecord): Promise<boolean> {
+    try {
+      await this.call(`insert of item ${record.itemId}`, [409], (abortSignal) => this.table.createEntity(toItemEntity(record), { abortSignal }));
+      return true;
+    } catch (error) {
+      if (statusCodeOf(error) === 409) return false;
+      throw error;
+    }
+  }
+
+  /** Replaces the row if it still has `etag`: `changed` when someone wrote it since, `gone` when it was deleted. */
+  async replace(record: ItemRecord, etag: string): Promise<'replaced' | 'changed' | 'gone'> {
+    try {
+      await this.call(`update of item ${record.itemId}`, [404, 412], (abortSignal) =>
+        this.table.updateEntity(toItemEntity(record), 'Replace', { etag, abortSignal }),
+      );
+      return 'replaced';
+    } catch (error) {
+      if (statusCodeOf(error) === 412) return 'changed';
+      if (isEntityNotFound(error)) return 'gone';
+      throw error;
+    }
+  }
+
+  /** Deletes the row whatever its ETag; a row already gone is fine. */
+  async delete(itemId: string): Promise<void> {
+    await this.call(`delete of item ${itemId}`, [404], (abortSignal) => this.table.deleteEntity(itemId, ITEM_ROW_KEY, { abortSignal })).catch(
+      (error: unknown) => {
+        if (!isEntityNotFound(error)) throw error;
+      },
+    );
+  }
+
+  /** One storage call; anything but the `expected` answers (a 404 only when it is the entity's) is a StorageUnavailableError. */
+  private async call<T>(what: string, expected: number[], call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await call(AbortSignal.timeout(this.deadlineMs));
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (status !== undefined && expected.includes(status) && !(status === 404 && !isEntityNotFound(error))) throw error;
+      throw new StorageUnavailableError(`${what} in ${this.table.tableName} failed: ${describeStorageError(error)}`);
+    }
+  }
+}
