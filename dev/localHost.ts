@@ -129,7 +129,8 @@ async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMess
     req.resume();
     return writeResponse(res, toErrorResponse(new MethodNotAllowedError([...new Set(matched.flatMap(({ route }) => route.methods))])));
   }
-  const body = await readBody(req);
+  // A GET has no body to wait for: its handler runs even if the client has already gone, as in the Functions host.
+  const body = method === 'GET' || method === 'HEAD' ? (req.resume(), new Uint8Array(0)) : await readBody(req);
   if (body === 'too large') {
     res.shouldKeepAlive = false;
     return writeResponse(res, toErrorResponse(new PayloadTooLargeError(MAX_REQUEST_BODY_BYTES)));

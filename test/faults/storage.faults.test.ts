@@ -167,7 +167,7 @@ describe('a storage read that never ends', () => {
       // Each handler finishes its read and its answer, to a client that is gone.
       await vi.waitFor(
         () => {
-          const done = new Set(s.logs.filter((l) => l.line.includes(': InProgress (tenant')).map((l) => /RequestId=([^\]]+)]/.exec(l.line)?.[1]));
+          const done = new Set(s.logs.filter((l) => l.line.includes(': InProgress [ActivityId=')).map((l) => /RequestId=([^\]]+)]/.exec(l.line)?.[1]));
           expect(ids.every((id) => done.has(id))).toBe(true);
           expect(proxy!.pending).toBe(0);
         },
