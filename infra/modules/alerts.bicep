@@ -28,7 +28,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   location: 'global'
   tags: tags
   properties: {
-    groupShortName: take('fabricjobs', 12)
+    groupShortName: 'fabricjobs'
     enabled: true
     emailReceivers: empty(alertEmail)
       ? []
