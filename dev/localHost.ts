@@ -20,6 +20,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext, LogLevel } from 
 import { MethodNotAllowedError, PayloadTooLargeError, RouteNotFoundError } from '../src/fabric/errors';
 import { toErrorResponse } from '../src/fabric/responses';
 import { tryParseUrl } from '../src/url';
+import { parseSummaryLine, readableSummary } from '../src/telemetry/summary';
 import type { RouteDefinition } from '../src/http/routes';
 import type { QueueFunction } from '../src/functions/queueFunction';
 import type { RunningQueueHost } from './localQueueHost';
@@ -235,14 +236,37 @@ function flushLogs(): void {
   }
 }
 
-const consoleSink: LogSink = (level, line) => {
-  const stream = level === 'error' || level === 'warning' || level === 'critical' ? 'stderr' : 'stdout';
-  pending[stream].push(`${new Date().toISOString()} ${level.padEnd(11)} ${line}\n`);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flushLogs);
-  }
-};
+export type LogFormat = 'text' | 'json';
+
+/**
+ * The console, in one of two forms. `text` (the default) is for people: one
+ * line each, summary lines rendered as `operation status … · name=value`.
+ * `json` (`--json`) is one JSON object a line, a summary's fields as they are
+ * written to Application Insights, for jq and for tests.
+ */
+export function createConsoleSink(format: LogFormat = 'text'): LogSink {
+  return (level, line) => {
+    const stream = level === 'error' || level === 'warning' || level === 'critical' ? 'stderr' : 'stdout';
+    const time = new Date().toISOString();
+    const summary = parseSummaryLine(line);
+    const text =
+      format === 'json'
+        ? JSON.stringify(summary ? { time, level, ...summary } : { time, level, message: line })
+        : `${time} ${level.padEnd(11)} ${summary ? readableSummary(summary) : line}`;
+    pending[stream].push(`${text}\n`);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushLogs);
+    }
+  };
+}
+
+const consoleSink = createConsoleSink();
+
+/** `--json` on the command line (`npm run host -- --json`, `npm start -- --json`). */
+export function logFormatFromArgs(args: readonly string[]): LogFormat {
+  return args.includes('--json') ? 'json' : 'text';
+}
 
 /**
  * Loads a Functions entry module (by default the bundle) as the Functions
@@ -279,7 +303,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const address = process.env.HOST || '127.0.0.1';
-  const host = await startLocalHost({ functions, host: address, port, queueSettings: process.env }).catch((error: NodeJS.ErrnoException) => {
+  const log = createConsoleSink(logFormatFromArgs(process.argv.slice(2)));
+  const host = await startLocalHost({ functions, host: address, port, log, queueSettings: process.env }).catch((error: NodeJS.ErrnoException) => {
     const why = error.code === 'EADDRINUSE' ? 'the port is in use (set PORT to another)' : error.message;
     process.stderr.write(`The local host cannot listen on ${address}:${port}: ${why}\n`);
     process.exit(1);

@@ -25,7 +25,7 @@ import { JobAlreadyExistsError } from '../src/jobs/writerErrors';
 import { AZURITE_ACCOUNT, startAzurite } from './azurite';
 import { createDevIssuer, devAppOnlyAuthorization, devAuthorization } from './devIssuer';
 import { appSettingsOf, DEMO_JOB, devSettings, type DevSettings } from './devSettings';
-import { startLocalHost } from './localHost';
+import { createConsoleSink, logFormatFromArgs, type LogFormat, startLocalHost } from './localHost';
 import { sourceFunctions } from './sourceFunctions';
 import { assertOutsideAzure, startJwksServer, type TokenIssuer } from './tokenIssuer';
 import { PROJECT_ROOT } from './projectRoot';
@@ -116,13 +116,14 @@ function environmentForFunc(settings: DevSettings): NodeJS.ProcessEnv {
   return { ...env, ...appSettingsOf(settings), FUNCTIONS_WORKER_RUNTIME: 'node', AzureWebJobsStorage: hostStorage };
 }
 
-async function startFunctionsHost(settings: DevSettings, issuer: TokenIssuer, useFunc: boolean, started: Started): Promise<string> {
+async function startFunctionsHost(settings: DevSettings, issuer: TokenIssuer, useFunc: boolean, started: Started, logFormat: LogFormat): Promise<string> {
   if (!useFunc) {
     say(`Functions host: the project's local host (${settings.DEV_FUNCTIONS_HOST === 'local' ? 'DEV_FUNCTIONS_HOST=local' : 'Azure Functions Core Tools is not on the PATH'})`);
     const host = await startLocalHost({
       functions: sourceFunctions(createDependencies(readConfig(appSettingsOf(settings)), { env: {} })),
       host: settings.HOST,
       port: Number(settings.PORT),
+      log: createConsoleSink(logFormat),
       queueSettings: appSettingsOf(settings),
     });
     started.add(host.close);
@@ -214,8 +215,8 @@ export const DEMO_RESOLVE_BODY = { context: [{ name: 'EndpointName', value: 'Wor
 export const DEMO_CREATE_BODY = { invokeType: 'Manual', creationPayload: { durationSeconds: 30 } };
 
 async function main(args: string[]): Promise<void> {
-  const unknown = args.find((arg) => arg !== '--stack-only');
-  if (unknown !== undefined) throw new Error(`unknown option ${JSON.stringify(unknown)} (the only one is --stack-only)`);
+  const unknown = args.find((arg) => arg !== '--stack-only' && arg !== '--json');
+  if (unknown !== undefined) throw new Error(`unknown option ${JSON.stringify(unknown)} (the options are --stack-only and --json)`);
   const stackOnly = args.includes('--stack-only');
   assertOutsideAzure();
   const settings = devSettings(process.env, PROJECT_ROOT);
@@ -252,7 +253,7 @@ async function main(args: string[]): Promise<void> {
 
     say(`Demo job ${DEMO_JOB.itemId}/${DEMO_JOB.jobInstanceId}: ${await seedDemoJob(settings)}`);
 
-    const baseUrl = stackOnly ? announceStackOnly(settings) : await startFunctionsHost(settings, issuer, useFunc, started);
+    const baseUrl = stackOnly ? announceStackOnly(settings) : await startFunctionsHost(settings, issuer, useFunc, started, logFormatFromArgs(args));
     say(`Endpoint: ${baseUrl}/${JOB_INSTANCE_ROUTE}`);
     const authorization = devAuthorization(issuer, settings);
     const curl = (jobInstanceId: string, request?: { method?: string; body?: unknown }, suffix = '') =>

@@ -50,6 +50,17 @@ param endpointResolutionUrls object = {}
 @maxValue(730)
 param logRetentionDays int = 30
 
+@description('E-mail address the alerts notify (through the action group). Empty: alerts fire without notifying anyone.')
+param alertEmail string = ''
+
+@description('5xx answers in 15 minutes above which the server-errors alert fires.')
+@minValue(0)
+param serverErrorAlertThreshold int = 5
+
+@description('401 answers in 15 minutes above which the authentication-failures alert fires.')
+@minValue(0)
+param authFailureAlertThreshold int = 20
+
 @description('Optional principal (object) id of a job runner outside the app to make Storage Table Data Contributor on the job-state table. Empty: none.')
 param jobRunnerPrincipalId string = ''
 
@@ -121,6 +132,22 @@ module monitoring 'modules/monitoring.bicep' = {
     tags: tags
     retentionInDays: logRetentionDays
   }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    applicationInsightsName: applicationInsightsName
+    baseName: baseName
+    location: location
+    tags: tags
+    alertEmail: alertEmail
+    serverErrorThreshold: serverErrorAlertThreshold
+    authFailureThreshold: authFailureAlertThreshold
+  }
+  dependsOn: [
+    monitoring
+  ]
 }
 
 module roles 'modules/roles.bicep' = {

@@ -38,25 +38,27 @@ export async function validateEntraAccessToken(
   expected: TokenExpectations,
   nowMs: number,
 ): Promise<EntraAccessToken> {
-  const fail = (reason: string): never => {
-    throw new AuthError(`${label}: ${reason}`);
+  // The rule's prefix names the token without spaces: appToken, subjectToken.
+  const prefix = label.replace(/ (\w)/g, (_, c: string) => c.toUpperCase());
+  const fail = (rule: string, reason: string): never => {
+    throw new AuthError(`${prefix}.${rule}`, `${label}: ${reason}`);
   };
 
   const header = decodeSegment(token, 0);
-  if (!header) return fail('header is not a JSON object');
-  if (header.alg !== 'RS256') return fail(`alg ${forLog(header.alg)} is not RS256`);
-  if (typeof header.kid !== 'string' || header.kid === '') return fail('header has no kid');
+  if (!header) return fail('header', 'header is not a JSON object');
+  if (header.alg !== 'RS256') return fail('alg', `alg ${forLog(header.alg)} is not RS256`);
+  if (typeof header.kid !== 'string' || header.kid === '') return fail('kid', 'header has no kid');
 
   // The payload's form is checked before the library sees the token, so that
   // the library's errors can only mean a bad signature or lifetime.
   const unverified = decodeSegment(token, 1);
-  if (!unverified) return fail('payload is not a JSON object');
+  if (!unverified) return fail('payload', 'payload is not a JSON object');
   const { exp, nbf } = unverified;
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) return fail('exp is missing or not a finite number');
-  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > exp)) return fail('nbf is not a number or is after exp');
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return fail('exp', 'exp is missing or not a finite number');
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > exp)) return fail('nbf', 'nbf is not a number or is after exp');
 
   const signingKey = await findKey(header.kid);
-  if (!signingKey) return fail(`kid ${forLog(header.kid)} is not in the JWKS, or its entry there is unusable`);
+  if (!signingKey) return fail('unknownKey', `kid ${forLog(header.kid)} is not in the JWKS, or its entry there is unusable`);
 
   let payload: unknown;
   try {
@@ -66,34 +68,34 @@ export async function validateEntraAccessToken(
       clockTimestamp: Math.floor(nowMs / 1000),
     });
   } catch (error) {
-    return fail(libraryRejection(error, expected.clockSkewSeconds));
+    return fail(...libraryRejection(error, expected.clockSkewSeconds));
   }
-  if (!isPlainObject(payload)) return fail('payload is not a JSON object');
+  if (!isPlainObject(payload)) return fail('payload', 'payload is not a JSON object');
   const claims = payload;
 
   const version = claims.ver;
-  if (version !== '1.0' && version !== '2.0') return fail(`ver ${forLog(version)} is neither 1.0 nor 2.0`);
+  if (version !== '1.0' && version !== '2.0') return fail('ver', `ver ${forLog(version)} is neither 1.0 nor 2.0`);
 
   const tid = claims.tid;
-  if (!isGuid(tid)) return fail('tid is missing or not a GUID');
+  if (!isGuid(tid)) return fail('tid', 'tid is missing or not a GUID');
 
   const v2Issuer = `${expected.authorityHost}/${tid}/v2.0`;
   const issuer = version === '1.0' ? `https://sts.windows.net/${tid}/` : v2Issuer;
-  if (claims.iss !== issuer) return fail(`iss ${forLog(claims.iss, 200)} is not ${JSON.stringify(issuer)}`);
+  if (claims.iss !== issuer) return fail('issuer', `iss ${forLog(claims.iss, 200)} is not ${JSON.stringify(issuer)}`);
 
   if (signingKey.issuer !== undefined) {
     const keyIssuer = signingKey.issuer.replace('{tenantid}', tid);
-    if (keyIssuer !== v2Issuer) return fail(`signing key ${forLog(header.kid)} is for issuer ${forLog(signingKey.issuer, 200)}, not for tenant ${tid}`);
+    if (keyIssuer !== v2Issuer) return fail('keyIssuer', `signing key ${forLog(header.kid)} is for issuer ${forLog(signingKey.issuer, 200)}, not for tenant ${tid}`);
   }
 
   const audience = version === '1.0' ? expected.v1Audience : expected.v2Audience;
   const aud = claims.aud;
   const audOk = Array.isArray(aud) ? aud.includes(audience) : aud === audience;
-  if (!audOk) return fail(`aud ${forLog(aud, 200)} does not contain ${JSON.stringify(audience)}`);
+  if (!audOk) return fail('audience', `aud ${forLog(aud, 200)} does not contain ${JSON.stringify(audience)}`);
 
   const appIdClaim = version === '1.0' ? 'appid' : 'azp';
   const appId = claims[appIdClaim];
-  if (typeof appId !== 'string' || appId === '') return fail(`${appIdClaim} is missing`);
+  if (typeof appId !== 'string' || appId === '') return fail('appId', `${appIdClaim} is missing`);
 
   return { version, tenantId: tid.toLowerCase(), appId: appId.toLowerCase(), claims };
 }
@@ -114,9 +116,9 @@ function decodeSegment(token: string, index: 0 | 1): Record<string, unknown> | u
  * quotes the JSON it failed on, CR and LF included), and nothing a caller
  * sends may shape a log line.
  */
-function libraryRejection(error: unknown, skewSeconds: number): string {
-  if (error instanceof jwt.TokenExpiredError) return `expired: exp is more than ${skewSeconds} s before now`;
-  if (error instanceof jwt.NotBeforeError) return `not valid yet: nbf is more than ${skewSeconds} s after now`;
-  if (error instanceof jwt.JsonWebTokenError) return 'invalid signature, or a JWS that jsonwebtoken cannot read';
-  return 'rejected by jsonwebtoken with an unexpected kind of error';
+function libraryRejection(error: unknown, skewSeconds: number): [rule: string, reason: string] {
+  if (error instanceof jwt.TokenExpiredError) return ['expired', `expired: exp is more than ${skewSeconds} s before now`];
+  if (error instanceof jwt.NotBeforeError) return ['notYetValid', `not valid yet: nbf is more than ${skewSeconds} s after now`];
+  if (error instanceof jwt.JsonWebTokenError) return ['signature', 'invalid signature, or a JWS that jsonwebtoken cannot read'];
+  return ['rejected', 'rejected by jsonwebtoken with an unexpected kind of error'];
 }

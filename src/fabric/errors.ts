@@ -136,7 +136,11 @@ export class ConflictError extends FabricError {
   }
 }
 
-/** The caller sees one generic message; `reason` goes to the log only. */
+/**
+ * The caller sees one generic message; `reason` goes to the log only, and
+ * `rule` (a stable name such as `appToken.audience`, never caller bytes) to
+ * the request's summary, for counting failures by rule.
+ */
 export class AuthError extends FabricError {
   readonly status = 401;
   readonly errorCode = 'AuthError';
@@ -144,7 +148,10 @@ export class AuthError extends FabricError {
   readonly isPermanent = false;
   readonly headers = { 'WWW-Authenticate': 'SubjectAndAppToken1.0' };
 
-  constructor(readonly reason: string) {
+  constructor(
+    readonly rule: string,
+    readonly reason: string,
+  ) {
     super('The request could not be authenticated.', reason);
   }
 }

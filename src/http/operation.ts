@@ -2,6 +2,8 @@ import type { HttpHandler, HttpMethod, HttpRequest, HttpResponseInit, Invocation
 import type { AuthenticatedApp, AuthenticatedCaller, AuthHeaders } from '../auth/subjectAndAppAuthenticator';
 import { AuthError, FabricError } from '../fabric/errors';
 import { toErrorResponse } from '../fabric/responses';
+import { isGuid } from '../ids';
+import { summaryLine, type SummaryFields } from '../telemetry/summary';
 import { readJsonBody } from './requestBody';
 import { correlationHeaders, createRequestLog, readCorrelation, type RequestLog } from './requestLog';
 
@@ -48,32 +50,44 @@ export interface Authenticator {
  * The request pipeline every operation runs through, in this order:
  * correlation → path → authentication → body → the operation; any error ends
  * in toErrorResponse, its details in the log only; the correlation ids are
- * echoed on every answer.
+ * echoed on every answer. Every request ends with one RequestSummary line.
  */
 export function toHttpHandler<Path, Body, Caller extends AuthenticatedApp>(
   operation: Operation<Path, Body, Caller>,
   authenticator: Authenticator,
 ): HttpHandler {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const started = performance.now();
     const correlation = readCorrelation(request.headers);
-    const log = createRequestLog(context, correlation);
+    const summary: SummaryFields = { operation: operation.name };
+    const log = createRequestLog(context, correlation, summary);
     if (!correlation.activityId || !correlation.requestId) log.info('request has no usable ActivityId or RequestId header');
     let response: HttpResponseInit;
     try {
       const path = operation.parsePath(request.params);
+      Object.assign(summary, pathFields(path));
       const authorization = request.headers.get('authorization');
       const caller = (
         operation.auth === 'appOnly'
           ? await authenticator.authenticateApp(authorization)
           : await authenticator.authenticate({ authorization, clientTenantId: request.headers.get('x-ms-client-tenant-id') })
       ) as Caller;
+      if ('tenantId' in caller) summary.tenantId = (caller as AuthenticatedApp & { tenantId: string }).tenantId;
       const body = (operation.parseBody ? operation.parseBody(await readJsonBody(request)) : undefined) as Body;
       response = await operation.run({ path, caller, body, log });
     } catch (error) {
       logFailure(log, error);
       response = toErrorResponse(error);
+      Object.assign(summary, failureFields(error, request.headers.get('x-ms-client-tenant-id')));
     }
     response.headers = { ...(response.headers as Record<string, string>), ...correlationHeaders(correlation) };
+    writeRequestSummary(context, {
+      ...summary,
+      statusCode: response.status ?? 200,
+      activityId: correlation.activityId,
+      requestId: correlation.requestId,
+      durationMs: Math.round(performance.now() - started),
+    });
     return response;
   };
 }
@@ -88,4 +102,33 @@ function logFailure(log: RequestLog, error: unknown): void {
   } else {
     log.error(`unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
+}
+
+const PATH_FIELDS = ['workspaceId', 'itemType', 'itemId', 'jobType', 'jobInstanceId'] as const;
+
+/** The ids of a parsed (so validated) path; nothing of a path that failed its checks reaches the summary. */
+function pathFields(path: unknown): SummaryFields {
+  const fields: SummaryFields = {};
+  if (typeof path !== 'object' || path === null) return fields;
+  for (const name of PATH_FIELDS) {
+    const value = (path as Record<string, unknown>)[name];
+    if (typeof value === 'string') fields[name] = value;
+  }
+  return fields;
+}
+
+/** The answer's errorCode, the failed authentication rule, and on a 401 the tenant the request claimed (when it is a GUID). */
+function failureFields(error: unknown, claimedTenant: string | null): SummaryFields {
+  if (error instanceof AuthError) {
+    return { errorCode: error.errorCode, authRule: error.rule, tenantId: isGuid(claimedTenant) ? claimedTenant.toLowerCase() : undefined };
+  }
+  return { errorCode: error instanceof FabricError ? error.errorCode : 'InternalError' };
+}
+
+function writeRequestSummary(context: InvocationContext, fields: SummaryFields): void {
+  const line = summaryLine('RequestSummary', fields);
+  const status = Number(fields.statusCode);
+  if (status >= 500) context.error(line);
+  else if (status === 401) context.warn(line);
+  else context.info(line);
 }

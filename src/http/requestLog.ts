@@ -1,14 +1,22 @@
 import type { InvocationContext } from '@azure/functions';
+import { summaryLine, type SummaryFields } from '../telemetry/summary';
 
 export interface Correlation {
   activityId?: string;
   requestId?: string;
 }
 
-export interface RequestLog {
+export interface LineLog {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+}
+
+export interface RequestLog extends LineLog {
+  /** Adds fields to this request's summary line, e.g. the job status it answered. */
+  annotate(fields: SummaryFields): void;
+  /** One JobTransition summary line for a job state change this request wrote. */
+  transition(fields: SummaryFields): void;
 }
 
 interface HeaderSource {
@@ -27,13 +35,20 @@ export function readCorrelation(headers: HeaderSource): Correlation {
   return { activityId: pick('activityid'), requestId: pick('requestid') };
 }
 
-/** Every line carries ActivityId and RequestId, through the Functions invocation context. */
-export function createRequestLog(context: InvocationContext, correlation: Correlation): RequestLog {
+/**
+ * Every line carries ActivityId and RequestId, through the Functions
+ * invocation context. `summary` is the request's summary in the making: the
+ * pipeline writes it once the answer is known, with what `annotate` added.
+ */
+export function createRequestLog(context: InvocationContext, correlation: Correlation, summary: SummaryFields): RequestLog {
   const suffix = ` [ActivityId=${correlation.activityId ?? '(none)'} RequestId=${correlation.requestId ?? '(none)'}]`;
   return {
     info: (message) => context.info(message + suffix),
     warn: (message) => context.warn(message + suffix),
     error: (message) => context.error(message + suffix),
+    annotate: (fields) => Object.assign(summary, fields),
+    transition: (fields) =>
+      context.info(summaryLine('JobTransition', { operation: summary.operation, activityId: correlation.activityId, requestId: correlation.requestId, ...fields })),
   };
 }
 
@@ -45,12 +60,18 @@ export function correlationHeaders(correlation: Correlation): Record<string, str
   return headers;
 }
 
+/** A job runner's log: lines for the handler and the runner, and the runner's JobTransition summaries. */
+export interface RunnerLog extends LineLog {
+  transition(fields: SummaryFields): void;
+}
+
 /** A job runner's lines carry the job's ids, the way a request's carry its correlation ids. */
-export function createJobLog(context: InvocationContext, job: { itemId: string; jobInstanceId: string }): RequestLog {
+export function createJobLog(context: InvocationContext, job: { itemId: string; jobInstanceId: string }): RunnerLog {
   const prefix = `job ${job.itemId}/${job.jobInstanceId}: `;
   return {
     info: (message) => context.info(prefix + message),
     warn: (message) => context.warn(prefix + message),
     error: (message) => context.error(prefix + message),
+    transition: (fields) => context.info(summaryLine('JobTransition', { operation: context.functionName, ...fields })),
   };
 }

@@ -5,9 +5,10 @@ import { JOB_NOT_FOUND_STATE, toItemJobInstanceState, type JobCoordinates, type 
 import type { JobQueue } from './jobQueue';
 import type { JobStateStore } from './jobStateStore';
 import { applyTransition, isTerminal } from './jobTransitions';
-import type { JobDecision, JobStateWriter, NewJobInstance, VersionedJob } from './jobStateWriter';
+import type { JobDecision, JobStateWriter, JobUpdate, NewJobInstance, VersionedJob } from './jobStateWriter';
 import { JobAlreadyExistsError } from './writerErrors';
 import { forLog } from '../logValue';
+import { jobFields, transitionFields } from '../telemetry/jobSummary';
 
 /** A runner that missed this many heartbeats in a row is gone. */
 export const LOST_AFTER_HEARTBEATS = 4;
@@ -60,8 +61,10 @@ export class JobInstances {
   async state(job: JobAddress, log: RequestLog): Promise<ItemJobInstanceState> {
     const found = await this.readOwned(job, log);
     if (!found) return JOB_NOT_FOUND_STATE;
-    const { record } = await this.writer.update(job.itemId, job.jobInstanceId, markLostRunner(this.heartbeatSeconds), found);
+    const update = await this.writer.update(job.itemId, job.jobInstanceId, markLostRunner(this.heartbeatSeconds), found);
+    const { record } = update;
     log.info(`job ${job.itemId}/${job.jobInstanceId}: ${describe(record)}`);
+    recordTransition(update, log);
     return toItemJobInstanceState(record);
   }
 
@@ -75,8 +78,9 @@ export class JobInstances {
   async create(job: NewJobInstance & JobAddress, log: RequestLog): Promise<void> {
     let status = 'NotStarted';
     try {
-      await this.writer.create({ ...job, status: 'NotStarted' });
+      const created = await this.writer.create({ ...job, status: 'NotStarted' });
       log.info(`job ${job.itemId}/${job.jobInstanceId}: created`);
+      log.transition({ ...jobFields(created), previousStatus: 'None' });
     } catch (error) {
       if (!(error instanceof JobAlreadyExistsError)) throw error;
       const lookup = await this.store.readFor(job.itemId, job.jobInstanceId, job);
@@ -98,12 +102,14 @@ export class JobInstances {
     const found = await this.readOwned(job, log);
     if (!found) return JOB_NOT_FOUND_STATE;
     const lost = markLostRunner(this.heartbeatSeconds);
-    const { record, changed } = await this.writer.update(
+    const update = await this.writer.update(
       job.itemId,
       job.jobInstanceId,
       (current, now) => lost(current, now) ?? cancelUnlessTerminal(current, now),
       found,
     );
+    const { record, changed } = update;
+    recordTransition(update, log);
     log.info(`job ${job.itemId}/${job.jobInstanceId}: ${changed && record.status === 'Cancelled' ? 'cancelled' : `not cancelled, ${describe(record)}`}`);
     return toItemJobInstanceState(record);
   }
@@ -120,6 +126,13 @@ export class JobInstances {
     }
     return undefined;
   }
+}
+
+/** The job's status in the request's summary, and a JobTransition line when this request changed it. */
+function recordTransition(update: JobUpdate, log: RequestLog): void {
+  log.annotate({ jobStatus: update.record.status });
+  const transition = transitionFields(update);
+  if (transition) log.transition(transition);
 }
 
 function describe(record: JobRecord): string {

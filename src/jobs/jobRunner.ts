@@ -1,7 +1,9 @@
 import { errorDetailsProblems, type ErrorDetails, type JobInstanceStatus } from '../fabric/contract';
 import { forLog } from '../logValue';
 import { FabricError, StorageUnavailableError } from '../fabric/errors';
-import { JobFailure, type Job, type JobHandler, type JobLog } from '../handlers/jobHandler';
+import { JobFailure, type Job, type JobHandler } from '../handlers/jobHandler';
+import type { RunnerLog } from '../http/requestLog';
+import { transitionFields } from '../telemetry/jobSummary';
 import type { HandlerRegistry } from '../handlers/registry';
 import { markLostRunner } from './jobInstances';
 import type { JobMessage } from './jobQueue';
@@ -50,16 +52,16 @@ export class JobRunner {
     private readonly heartbeatSeconds: number,
   ) {}
 
-  async run(message: JobMessage, log: JobLog): Promise<void> {
+  async run(message: JobMessage, log: RunnerLog): Promise<void> {
     await retryOnlyStorageOutages(() => this.runOnce(message, log), log);
   }
 
   /** For a message that landed in the poison queue: the job it names will not start, so say so. */
-  async giveUp(message: JobMessage, log: JobLog): Promise<void> {
+  async giveUp(message: JobMessage, log: RunnerLog): Promise<void> {
     await retryOnlyStorageOutages(() => this.markCouldNotStart(message, log), log);
   }
 
-  private async runOnce(message: JobMessage, log: JobLog): Promise<void> {
+  private async runOnce(message: JobMessage, log: RunnerLog): Promise<void> {
     const claimed = await this.claim(message, log);
     if (!claimed) return;
     const { record } = claimed;
@@ -77,22 +79,24 @@ export class JobRunner {
     }
   }
 
-  private async markCouldNotStart(message: JobMessage, log: JobLog): Promise<void> {
+  private async markCouldNotStart(message: JobMessage, log: RunnerLog): Promise<void> {
     const lost = markLostRunner(this.heartbeatSeconds);
     const result = await this.update(message, (current, now) =>
       current.status === 'NotStarted' ? applyTransition(current, 'Failed', now, JOB_COULD_NOT_START) : lost(current, now),
     );
+    if (result) logTransition(result, log);
     if (result?.changed) log.info(`${result.record.status} (${forLog(result.record.errorDetails?.errorCode)}): its message reached the poison queue`);
     else if (result) log.info(`left ${result.record.status}: its message reached the poison queue`);
   }
 
   /** NotStarted → InProgress with a first heartbeat; undefined when there is nothing for this message to run. */
-  private async claim(message: JobMessage, log: JobLog): Promise<VersionedJob | undefined> {
+  private async claim(message: JobMessage, log: RunnerLog): Promise<VersionedJob | undefined> {
     const lost = markLostRunner(this.heartbeatSeconds);
     const result = await this.update(message, (current, now) =>
       current.status === 'NotStarted' ? { ...applyTransition(current, 'InProgress', now), heartbeatUtc: now } : lost(current, now),
     );
     if (!result) return undefined;
+    logTransition(result, log);
     if (result.changed && result.record.status === 'InProgress') {
       log.info('InProgress: claimed');
       return result;
@@ -101,9 +105,10 @@ export class JobRunner {
     return undefined;
   }
 
-  private async runHandler(handler: JobHandler, record: JobRecord, signal: AbortSignal, log: JobLog): Promise<Outcome> {
+  private async runHandler(handler: JobHandler, record: JobRecord, signal: AbortSignal, log: RunnerLog): Promise<Outcome> {
     try {
-      await handler(toJob(record), { signal, log });
+      // The handler's log writes lines only: transitions are the runner's.
+      await handler(toJob(record), { signal, log: { info: log.info, warn: log.warn, error: log.error } });
       return { status: 'Completed' };
     } catch (error) {
       if (error instanceof JobFailure) {
@@ -124,7 +129,7 @@ export class JobRunner {
    * someone judged this runner lost), the handler's signal is aborted.
    * A heartbeat that cannot reach storage is logged and tried again next time.
    */
-  private startHeartbeat(claimed: VersionedJob, controller: AbortController, log: JobLog): { stop(): Promise<void> } {
+  private startHeartbeat(claimed: VersionedJob, controller: AbortController, log: RunnerLog): { stop(): Promise<void> } {
     let known = claimed;
     let stopped = false;
     let inFlight: Promise<void> = Promise.resolve();
@@ -172,12 +177,13 @@ export class JobRunner {
   }
 
   /** Writes the outcome unless the row has moved on (Cancelled, lost): terminal states never change. */
-  private async finish(message: JobMessage, outcome: Outcome, log: JobLog): Promise<void> {
+  private async finish(message: JobMessage, outcome: Outcome, log: RunnerLog): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await this.update(message, (current, now) =>
           current.status === 'InProgress' ? applyTransition(current, outcome.status, now, outcome.errorDetails) : undefined,
         );
+        if (result) logTransition(result, log);
         if (result?.changed) log.info(outcome.errorDetails ? `${outcome.status} (${forLog(outcome.errorDetails.errorCode)})` : outcome.status);
         else if (result) log.info(`the handler ended; the job stays ${result.record.status}`);
         return;
@@ -205,13 +211,19 @@ export class JobRunner {
  * other failure (a corrupt row, a row that kept changing) would fail the same
  * way again: it is logged and the message completed.
  */
-async function retryOnlyStorageOutages(work: () => Promise<void>, log: JobLog): Promise<void> {
+async function retryOnlyStorageOutages(work: () => Promise<void>, log: RunnerLog): Promise<void> {
   try {
     await work();
   } catch (error) {
     if (error instanceof StorageUnavailableError) throw error;
     log.error(`the message is dropped, retrying it cannot help: ${describe(error)}`);
   }
+}
+
+/** One JobTransition summary line for a write of the runner's that changed the job. */
+function logTransition(update: Parameters<typeof transitionFields>[0], log: RunnerLog): void {
+  const fields = transitionFields(update);
+  if (fields) log.transition(fields);
 }
 
 function toJob(record: JobRecord): Job {

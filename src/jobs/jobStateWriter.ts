@@ -33,9 +33,11 @@ export interface VersionedJob {
   etag: string;
 }
 
-/** What `update` did: the row as it is now, and whether this call changed it. */
+/** What `update` did: the row as it is now, and whether this call changed it (and from which status). */
 export interface JobUpdate extends VersionedJob {
   changed: boolean;
+  /** The status the write replaced, when `changed`. */
+  previousStatus?: JobRecord['status'];
 }
 
 /**
@@ -123,7 +125,7 @@ export class JobStateWriter {
         const { etag } = await this.storage(`update of job ${itemId}/${jobInstanceId}`, [412, 404], (abortSignal) =>
           this.table.updateEntity(toJobEntity(next), 'Replace', { etag: current.etag, abortSignal }),
         );
-        return { record: next, etag: etag ?? current.etag, changed: true };
+        return { record: next, etag: etag ?? current.etag, changed: true, previousStatus: current.record.status };
       } catch (error) {
         // Deleted since it was read (DeleteItem): the same answer as a read that finds no row.
         if (isEntityNotFound(error)) throw new JobNotFoundError(`job ${itemId}/${jobInstanceId} does not exist`);

@@ -6,6 +6,10 @@ import { createAuthContext } from '../fixtures/authContext';
 import { tokenSegments } from '../fixtures/hostileInput';
 import { jobPath, SEED, startStack, USER_TENANT, type TestStack } from '../fixtures/stack';
 import { forge, rs256 } from '../fixtures/tokens';
+import { parseSummaryLine } from '../../src/telemetry/summary';
+
+/** Where a failure was found, then which check: a stable name an operator counts 401s by. */
+const AUTH_RULE = /^(authorization|tenantHeader|appToken|subjectToken)\.[A-Za-z]+$/;
 
 let stack: TestStack;
 let ctx: AuthContext;
@@ -51,6 +55,9 @@ describe(`rejected over HTTP (${REJECTED.length} attacks)`, () => {
     });
     const lines = stack.logs.filter((l) => l.line.includes(requestId));
     expect(lines.some((l) => l.level === 'warning' && authCase.reason!.test(l.line))).toBe(true);
+    const summaries = lines.map((l) => parseSummaryLine(l.line)).filter((s) => s !== undefined);
+    expect(summaries).toEqual([expect.objectContaining({ event: 'RequestSummary', statusCode: 401, errorCode: 'AuthError', requestId })]);
+    expect(summaries[0].authRule).toMatch(AUTH_RULE);
   });
 
   it('logs a token whose payload is CR LF text as one well-formed line holding none of that text', async () => {
@@ -59,7 +66,9 @@ describe(`rejected over HTTP (${REJECTED.length} attacks)`, () => {
     const requestId = randomUUID();
     const answer = await send({ authorization: subjectAndAppHeader(ctx.subjectToken(), token), tenant: USER_TENANT }, requestId);
     expect(answer.status).toBe(401);
-    const lines = stack.logs.filter((l) => l.line.includes(requestId)).map((l) => l.line);
+    const all = stack.logs.filter((l) => l.line.includes(requestId)).map((l) => l.line);
+    expect(all.map(parseSummaryLine).filter(Boolean)).toEqual([expect.objectContaining({ authRule: 'appToken.payload' })]);
+    const lines = all.filter((line) => !parseSummaryLine(line));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^authentication failed: app token: payload is not a JSON object \\[ActivityId=[0-9a-f-]{36} RequestId=${requestId}\\]$`));
     for (const { line } of stack.logs) expect(line).not.toContain('2099 info X');

@@ -124,6 +124,6 @@ describe('npm start with an option it does not know', () => {
   it('says so in one line instead of starting anything', () => {
     const result = spawnSync(process.execPath, [join(ROOT, 'dist', 'dev', 'start.js'), '--stack'], { env: { PATH: process.env.PATH, DEV_DATA_DIR: dataDir }, encoding: 'utf8', timeout: 30_000 });
     expect(result.status).toBe(1);
-    expect(result.stderr).toBe('npm start: unknown option "--stack" (the only one is --stack-only)\n');
+    expect(result.stderr).toBe('npm start: unknown option "--stack" (the options are --stack-only and --json)\n');
   });
 });

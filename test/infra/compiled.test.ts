@@ -325,6 +325,49 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     });
   });
 
+  describe('alerts', () => {
+    const rules = (of = deployment) => all('Microsoft.Insights/scheduledQueryRules', of);
+    const group = (of = deployment) => one('Microsoft.Insights/actionGroups', of);
+    const kql = (file: string) => readFileSync(join(INFRA_DIR, 'alerts', file), 'utf8');
+
+    it('are five log search alerts on Application Insights, each query one of infra/alerts/*.kql', () => {
+      const appInsights = one('Microsoft.Insights/components');
+      const byName = new Map(rules().map((r) => [r.name.replace(/-fabricjobs$/, ''), r.body.properties]));
+      expect([...byName.keys()].sort()).toEqual(['auth-failures', 'jobs-not-run', 'poison-queue', 'server-errors', 'signing-keys-unavailable']);
+      const files: Record<string, string> = {
+        'server-errors': 'serverErrors.kql',
+        'signing-keys-unavailable': 'signingKeysUnavailable.kql',
+        'auth-failures': 'authFailures.kql',
+        'jobs-not-run': 'jobsNotRun.kql',
+        'poison-queue': 'poisonQueue.kql',
+      };
+      for (const [name, properties] of byName) {
+        expect(properties.scopes, name).toEqual([appInsights.id]);
+        expect(properties.criteria.allOf[0].query, name).toBe(kql(files[name]));
+        expect(properties.criteria.allOf[0]).toMatchObject({ timeAggregation: 'Count', operator: 'GreaterThan' });
+        expect(properties.actions.actionGroups, name).toEqual([group().id]);
+        expect(properties.enabled).toBe(true);
+      }
+      expect(byName.get('signing-keys-unavailable')!.criteria.allOf[0].threshold).toBe(0);
+      expect(byName.get('server-errors')!.criteria.allOf[0].threshold).toBe(5);
+      expect(byName.get('auth-failures')!.criteria.allOf[0].threshold).toBe(20);
+    });
+
+    it('take their thresholds from parameters', () => {
+      const tuned = deploy(template, { ...ENTRA, serverErrorAlertThreshold: 50, authFailureAlertThreshold: 200 });
+      const threshold = (name: string) => rules(tuned).find((r) => r.name.startsWith(name))!.body.properties.criteria.allOf[0].threshold;
+      expect(threshold('server-errors')).toBe(50);
+      expect(threshold('auth-failures')).toBe(200);
+    });
+
+    it('notify through one action group that e-mails only when alertEmail is given', () => {
+      expect(group().body.location).toBe('global');
+      expect(group().body.properties.emailReceivers).toEqual([]);
+      const mailed = deploy(template, { ...ENTRA, alertEmail: 'ops@contoso.example' });
+      expect(group(mailed).body.properties.emailReceivers).toEqual([{ name: 'operator', emailAddress: 'ops@contoso.example', useCommonAlertSchema: true }]);
+    });
+  });
+
   describe('outputs', () => {
     it('include every output the deployment guide names', () => {
       const table = deployGuide.slice(deployGuide.indexOf('The deployment prints:'), deployGuide.indexOf('## Prerequisites'));

@@ -31,6 +31,8 @@ const API_VERSIONS: Record<string, string> = {
   'Microsoft.Storage/storageAccounts/queueServices/queues': '2026-09-01',
   'Microsoft.OperationalInsights/workspaces': '2026-03-01',
   'Microsoft.Insights/components': '2020-02-02',
+  'Microsoft.Insights/actionGroups': '2023-01-01',
+  'Microsoft.Insights/scheduledQueryRules': '2026-03-01',
   'Microsoft.Web/serverfarms': '2025-03-01',
   'Microsoft.Web/sites': '2025-03-01',
   'Microsoft.Web/sites/basicPublishingCredentialsPolicies': '2025-03-01',

@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 const lines: string[] = [];
-const log: RequestLog = { info: (l) => lines.push(l), warn: (l) => lines.push(l), error: (l) => lines.push(l) };
+const log: RequestLog = { info: (l) => lines.push(l), warn: (l) => lines.push(l), error: (l) => lines.push(l), annotate: () => undefined, transition: () => undefined };
 const OWNER = { tenantId: randomUUID(), workspaceId: randomUUID(), itemType: 'Contoso.FinanceAnalytics.Forecast' };
 const record = (change: Partial<ItemRecord> = {}): ItemRecord => ({ ...OWNER, itemId: randomUUID(), displayName: 'n', payload: '{}', ...change });
 

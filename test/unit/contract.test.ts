@@ -66,7 +66,7 @@ describe('errorDetailsProblems agrees with the swagger schema', () => {
 describe('toErrorResponse', () => {
   it.each([
     [new InvalidParameterError('itemId', 'it must be a GUID'), 400, 'InvalidParameter', 'User', true],
-    [new AuthError('secret reason'), 401, 'AuthError', 'External', false],
+    [new AuthError('test.rule', 'secret reason'), 401, 'AuthError', 'External', false],
     [new StorageUnavailableError('detail'), 503, 'StorageUnavailable', 'System', false],
     [new SigningKeysUnavailableError('detail', 10), 503, 'SigningKeysUnavailable', 'System', false],
     [new InvalidJobStateRecordError('detail'), 500, 'InvalidJobStateRecord', 'System', false],
@@ -89,6 +89,6 @@ describe('toErrorResponse', () => {
 
   it('adds Retry-After to 503 answers and WWW-Authenticate to 401 answers', () => {
     expect((toErrorResponse(new StorageUnavailableError('x')).headers as Record<string, string>)['Retry-After']).toBe('5');
-    expect((toErrorResponse(new AuthError('x')).headers as Record<string, string>)['WWW-Authenticate']).toBe('SubjectAndAppToken1.0');
+    expect((toErrorResponse(new AuthError('test.rule', 'x')).headers as Record<string, string>)['WWW-Authenticate']).toBe('SubjectAndAppToken1.0');
   });
 });

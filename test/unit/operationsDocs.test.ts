@@ -1,0 +1,45 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SUMMARY_EVENTS, SUMMARY_FIELDS } from '../../src/telemetry/summary';
+
+/** docs/operations.md and the alerts' queries name only the fields the code writes (SUMMARY_FIELDS). */
+const ROOT = join(__dirname, '..', '..');
+const guide = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8');
+const alertDir = join(ROOT, 'infra', 'alerts');
+const alertQueries = readdirSync(alertDir)
+  .filter((f) => f.endsWith('.kql'))
+  .map((f) => [f, readFileSync(join(alertDir, f), 'utf8')] as const);
+const guideQueries = [...guide.matchAll(/```kql\n([\s\S]*?)```/g)].map((m) => m[1]);
+const allQueries = [...guideQueries, ...alertQueries.map(([, q]) => q)];
+
+describe('the operator guide and the alerts', () => {
+  it('query only fields the summary lines have', () => {
+    const used = new Set(allQueries.flatMap((q) => [...q.matchAll(/\bs\.([A-Za-z]+)/g)].map((m) => m[1])));
+    expect(used.size).toBeGreaterThan(8);
+    for (const field of used) expect(SUMMARY_FIELDS, field).toContain(field);
+  });
+
+  it('match only events the code writes, by the prefix the code writes them with', () => {
+    const events = allQueries.flatMap((q) => [...q.matchAll(/'\{"event":"(\w+)"'/g)].map((m) => m[1]));
+    expect(new Set(events)).toEqual(new Set(SUMMARY_EVENTS));
+    for (const q of allQueries) if (q.includes('parse_json(message)')) expect(q).toMatch(/startswith '\{"event":"\w+"'/);
+  });
+
+  it('show each alert query verbatim', () => {
+    expect(alertQueries.length).toBe(5);
+    for (const [file, query] of alertQueries) expect(guideQueries, file).toContain(query);
+  });
+
+  it('list every field in the field table', () => {
+    const table = guide.slice(guide.indexOf('| field |'), guide.indexOf('No token'));
+    const listed = [...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...m[1].matchAll(/`(\w+)`/g)].map((f) => f[1]));
+    expect(listed.sort()).toEqual([...SUMMARY_FIELDS].sort());
+  });
+
+  it('answer the operator questions: 401s by rule and tenant, a tenant’s failed jobs, outcomes by job type, slowest requests, one ActivityId', () => {
+    for (const heading of ['401s by failing rule and tenant', "Why did this tenant's job fail", 'Job outcomes by job type', 'Slowest requests', "One request's whole story by ActivityId"]) {
+      expect(guide).toContain(`### ${heading}`);
+    }
+  });
+});
