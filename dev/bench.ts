@@ -11,7 +11,9 @@
  *    CPU per request (from /proc) and its ratio to the floor;
  *  - cold start: spawning the host to its first 200 (JWKS download and first
  *    table read included), and the load of the function's module graph;
- *  - memory after the warm run, and JWKS downloads during it (should be 0).
+ *  - memory after the warm run, and JWKS downloads during it (should be 0);
+ *  - jobs (dev/benchJobs.ts): Create's and Cancel's CPU against their floors,
+ *    and a 0 s job's latency from Create's 202 to InProgress and Completed.
  * `npm run bench -- --save` also writes docs/performance.md's figures and
  * docs/performance-latency.svg.
  */
@@ -35,6 +37,7 @@ import { invoke, LOCAL_HOST_PROGRAM, loadFunctionsEntry, matchRoutes, type Funct
 import { sourceFunctions } from './sourceFunctions';
 import { startJwksServer, TokenIssuer } from './tokenIssuer';
 import { PROJECT_ROOT } from './projectRoot';
+import { jobLatency, operationCpu } from './benchJobs';
 import { PERCENTILES, round, saveFigures, summaryLine, table, type Figures, type LoadResult } from './benchReport';
 
 const UNBUNDLED_ENTRY = join(PROJECT_ROOT, 'dist', 'src', 'functions', 'index.js');
@@ -46,6 +49,8 @@ const RUNS = {
   importRuns: count('BENCH_IMPORT_RUNS', 9),
   requests1: count('BENCH_REQUESTS_1', 2000),
   requests32: count('BENCH_REQUESTS_32', 10000),
+  jobs1: count('BENCH_JOBS_1', 40),
+  jobs16: count('BENCH_JOBS_16', 320),
 };
 
 /** Requests (or floor iterations) before anything is measured: the JIT settles. */
@@ -231,10 +236,11 @@ async function prepare(): Promise<{ fixture: Fixture; close: () => Promise<void>
   const issuer = new TokenIssuer();
   issuer.addKey();
   const jwks = await startJwksServer(issuer);
-  const dev = { ...devSettings({}, PROJECT_ROOT), ENTRA_JWKS_URI: jwks.jwksUri, JOB_STATE_TABLE_CONNECTION_STRING: azurite.connectionString };
+  const dev = { ...devSettings({}, PROJECT_ROOT), ENTRA_JWKS_URI: jwks.jwksUri, JOB_STATE_TABLE_CONNECTION_STRING: azurite.connectionString, JobQueue: azurite.connectionString };
   const settings = appSettingsOf(dev);
   const table = createTableClient(readConfig(settings).table, dev.JOB_STATE_TABLE_NAME, {});
   await table.createTable();
+  await createTableClient(readConfig(settings).table, readConfig(settings).itemsTableName, {}).createTable();
   await table.createEntity(toJobEntity({ ...DEMO_JOB, tenantId: dev.DEV_USER_TENANT_ID }));
   const identity = devIdentity(dev);
   const subjectToken = issuer.sign(fabricSubjectTokenClaims(identity, dev.DEV_USER_TENANT_ID));
@@ -284,13 +290,17 @@ async function run(): Promise<Figures> {
     const bundled = importMs(BUNDLE_ENTRY, fixture.settings);
     const unbundled = importMs(UNBUNDLED_ENTRY, fixture.settings);
     const cold = await coldStartMs(fixture);
+    const jobFixture = { ...fixture, publicKey: fixture.issuer.keys[0].publicKey, tenantId: fixture.headers['x-ms-client-tenant-id'] };
+    const operations = await operationCpu(jobFixture, cpuPerCall, WARM_UP_REQUESTS + 10 * RUNS.floorIterations);
 
     const host = await spawnHost(fixture.settings);
     try {
       await load(host, fixture, 8, WARM_UP_REQUESTS); // warm the JIT and the connection pool, as the floor is
       const jwksBefore = jwksRequests();
       const warm = [await load(host, fixture, 1, RUNS.requests1), await load(host, fixture, 32, RUNS.requests32)];
+      const latency = [await jobLatency(host.baseUrl, jobFixture, 1, RUNS.jobs1), await jobLatency(host.baseUrl, jobFixture, 16, RUNS.jobs16)];
       return {
+        jobs: { ...operations, latency },
         machine,
         floorUs,
         invocationUs,

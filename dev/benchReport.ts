@@ -4,6 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { JobFigures } from './benchJobs';
 import { PROJECT_ROOT } from './projectRoot';
 
 const PERFORMANCE_DOC = join(PROJECT_ROOT, 'docs', 'performance.md');
@@ -24,6 +25,7 @@ export interface LoadResult {
 
 export interface Figures {
   machine: string;
+  jobs: JobFigures;
   /** Floor per iteration by concurrency (1 and 32). */
   floorUs: Record<number, number>;
   /** One invocation of the bundled function without HTTP, by concurrency. */
@@ -51,6 +53,17 @@ export function table(f: Figures): string {
     rows.push([`warm, ${w.connections} connection${w.connections === 1 ? '' : 's'} (${w.requests} requests, ${w.failures} not 200)`, `${round(w.rps)} req/s, p50 ${w.latency.p50} ms, p99 ${w.latency.p99} ms`]);
     rows.push([`host CPU per request at ${w.connections}, ratio to the floor at ${w.connections}`, `${round(w.cpuPerRequestUs)} µs, ${round(w.cpuPerRequestUs / f.floorUs[w.connections], 2)} ×`]);
   }
+  const { createUs, cancelUs, latency } = f.jobs;
+  rows.push(
+    ['Create: CPU of the invocation / its floor (1 insert, 1 enqueue, 2 RS256), cache off', `${round(createUs.invocation)} µs / ${round(createUs.floor)} µs, ${round(createUs.invocation / createUs.floor, 2)} ×`],
+    ['Cancel: CPU of the invocation / its floor (1 point read, 1 conditional update, 2 RS256), cache off', `${round(cancelUs.invocation)} µs / ${round(cancelUs.floor)} µs, ${round(cancelUs.invocation / cancelUs.floor, 2)} ×`],
+  );
+  for (const l of latency) {
+    rows.push([
+      `0 s jobs, ${l.concurrency} at a time (${l.jobs}): 202 → InProgress / → Completed, p50 (p99)`,
+      `${l.toInProgress.p50} (${l.toInProgress.p99}) ms / ${l.toCompleted.p50} (${l.toCompleted.p99}) ms, ${l.jobsPerSecond} jobs/s`,
+    ]);
+  }
   rows.push(
     ['cold start: spawn to first 200 (median)', `${round(f.coldStartMs)} ms`],
     ['module graph load, bundled / unbundled (median)', `${round(f.importMs, 1)} ms / ${round(f.importUnbundledMs, 1)} ms`],
@@ -68,7 +81,7 @@ function againstFloor(us: Record<number, number>, floorUs: Record<number, number
 
 export function summaryLine(f: Figures): string {
   const at32 = f.warm.find((w) => w.connections === 32)!;
-  return `bench: cpu_ratio=${round(at32.cpuPerRequestUs / f.floorUs[32], 2)} cold_start_ms=${round(f.coldStartMs)} import_ms=${round(f.importMs)} rps_32=${round(at32.rps)} p99_32_ms=${at32.latency.p99} rss_mb=${round(f.rssMb)} jwks_fetches=${f.jwksFetches}`;
+  return `bench: cpu_ratio=${round(at32.cpuPerRequestUs / f.floorUs[32], 2)} cold_start_ms=${round(f.coldStartMs)} import_ms=${round(f.importMs)} rps_32=${round(at32.rps)} p99_32_ms=${at32.latency.p99} rss_mb=${round(f.rssMb)} jwks_fetches=${f.jwksFetches} create_ratio=${round(f.jobs.createUs.invocation / f.jobs.createUs.floor, 2)} cancel_ratio=${round(f.jobs.cancelUs.invocation / f.jobs.cancelUs.floor, 2)} job_start_p50_ms=${f.jobs.latency[0].toInProgress.p50} jobs_per_s_16=${f.jobs.latency[1].jobsPerSecond}`;
 }
 
 /** Latency percentiles at each concurrency, one line each, as a small standalone SVG. */

@@ -177,7 +177,9 @@ class QueueListener {
       await this.fn.handler(this.decode(message.messageText), context);
     } catch (error) {
       failed = true;
-      this.options.log('error', `local queue host: ${tag} failed: ${error instanceof Error ? error.message : String(error)}`);
+      // The app's errors keep what only the log may see apart (logDetail): that is what a developer needs here.
+      const detail = (error as { logDetail?: unknown })?.logDetail;
+      this.options.log('error', `local queue host: ${tag} failed: ${error instanceof Error ? error.message : String(error)}${typeof detail === 'string' ? ` (${detail})` : ''}`);
     } finally {
       clearInterval(renew);
     }

@@ -1,0 +1,161 @@
+/**
+ * The jobs part of `npm run bench`: Create's and Cancel's CPU against their
+ * floors, in process and without the validated-token cache (both RS256
+ * checks every time, as the floor does them), and job latency through a host
+ * process that runs the queue trigger: Create's 202 to InProgress and to
+ * Completed for a 0 s job, at 1 and 16 jobs at a time.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import { QueueClient } from '@azure/storage-queue';
+import jwt from 'jsonwebtoken';
+import { createDependencies } from '../src/app';
+import { readConfig } from '../src/config';
+import { jobInstancePath } from '../src/http/jobPath';
+import { encodeJobMessage } from '../src/jobs/jobQueue';
+import { toJobEntity } from '../src/jobs/jobRow';
+import { createTableClient } from '../src/jobs/tableClient';
+import { round } from './benchReport';
+import { DEMO_JOB } from './devSettings';
+import { invoke, matchRoutes, type FunctionsModule } from './localHost';
+import { sourceFunctions } from './sourceFunctions';
+
+export interface JobLatency {
+  concurrency: number;
+  jobs: number;
+  /** Milliseconds from Create's 202 to StartTimeUtc and to EndTimeUtc. */
+  toInProgress: { p50: number; p99: number };
+  toCompleted: { p50: number; p99: number };
+  jobsPerSecond: number;
+}
+
+export interface JobFigures {
+  createUs: { invocation: number; floor: number };
+  cancelUs: { invocation: number; floor: number };
+  latency: JobLatency[];
+}
+
+interface JobBenchFixture {
+  settings: Record<string, string>;
+  headers: Record<string, string>;
+  subjectToken: string;
+  appToken: string;
+  publicKey: import('node:crypto').KeyObject;
+  tenantId: string;
+}
+
+type CpuPerCall = (once: () => Promise<void>, concurrency: number) => Promise<number>;
+
+const CREATE_BODY = JSON.stringify({ invokeType: 'Manual', creationPayload: { durationSeconds: 0 } });
+
+/** Create and Cancel, each against the irreducible work it must do. */
+export async function operationCpu(fixture: JobBenchFixture, cpuPerCall: CpuPerCall, rowsNeeded: number): Promise<Pick<JobFigures, 'createUs' | 'cancelUs'>> {
+  const config = readConfig(fixture.settings);
+  const table = createTableClient(config.table, config.tableName, {});
+  const queue = new QueueClient(fixture.settings.JobQueue, config.queueName);
+  await queue.createIfNotExists();
+  const functions = sourceFunctions(createDependencies(config, { env: {}, validatedTokenCacheSize: 0 }));
+  const verifyBoth = () => {
+    jwt.verify(fixture.subjectToken, fixture.publicKey, { algorithms: ['RS256'] });
+    jwt.verify(fixture.appToken, fixture.publicKey, { algorithms: ['RS256'] });
+  };
+
+  // Create: one insert, one enqueue, two verifications.
+  const createFloor = async () => {
+    const job = { ...DEMO_JOB, jobInstanceId: randomUUID(), tenantId: fixture.tenantId, status: 'NotStarted' as const, startTimeUtc: undefined };
+    await table.createEntity(toJobEntity(job));
+    await queue.sendMessage(encodeJobMessage(job));
+    verifyBoth();
+  };
+  const create = invocation(functions, 'POST', () => ({ ...DEMO_JOB, jobInstanceId: randomUUID() }), fixture.headers, 202, CREATE_BODY);
+  const createUs = { floor: await cpuPerCall(createFloor, 1), invocation: await cpuPerCall(create, 1) };
+  await queue.clearMessages();
+
+  // Cancel: one point read, one conditional update, two verifications; each call on a job that is still NotStarted.
+  const pool = await seedNotStarted(table, fixture.tenantId, 2 * rowsNeeded);
+  const cancelFloor = async () => {
+    const id = pool.pop()!;
+    const entity = await table.getEntity(DEMO_JOB.itemId, id);
+    await table.updateEntity({ ...entity, partitionKey: DEMO_JOB.itemId, rowKey: id, Status: 'Cancelled', EndTimeUtc: new Date() }, 'Replace', { etag: entity.etag });
+    verifyBoth();
+  };
+  const cancel = invocation(functions, 'POST', () => ({ ...DEMO_JOB, jobInstanceId: pool.pop()! }), fixture.headers, 200, undefined, '/cancel');
+  const cancelUs = { floor: await cpuPerCall(cancelFloor, 1), invocation: await cpuPerCall(cancel, 1) };
+  return { createUs, cancelUs };
+}
+
+function invocation(
+  functions: FunctionsModule,
+  method: string,
+  job: () => typeof DEMO_JOB,
+  headers: Record<string, string>,
+  expected: number,
+  body?: string,
+  suffix = '',
+): () => Promise<void> {
+  return async () => {
+    const url = `http://localhost/api${jobInstancePath(job())}${suffix}`;
+    const matched = matchRoutes(functions.routes, new URL(url).pathname).find(({ route }) => route.methods.includes(method as never))!;
+    const request = { method, url, headers, params: matched.params, body: body === undefined ? undefined : { bytes: Buffer.from(body) } };
+    const response = await invoke(functions, matched.route, request, () => undefined);
+    if (response.status !== expected) throw new Error(`${method} ${suffix || 'create'} answered ${response.status}`);
+  };
+}
+
+/** NotStarted rows in the demo item's partition, written 100 to a transaction. */
+async function seedNotStarted(table: TableClient, tenantId: string, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  for (let i = 0; i < ids.length; i += 100) {
+    const rows = ids.slice(i, i + 100).map((jobInstanceId) => toJobEntity({ ...DEMO_JOB, jobInstanceId, tenantId, status: 'NotStarted', startTimeUtc: undefined }));
+    await table.submitTransaction(rows.map((row) => ['create', row]));
+  }
+  return ids;
+}
+
+/** Create's 202 to InProgress and Completed through a host running the queue trigger, `jobs` of 0 s, `concurrency` at a time. */
+export async function jobLatency(baseUrl: string, fixture: JobBenchFixture, concurrency: number, jobs: number): Promise<JobLatency> {
+  const config = readConfig(fixture.settings);
+  const table = createTableClient(config.table, config.tableName, {});
+  const accepted = new Map<string, number>();
+  const ids = Array.from({ length: jobs }, () => randomUUID());
+  const started = Date.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < ids.length) {
+        const id = ids[next++];
+        const response = await fetch(`${baseUrl}${jobInstancePath({ ...DEMO_JOB, jobInstanceId: id })}`, {
+          method: 'POST',
+          headers: { ...fixture.headers, 'content-type': 'application/json' },
+          body: CREATE_BODY,
+        });
+        await response.arrayBuffer();
+        accepted.set(id, Date.now());
+        if (response.status !== 202) throw new Error(`Create answered ${response.status}`);
+        for (let i = 0; i < 3000; i++) {
+          const row = await table.getEntity(DEMO_JOB.itemId, id);
+          if (row.Status === 'Completed') break;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }
+    }),
+  );
+  const toInProgress: number[] = [];
+  const toCompleted: number[] = [];
+  let last = started;
+  for (const id of ids) {
+    const row = await table.getEntity<{ StartTimeUtc: Date; EndTimeUtc: Date; Status: string }>(DEMO_JOB.itemId, id);
+    if (row.Status !== 'Completed') throw new Error(`job ${id} ended ${row.Status}`);
+    toInProgress.push(Math.max(0, row.StartTimeUtc.getTime() - accepted.get(id)!));
+    toCompleted.push(Math.max(0, row.EndTimeUtc.getTime() - accepted.get(id)!));
+    last = Math.max(last, row.EndTimeUtc.getTime());
+  }
+  const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))];
+  return {
+    concurrency,
+    jobs,
+    toInProgress: { p50: pct(toInProgress, 0.5), p99: pct(toInProgress, 0.99) },
+    toCompleted: { p50: pct(toCompleted, 0.5), p99: pct(toCompleted, 0.99) },
+    jobsPerSecond: round(jobs / ((last - started) / 1000), 1),
+  };
+}
