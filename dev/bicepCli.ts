@@ -54,8 +54,9 @@ export function findBicep(env: NodeJS.ProcessEnv = process.env): BicepCli | unde
     if (!isExecutable(env.BICEP_BIN)) throw new Error(`BICEP_BIN=${env.BICEP_BIN} is not an executable file`);
     return { path: env.BICEP_BIN, source: 'BICEP_BIN' };
   }
+  // The pinned package is the linux-x64 build (what CI runs): elsewhere it cannot run, so look on.
   const restored = restoredBicepPath();
-  if (isExecutable(restored)) return { path: restored, source: 'restored' };
+  if (process.platform === 'linux' && process.arch === 'x64' && isExecutable(restored)) return { path: restored, source: 'restored' };
   for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
     const onPath = join(dir, 'bicep');
     if (isExecutable(onPath)) return { path: onPath, source: 'PATH' };

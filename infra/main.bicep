@@ -42,7 +42,7 @@ param entraAuthorityHost string = environment().authentication.loginEndpoint
 @maxLength(63)
 param jobStateTableName string = 'JobInstances'
 
-@description('ENDPOINT_RESOLUTION_URLS: backend base URL per lower-case Fabric region name, and under "default" for any other region. Empty: the app answers EndpointResolution without regional backends.')
+@description('ENDPOINT_RESOLUTION_URLS: backend base URL per lower-case Fabric region name, and under "default" for any other region. Empty (the default): the app answers Fabric\'s EndpointResolution call with 500 EndpointResolutionNotConfigured, so set it before the workload manifest names a resolution endpoint.')
 param endpointResolutionUrls object = {}
 
 @description('Days Log Analytics keeps telemetry. Fabric workload certification asks for 30 days of health telemetry.')

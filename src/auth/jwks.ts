@@ -1,4 +1,4 @@
-import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { isPlainObject } from '../fabric/contract';
 import { forLog } from '../logValue';
 
@@ -147,14 +147,23 @@ function toSigningKey(jwk: unknown, kidCounts: ReadonlyMap<string, number>): Sig
   if (jwk.kty !== 'RSA') return `kty ${forLog(jwk.kty)} is not RSA`;
   if (jwk.use !== undefined && jwk.use !== 'sig') return `use ${forLog(jwk.use)} is not sig`;
   if (jwk.alg !== undefined && jwk.alg !== 'RS256') return `alg ${forLog(jwk.alg)} is not RS256`;
-  const { issuer } = jwk;
+  const { issuer, key_ops: keyOps } = jwk;
   if (issuer !== undefined && (typeof issuer !== 'string' || issuer === '')) return `issuer ${forLog(issuer)} is present but not a non-empty string`;
+  // A published private key signs for anyone who reads the JWKS.
+  const secret = PRIVATE_KEY_MEMBERS.find((member) => jwk[member] !== undefined);
+  if (secret) return `it carries private key material (${secret})`;
+  if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) return `key_ops ${forLog(keyOps)} does not allow verify`;
   const key = publicKeyOf(jwk);
   if (typeof key === 'string') return key;
   const weakness = weaknessOf(key);
   if (weakness) return weakness;
   return { kid, key, issuer };
 }
+
+/** RFC 7518's private members of an RSA JWK. */
+const PRIVATE_KEY_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'] as const;
+/** Larger moduli only cost verification time; Entra's keys are 2048 bits. */
+const MAX_RSA_MODULUS_BITS = 8192;
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -173,8 +182,14 @@ function publicKeyOf(jwk: Record<string, unknown>): KeyObject | string {
   if (x5c !== undefined) {
     const first: unknown = Array.isArray(x5c) ? x5c[0] : undefined;
     if (typeof first !== 'string' || !BASE64.test(first)) return 'x5c is not an array starting with a base64 certificate';
-    fromCertificate = attempt(() => new X509Certificate(Buffer.from(first, 'base64')).publicKey);
-    if (!fromCertificate) return 'x5c[0] is not an X.509 certificate';
+    const certificate = attempt(() => new X509Certificate(Buffer.from(first, 'base64')));
+    if (!certificate) return 'x5c[0] is not an X.509 certificate';
+    fromCertificate = certificate.publicKey;
+    // x5t is the certificate's SHA-1 thumbprint, x5t#S256 its SHA-256 one, both base64url of the DER.
+    for (const [member, algorithm] of [['x5t', 'sha1'], ['x5t#S256', 'sha256']] as const) {
+      const thumbprint = jwk[member];
+      if (thumbprint !== undefined && thumbprint !== createHash(algorithm).update(certificate.raw).digest('base64url')) return `${member} is not the thumbprint of x5c[0]`;
+    }
   }
   if (fromModulus && fromCertificate && !fromModulus.equals(fromCertificate)) return 'n and e are not the key of the x5c certificate';
   const key = (fromModulus ?? fromCertificate)!;
@@ -185,6 +200,7 @@ function publicKeyOf(jwk: Record<string, unknown>): KeyObject | string {
 function weaknessOf(key: KeyObject): string | undefined {
   const { modulusLength = 0, publicExponent = 0n } = key.asymmetricKeyDetails ?? {};
   if (modulusLength < MIN_RSA_MODULUS_BITS) return `an RSA key of ${modulusLength} bits, under ${MIN_RSA_MODULUS_BITS}`;
+  if (modulusLength > MAX_RSA_MODULUS_BITS) return `an RSA key of ${modulusLength} bits, over ${MAX_RSA_MODULUS_BITS}`;
   if (publicExponent !== RSA_PUBLIC_EXPONENT) {
     const shown = publicExponent < 2n ** 32n ? String(publicExponent) : 'over 2^32';
     return `RSA exponent ${shown} is not ${RSA_PUBLIC_EXPONENT}`;

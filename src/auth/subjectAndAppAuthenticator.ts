@@ -102,7 +102,7 @@ function checkAppToken(app: EntraAccessToken, publisherTenantId: string): void {
   if (claims.idtyp !== 'app') throw new AuthError('appToken.idtyp', `app token: idtyp ${forLog(claims.idtyp)} is not "app"`);
   if (typeof claims.oid !== 'string' || claims.oid === '') throw new AuthError('appToken.oid', 'app token: oid is missing');
   if (claims.scp !== undefined) throw new AuthError('appToken.scp', 'app token: has an scp claim, so it is not app-only');
-  if (!FABRIC_APP_IDS.includes(app.appId)) throw new AuthError('appToken.notFabric', `app token: app id ${app.appId} is not one of Fabric's`);
+  if (!FABRIC_APP_IDS.includes(app.appId)) throw new AuthError('appToken.notFabric', `app token: app id ${forLog(app.appId)} is not one of Fabric's`);
   if (app.tenantId !== publisherTenantId) {
     throw new AuthError('appToken.publisherTenant', `app token: tid ${app.tenantId} is not the publisher tenant ${publisherTenantId}`);
   }
@@ -115,7 +115,7 @@ function checkSubjectToken(subject: EntraAccessToken, app: EntraAccessToken, cli
   const scopes = typeof claims.scp === 'string' ? claims.scp.split(' ') : [];
   if (!scopes.includes(REQUIRED_SUBJECT_SCOPE)) throw new AuthError('subjectToken.scope', `subject token: scp does not contain ${REQUIRED_SUBJECT_SCOPE}`);
   if (subject.appId !== app.appId) {
-    throw new AuthError('subjectToken.appId', `subject token: app id ${subject.appId} differs from the app token's ${app.appId}`);
+    throw new AuthError('subjectToken.appId', `subject token: app id ${forLog(subject.appId)} differs from the app token's ${forLog(app.appId)}`);
   }
   if (clientTenantId !== undefined && subject.tenantId !== clientTenantId) {
     throw new AuthError('subjectToken.tenantHeader', `subject token: tid ${subject.tenantId} is not x-ms-client-tenant-id ${clientTenantId}`);

@@ -23,9 +23,10 @@ export class EndpointResolver {
     for (const region of [context.WorkspaceRegion, context.TenantRegion]) {
       if (region === undefined) continue;
       const key = normaliseRegion(region);
-      if (key !== 'default' && this.urls[key] !== undefined) return { url: this.urls[key], ttlInMinutes: RESOLUTION_TTL_MINUTES, matched: key };
+      // Own properties only: a region named "constructor" or "__proto__" is just an unknown region.
+      if (key !== 'default' && Object.hasOwn(this.urls, key)) return { url: this.urls[key], ttlInMinutes: RESOLUTION_TTL_MINUTES, matched: key };
     }
-    const fallback = this.urls.default;
+    const fallback = Object.hasOwn(this.urls, 'default') ? this.urls.default : undefined;
     if (fallback === undefined) {
       throw new EndpointResolutionNotConfiguredError(
         Object.keys(this.urls).length === 0

@@ -19,15 +19,30 @@ export class ItemStore {
   ) {}
 
   async readFor(itemId: string, owner: ItemOwner): Promise<ItemLookup> {
-    const entity = await this.call(`point read of item ${itemId}`, [404], (abortSignal) => this.table.getEntity(itemId, ITEM_ROW_KEY, { abortSignal })).catch(
+    const entity = await this.readEntity(itemId);
+    if (!entity) return { found: 'none' };
+    if (!itemRowOf(entity, owner)) return { found: 'foreign' };
+    return { found: 'record', record: parseItemRow(entity), etag: String(entity.etag) };
+  }
+
+  /**
+   * Whose the row is, from its owner columns alone: what Delete and the job
+   * checks need, so that a row of the caller's whose other columns are
+   * corrupt can still be deleted.
+   */
+  async ownership(itemId: string, owner: ItemOwner): Promise<'none' | 'foreign' | 'own'> {
+    const entity = await this.readEntity(itemId);
+    if (!entity) return 'none';
+    return itemRowOf(entity, owner) ? 'own' : 'foreign';
+  }
+
+  private async readEntity(itemId: string): Promise<(Record<string, unknown> & { etag?: string }) | undefined> {
+    return this.call(`point read of item ${itemId}`, [404], (abortSignal) => this.table.getEntity(itemId, ITEM_ROW_KEY, { abortSignal })).catch(
       (error: unknown) => {
         if (isEntityNotFound(error)) return undefined;
         throw error;
       },
     );
-    if (!entity) return { found: 'none' };
-    if (!itemRowOf(entity, owner)) return { found: 'foreign' };
-    return { found: 'record', record: parseItemRow(entity), etag: String(entity.etag) };
   }
 
   /** Inserts the row; false when a row with this item id exists (never overwritten). */

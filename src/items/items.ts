@@ -39,10 +39,10 @@ export class Items {
       log.info(`item ${address.itemId}: created`);
       return;
     }
-    const existing = await this.store.readFor(address.itemId, address);
-    if (existing.found === 'foreign') throw itemConflict(address.itemId);
+    const existing = await this.store.ownership(address.itemId, address);
+    if (existing === 'foreign') throw itemConflict(address.itemId);
     // 'none': deleted between the insert and the read; the retry of a Create that raced a Delete.
-    if (existing.found === 'none' && !(await this.store.insert(record))) throw itemConflict(address.itemId);
+    if (existing === 'none' && !(await this.store.insert(record))) throw itemConflict(address.itemId);
     log.info(`item ${address.itemId}: already exists; a retry of the same Create`);
   }
 
@@ -78,14 +78,18 @@ export class Items {
    * everywhere, answered as if missing).
    */
   async delete(address: ItemAddress, log: RequestLog): Promise<void> {
-    const existing = await this.store.readFor(address.itemId, address);
-    if (existing.found === 'foreign') {
+    const existing = await this.store.ownership(address.itemId, address);
+    if (existing === 'foreign') {
       log.info(`item ${address.itemId}: the row is not of this tenant, workspace and item type; nothing deleted`);
       return;
     }
-    const { cancelled, deleted } = await this.jobs.purge(address.itemId, address, log);
-    if (existing.found === 'record') await this.store.delete(address.itemId);
-    log.info(`item ${address.itemId}: ${existing.found === 'record' ? 'deleted' : 'had no row'}; ${deleted} job rows deleted, ${cancelled} running jobs cancelled`);
+    const first = await this.jobs.purge(address.itemId, address, log);
+    if (existing === 'own') await this.store.delete(address.itemId);
+    // A job created while the first purge ran (its Create passed the item check before the row went) is caught here.
+    const second = await this.jobs.purge(address.itemId, address, log);
+    const deleted = first.deleted + second.deleted;
+    const cancelled = first.cancelled + second.cancelled;
+    log.info(`item ${address.itemId}: ${existing === 'own' ? 'deleted' : 'had no row'}; ${deleted} job rows deleted, ${cancelled} running jobs cancelled`);
   }
 
   /** ItemLifecycle_GetItemPayload: what the item handler makes of the stored item (default: the stored payload). */
@@ -98,8 +102,7 @@ export class Items {
 
   /** For CreateItemJobInstance: 409 when the item id is another owner's item; no row at all is fine. */
   async checkNotForeign(address: ItemAddress): Promise<void> {
-    const existing = await this.store.readFor(address.itemId, address);
-    if (existing.found === 'foreign') throw itemConflict(address.itemId);
+    if ((await this.store.ownership(address.itemId, address)) === 'foreign') throw itemConflict(address.itemId);
   }
 
   private handlerOf(itemType: string): ItemHandler {

@@ -212,6 +212,16 @@ describe('ItemLifecycle_DeleteItem', () => {
     expect(await itemRow(item.itemId)).toBeUndefined();
   });
 
+  it('deletes an item of the caller\'s whose row is corrupt (beyond its owner columns), with its job rows', async () => {
+    const item = newItem();
+    await create(item, { displayName: 'soon corrupt' });
+    await stack.itemsTable.updateEntity({ partitionKey: item.itemId, rowKey: ITEM_ROW_KEY, Payload: 'not json' }, 'Merge');
+    await seedJobRows(stack.table, { ...OWNER, itemId: item.itemId, jobType: SEED.jobType, status: 'NotStarted' }, 3);
+    expect((await remove(item)).status).toBe(200);
+    expect(await itemRow(item.itemId)).toBeUndefined();
+    expect(await partitionRows(stack.table, item.itemId)).toEqual([]);
+  });
+
   it('deletes the job rows of an item that has no item row (workloads that keep no item state)', async () => {
     const item = newItem();
     await seedJobRows(stack.table, { ...OWNER, itemId: item.itemId, jobType: SEED.jobType, status: 'Failed', errorDetails: { errorCode: 'E', message: 'm', source: 'User' } }, 3);
