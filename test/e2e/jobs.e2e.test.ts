@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { QueueClient } from '@azure/storage-queue';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HandlerRegistry } from '../../src/handlers/registry';
 import { JobFailure, type Job } from '../../src/handlers/jobHandler';
@@ -155,6 +156,31 @@ describe('Jobs_CreateItemJobInstance', () => {
   });
 });
 
+describe('hostile Create bodies (property-based)', () => {
+  const hostileBody = fc.oneof(
+    fc.uint8Array({ maxLength: 2048 }).map((bytes) => Buffer.from(bytes)),
+    fc.json({ depthSize: 'medium' }),
+    fc.string({ unit: 'binary', maxLength: 512 }),
+    fc.record({ invokeType: fc.anything(), creationPayload: fc.anything() }, { requiredKeys: [] }).map((value) => JSON.stringify(value) ?? 'null'),
+    fc.record({ invokeType: fc.constant('Manual'), creationPayload: fc.string({ maxLength: 40_000 }).map((text) => ({ text })) }).map((value) => JSON.stringify(value)),
+  );
+
+  it('always answers 202 or a well-formed 400, never a 500, and a 400 writes nothing', async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileBody, async (body) => {
+        const j = job(SEED.jobType);
+        const answer = await create(jobPath(j), body);
+        if (answer.status === 202) return;
+        expect(answer.status).toBe(400);
+        expect(isErrorResponse(answer.json)).toBe(true);
+        expect(['InvalidRequestBody']).toContain(answer.json.errorCode);
+        expect(await rowOf(j)).toBeUndefined();
+      }),
+      { numRuns: 120 },
+    );
+  });
+});
+
 describe('authentication of Create and Cancel', () => {
   // A stack without a runner, so that whatever reached its queue stays there to be counted.
   let quiet: TestStack;
@@ -217,6 +243,25 @@ describe('Jobs_CancelItemJobInstance', () => {
     await until(async () => aborted.has(j.jobInstanceId), Boolean, 'the handler to see the abort');
     expect(await state(jobPath(j))).toMatchObject({ status: 'Cancelled' });
   });
+});
+
+describe('Cancel racing the job\'s completion', () => {
+  it('leaves exactly one terminal state, and Cancel\'s answer is what is stored', async () => {
+    const outcomes: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const j = job('counted');
+      await create(jobPath(j), { invokeType: 'Manual', creationPayload: { seconds: 0.2 } });
+      await until(() => state(jobPath(j)), (s) => s.status === 'InProgress', 'InProgress');
+      // Around the moment the handler returns: sometimes before, sometimes after.
+      await new Promise((resolve) => setTimeout(resolve, 120 + 20 * i));
+      const answer = (await stack.send('POST', `${jobPath(j)}/cancel`, undefined, stack.headers())).json;
+      const stored = await until(() => state(jobPath(j)), (s) => s.status !== 'InProgress', 'a terminal state');
+      expect(['Cancelled', 'Completed']).toContain(answer.status);
+      expect(stored).toEqual(answer);
+      outcomes.push(answer.status);
+    }
+    console.log(`[figure] Cancel racing completion, 8 tries: ${outcomes.join(', ')}`);
+  }, 90_000);
 });
 
 describe('the job runner', () => {
