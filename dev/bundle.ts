@@ -9,6 +9,9 @@
  * - identity.js: @azure/identity, which only a managed-identity (endpoint)
  *   configuration needs, and only when the first table client is built. Kept
  *   out of main.js so that the common path does not compile it at start.
+ * - queue.js: @azure/storage-queue, which only Create needs (its enqueue),
+ *   loaded on the first enqueue, so that a cold start serving Get never
+ *   compiles it. (The queue trigger itself is the Functions host's.)
  *
  * - THIRD-PARTY-NOTICES.txt: name, version, licence and licence text of
  *   every npm package whose code is in either bundle, from esbuild's
@@ -30,8 +33,9 @@ import { bundledPackageDirs, readBundledPackage, thirdPartyNotices } from './thi
 export const BUNDLE_DIR = join(PROJECT_ROOT, 'dist', 'app');
 export const BUNDLE_ENTRY = join(BUNDLE_DIR, 'main.js');
 export const IDENTITY_BUNDLE = join(BUNDLE_DIR, 'identity.js');
+export const QUEUE_BUNDLE = join(BUNDLE_DIR, 'queue.js');
 export const NOTICES = join(BUNDLE_DIR, 'THIRD-PARTY-NOTICES.txt');
-/** esbuild's metafiles of the last build: { main, identity }, paths relative to the project. */
+/** esbuild's metafiles of the last build: { main, identity, queue }, paths relative to the project. */
 export const BUNDLE_META = join(PROJECT_ROOT, 'dist', 'dev', 'bundle.meta.json');
 /** Rewritten by every npm install or npm ci. */
 const INSTALLED = join(PROJECT_ROOT, 'node_modules', '.package-lock.json');
@@ -49,17 +53,29 @@ const COMMON: BuildOptions = {
   metafile: true,
 };
 
-/** Points main.js's lazy `require('@azure/identity')` at the sibling identity.js. */
-const identityBeside: Plugin = {
-  name: 'identity-beside',
+/** Packages main.js requires lazily, each bundled on its own beside it. */
+const SIDE_BUNDLES = { identity: { pkg: '@azure/identity', file: IDENTITY_BUNDLE }, queue: { pkg: '@azure/storage-queue', file: QUEUE_BUNDLE } } as const;
+
+/** Points main.js's lazy `require('<package>')` of each side bundle at its sibling file. */
+const sideBundlesBeside: Plugin = {
+  name: 'side-bundles-beside',
   setup(builder) {
-    builder.onResolve({ filter: /^@azure\/identity$/ }, () => ({ path: './identity.js', external: true }));
+    for (const { pkg, file } of Object.values(SIDE_BUNDLES)) {
+      const filter = new RegExp(`^${pkg.replace(/[/.-]/g, '\\$&')}$`);
+      builder.onResolve({ filter }, () => ({ path: `./${file.slice(BUNDLE_DIR.length + 1)}`, external: true }));
+    }
   },
 };
 
 export interface BundleMeta {
   main: Metafile;
   identity: Metafile;
+  queue: Metafile;
+}
+
+/** Every metafile of a build, main.js's first. */
+export function allMetafiles(meta: BundleMeta): Metafile[] {
+  return [meta.main, meta.identity, meta.queue];
 }
 
 export function readBundleMeta(): BundleMeta {
@@ -70,8 +86,8 @@ export function readBundleMeta(): BundleMeta {
 export function bundleIsUpToDate(): boolean {
   try {
     const meta = readBundleMeta();
-    const oldestOutput = Math.min(...[BUNDLE_ENTRY, IDENTITY_BUNDLE, NOTICES].map((file) => statSync(file).mtimeMs));
-    const inputs = [meta.main, meta.identity].flatMap((metafile) => Object.keys(metafile.inputs).filter((path) => !path.startsWith('<')));
+    const oldestOutput = Math.min(...[BUNDLE_ENTRY, IDENTITY_BUNDLE, QUEUE_BUNDLE, NOTICES].map((file) => statSync(file).mtimeMs));
+    const inputs = allMetafiles(meta).flatMap((metafile) => Object.keys(metafile.inputs).filter((path) => !path.startsWith('<')));
     const newestInput = Math.max(...[__filename, INSTALLED, ...inputs.map((path) => join(PROJECT_ROOT, path))].map((file) => statSync(file).mtimeMs));
     return newestInput < oldestOutput;
   } catch {
@@ -82,16 +98,18 @@ export function bundleIsUpToDate(): boolean {
 export async function bundle(): Promise<'built' | 'up to date'> {
   if (bundleIsUpToDate()) return 'up to date';
   rmSync(BUNDLE_DIR, { recursive: true, force: true }); // nothing stale may reach the package
-  const [main, identity] = await Promise.all([
-    build({ ...COMMON, entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'index.ts')], outfile: BUNDLE_ENTRY, plugins: [identityBeside] }),
-    build({ ...COMMON, stdin: { contents: "module.exports = require('@azure/identity');", resolveDir: PROJECT_ROOT }, outfile: IDENTITY_BUNDLE }),
+  const side = (pkg: string, outfile: string) => build({ ...COMMON, stdin: { contents: `module.exports = require('${pkg}');`, resolveDir: PROJECT_ROOT }, outfile });
+  const [main, identity, queue] = await Promise.all([
+    build({ ...COMMON, entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'index.ts')], outfile: BUNDLE_ENTRY, plugins: [sideBundlesBeside] }),
+    side(SIDE_BUNDLES.identity.pkg, SIDE_BUNDLES.identity.file),
+    side(SIDE_BUNDLES.queue.pkg, SIDE_BUNDLES.queue.file),
   ]);
-  const meta: BundleMeta = { main: main.metafile!, identity: identity.metafile! };
-  const packages = bundledPackageDirs([meta.main, meta.identity]).map((dir) => readBundledPackage(PROJECT_ROOT, dir));
+  const meta: BundleMeta = { main: main.metafile!, identity: identity.metafile!, queue: queue.metafile! };
+  const packages = bundledPackageDirs(allMetafiles(meta)).map((dir) => readBundledPackage(PROJECT_ROOT, dir));
   for (const p of packages.filter((p) => !p.licenseText)) process.stderr.write(`bundle: ${p.name} ${p.version} ships no licence text (${p.license}); check it before you ship\n`);
   mkdirSync(dirname(BUNDLE_META), { recursive: true });
   writeFileSync(BUNDLE_META, JSON.stringify(meta));
-  writeFileSync(NOTICES, thirdPartyNotices(packages, ['dist/app/main.js', 'dist/app/identity.js']));
+  writeFileSync(NOTICES, thirdPartyNotices(packages, ['dist/app/main.js', 'dist/app/identity.js', 'dist/app/queue.js']));
   return 'built';
 }
 

@@ -23,7 +23,7 @@ import { tryParseUrl } from '../src/url';
 import { parseSummaryLine, readableSummary } from '../src/telemetry/summary';
 import type { RouteDefinition } from '../src/http/routes';
 import type { QueueFunction } from '../src/functions/queueFunction';
-import type { RunningQueueHost } from './localQueueHost';
+import type { QueueHostSettings, RunningQueueHost } from './localQueueHost';
 import { MAX_REQUEST_HEADER_BYTES, readRequestHeaders, RequestHeaderFieldsTooLargeError } from './requestHeaders';
 
 export const ROUTE_PREFIX = 'api';
@@ -53,6 +53,8 @@ export interface LocalHostOptions {
    * connections (`JobQueue`); absent: HTTP only.
    */
   queueSettings?: Record<string, string | undefined>;
+  /** host.json's `extensions.queues` by default; tests shorten the retry delay. */
+  queueHostSettings?: Partial<QueueHostSettings>;
 }
 
 export interface RunningHost {
@@ -85,16 +87,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
       server.closeAllConnections();
     });
   let queues: RunningQueueHost | undefined;
-  if (options.queueSettings && functions.queueFunctions?.length) {
-    const settings = options.queueSettings;
-    // Loaded only here: serving HTTP alone needs none of the queue SDK.
-    const { startQueueHost } = await import('./localQueueHost');
-    queues = await startQueueHost({
-      functions: functions.queueFunctions,
-      setting: (name) => settings[name],
-      createContext: (functionName, triggerMetadata) => newContext(functions, functionName, log, triggerMetadata),
-      log,
-    }).catch(async (error: unknown) => {
+  if (options.queueSettings) {
+    queues = await startQueueFunctions(functions, options.queueSettings, log, options.queueHostSettings).catch(async (error: unknown) => {
       await closeServer();
       throw error;
     });
@@ -108,6 +102,31 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     },
   };
 }
+
+/**
+ * Runs the entry module's queue functions with these app settings for their
+ * connections; undefined when it has none. The queue SDK is loaded only
+ * here: serving HTTP alone needs none of it.
+ */
+export async function startQueueFunctions(
+  functions: FunctionsModule,
+  settings: Record<string, string | undefined>,
+  log: LogSink,
+  overrides?: Partial<QueueHostSettings>,
+): Promise<RunningQueueHost | undefined> {
+  if (!functions.queueFunctions?.length) return undefined;
+  const { readQueueHostSettings, startQueueHost } = await import('./localQueueHost');
+  return startQueueHost({
+    settings: { ...readQueueHostSettings(), ...overrides },
+    functions: functions.queueFunctions,
+    setting: (name) => settings[name],
+    createContext: (functionName, triggerMetadata) => newContext(functions, functionName, log, triggerMetadata),
+    log,
+  });
+}
+
+/** How long after listening `npm run host` starts its queue listener. */
+const QUEUE_START_DELAY_MS = 1000;
 
 /** Like the Functions host, the local host buffers a request body before the function sees it; it stops at this size. */
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
@@ -304,17 +323,27 @@ async function main(): Promise<void> {
   }
   const address = process.env.HOST || '127.0.0.1';
   const log = createConsoleSink(logFormatFromArgs(process.argv.slice(2)));
-  const host = await startLocalHost({ functions, host: address, port, log, queueSettings: process.env }).catch((error: NodeJS.ErrnoException) => {
+  const host = await startLocalHost({ functions, host: address, port, log }).catch((error: NodeJS.ErrnoException) => {
     const why = error.code === 'EADDRINUSE' ? 'the port is in use (set PORT to another)' : error.message;
     process.stderr.write(`The local host cannot listen on ${address}:${port}: ${why}\n`);
     process.exit(1);
   });
   process.stdout.write(`Local host listening on ${host.baseUrl} (not Azure Functions Core Tools)\n`);
+  // The queue listener starts a moment after HTTP is served: in Azure the Functions host runs the queue
+  // listener itself, apart from the worker, so a cold HTTP request never waits for (or competes with) it here either.
+  const queues = new Promise((resolve) => setTimeout(resolve, QUEUE_START_DELAY_MS)).then(() => startQueueFunctions(functions, process.env, log)).catch((error: unknown) => {
+    process.stderr.write(`The local host cannot run the queue functions: ${error instanceof Error ? error.message.split('\n', 1)[0] : String(error)}\n`);
+    process.exit(1);
+  });
   const stop = () =>
-    void host.close().then(() => {
-      flushLogs();
-      process.exit(0);
-    });
+    void host
+      .close()
+      .then(() => queues)
+      .then((running) => running?.close())
+      .then(() => {
+        flushLogs();
+        process.exit(0);
+      });
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUNDLE_DIR, NOTICES, readBundleMeta } from '../../dev/bundle';
+import { allMetafiles, BUNDLE_DIR, NOTICES, readBundleMeta } from '../../dev/bundle';
 import { packageDirOf } from '../../dev/thirdPartyNotices';
 
 const ROOT = join(__dirname, '..', '..');
@@ -15,7 +15,7 @@ const notices = readFileSync(NOTICES, 'utf8');
  */
 function packagesInTheBundles(): { name: string; version: string; license: string; dir: string }[] {
   const dirs = new Set<string>();
-  for (const metafile of [meta.main, meta.identity]) {
+  for (const metafile of allMetafiles(meta)) {
     for (const output of Object.values(metafile.outputs)) {
       for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
         const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
@@ -33,7 +33,7 @@ describe('THIRD-PARTY-NOTICES.txt of the bundles', () => {
   const packages = packagesInTheBundles();
 
   it('describes the bundles as built (the metafiles are of these files)', () => {
-    for (const metafile of [meta.main, meta.identity]) {
+    for (const metafile of allMetafiles(meta)) {
       for (const [output, { bytes }] of Object.entries(metafile.outputs)) expect(statSync(join(ROOT, output)).size, output).toBe(bytes);
     }
     expect(readdirSync(BUNDLE_DIR).filter((name) => name.endsWith('.LEGAL.txt'))).toEqual([]);

@@ -12,6 +12,7 @@ import { subjectAndAppHeader } from '../../dev/fabricTokens';
 import { calculateForecast } from '../../src/handlers/forecast';
 import type { Job } from '../../src/handlers/jobHandler';
 import { HandlerRegistry } from '../../src/handlers/registry';
+import { encodeJobMessage } from '../../src/jobs/jobQueue';
 import { expectUnavailable, figure } from '../fixtures/faultRun';
 import { startHostProcess, type HostProcess } from '../fixtures/hostProcess';
 import { get } from '../fixtures/http';
@@ -121,6 +122,25 @@ describe('table storage refuses while a job runs', () => {
     expect(['Completed', 'Failed']).toContain(end);
     await sleep(1000);
     expect(runs.get(j.jobInstanceId)).toBe(1);
+  }, 90_000);
+});
+
+describe('a message that always fails', () => {
+  it('lands in the poison queue after maxDequeueCount tries, and its job ends Failed JobCouldNotStart', async () => {
+    proxy = await startStorageProxy(tablePortOf(azuriteConnectionString()));
+    // Retried at once instead of after host.json's 10 s, so five tries take seconds.
+    const s = (stack = await startStack({ JOB_STATE_TABLE_CONNECTION_STRING: proxy.connectionString }, { queueHostSettings: { visibilityTimeoutMs: 200, maxPollingIntervalMs: 200 } }));
+    const j = job();
+    proxy.mode = { kind: 'throttle', status: 503 }; // the runner can never read the row
+    await s.seed({ ...j, status: 'NotStarted', startTimeUtc: undefined }); // straight to Azurite, past the proxy
+    await new QueueClient(s.settings.JobQueue, s.settings.JOB_QUEUE_NAME).sendMessage(encodeJobMessage(j));
+    const poison = new QueueClient(s.settings.JobQueue, `${s.settings.JOB_QUEUE_NAME}-poison`);
+    await until(() => Promise.resolve(s.logs.some(({ line }) => line.includes(`moved to ${s.settings.JOB_QUEUE_NAME}-poison after 5 attempts`))), Boolean, 'the move to the poison queue', 600);
+    proxy.mode = { kind: 'pass' }; // storage back: the poison-queue function can record why
+    const done = await until(async () => (await s.table.getEntity(j.itemId, j.jobInstanceId)).Status, (status) => status === 'Failed', 'Failed');
+    expect(done).toBe('Failed');
+    expect(JSON.parse(String((await s.table.getEntity(j.itemId, j.jobInstanceId)).ErrorDetails)).errorCode).toBe('JobCouldNotStart');
+    await until(async () => (await poison.getProperties()).approximateMessagesCount ?? 0, (n) => n === 0, 'an empty poison queue');
   }, 90_000);
 });
 
