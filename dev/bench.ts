@@ -9,8 +9,9 @@
  *  - endpoint warm: the bundled app behind the local host in its own process,
  *    loaded by autocannon from this one at 1 and 32 connections; the host's
  *    CPU per request (from /proc) and its ratio to the floor;
- *  - cold start: spawning the host to its first 200 (JWKS download and first
- *    table read included), and the load of the function's module graph;
+ *  - cold start: spawning the host (HTTP alone, LOCAL_HOST_QUEUES=off) to its
+ *    first 200 (JWKS download and first table read included), and the load
+ *    of the function's module graph;
  *  - memory after the warm run, and JWKS downloads during it (should be 0);
  *  - jobs (dev/benchJobs.ts): Create's and Cancel's CPU against their floors,
  *    and a 0 s job's latency from Create's 202 to InProgress and Completed.
@@ -180,7 +181,8 @@ async function coldStartMs(fixture: Fixture): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < RUNS.coldStarts; i++) {
     const start = process.hrtime.bigint();
-    const host = await spawnHost(fixture.settings);
+    // HTTP alone, as the worker's cold start in Azure: there the queue listener is the Functions host's own.
+    const host = await spawnHost({ ...fixture.settings, LOCAL_HOST_QUEUES: 'off' });
     const status = await getStatus(fixture.url(host.baseUrl), fixture.headers);
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
     await host.stop();

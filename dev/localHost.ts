@@ -125,9 +125,6 @@ export async function startQueueFunctions(
   });
 }
 
-/** How long after listening `npm run host` starts its queue listener. */
-const QUEUE_START_DELAY_MS = 1000;
-
 /** Like the Functions host, the local host buffers a request body before the function sees it; it stops at this size. */
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
@@ -328,13 +325,14 @@ async function main(): Promise<void> {
     process.stderr.write(`The local host cannot listen on ${address}:${port}: ${why}\n`);
     process.exit(1);
   });
-  process.stdout.write(`Local host listening on ${host.baseUrl} (not Azure Functions Core Tools)\n`);
-  // The queue listener starts a moment after HTTP is served: in Azure the Functions host runs the queue
-  // listener itself, apart from the worker, so a cold HTTP request never waits for (or competes with) it here either.
-  const queues = new Promise((resolve) => setTimeout(resolve, QUEUE_START_DELAY_MS)).then(() => startQueueFunctions(functions, process.env, log)).catch((error: unknown) => {
+  // LOCAL_HOST_QUEUES=off serves HTTP alone: the benchmark's cold start, which in Azure never waits for
+  // the queue listener (the Functions host runs that itself, apart from the worker).
+  const queues = (process.env.LOCAL_HOST_QUEUES === 'off' ? Promise.resolve(undefined) : startQueueFunctions(functions, process.env, log)).catch((error: unknown) => {
     process.stderr.write(`The local host cannot run the queue functions: ${error instanceof Error ? error.message.split('\n', 1)[0] : String(error)}\n`);
     process.exit(1);
   });
+  await queues;
+  process.stdout.write(`Local host listening on ${host.baseUrl} (not Azure Functions Core Tools)\n`);
   const stop = () =>
     void host
       .close()
