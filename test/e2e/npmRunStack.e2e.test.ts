@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appSettingsOf, devSettings } from '../../dev/devSettings';
+import { devStackEnv } from '../fixtures/devStackEnv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeLoopbackPort } from '../../dev/azurite';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -61,16 +61,7 @@ let host: ChildProcess | undefined;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'npm-run-stack-'));
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PORT: String(await freeLoopbackPort()),
-    DEV_ISSUER_PORT: String(await freeLoopbackPort()),
-    AZURITE_TABLE_PORT: String(await freeLoopbackPort()),
-    AZURITE_QUEUE_PORT: String(await freeLoopbackPort()),
-    AZURITE_BLOB_PORT: String(await freeLoopbackPort()),
-    DEV_DATA_DIR: dataDir,
-  };
+  const env = await devStackEnv(dataDir);
   // --ignore-scripts skips only the prestack build: npm test has built.
   stack = await startUntil('npm', ['run', 'stack', '--ignore-scripts'], env, 'Ctrl-C');
 }, 60_000);

@@ -2,8 +2,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { devStackEnv } from '../fixtures/devStackEnv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeLoopbackPort } from '../../dev/azurite';
 
 const ROOT = join(__dirname, '..', '..');
 /** The entry point `npm start` runs after its prestart build. */
@@ -74,20 +74,7 @@ async function expectCleanStop(child: ChildProcess): Promise<void> {
   expect(started.filter(alive)).toEqual([]);
 }
 
-async function freshEnv(dataDir: string, extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PORT: String(await freeLoopbackPort()),
-    DEV_ISSUER_PORT: String(await freeLoopbackPort()),
-    AZURITE_TABLE_PORT: String(await freeLoopbackPort()),
-    AZURITE_QUEUE_PORT: String(await freeLoopbackPort()),
-    AZURITE_BLOB_PORT: String(await freeLoopbackPort()),
-    DEV_DATA_DIR: dataDir,
-    DEV_FUNCTIONS_HOST: 'local',
-    ...extra,
-  };
-}
+const freshEnv = (dataDir: string, extra: NodeJS.ProcessEnv = {}) => devStackEnv(dataDir, { DEV_FUNCTIONS_HOST: 'local', ...extra });
 
 let dataDir: string;
 let env: NodeJS.ProcessEnv;

@@ -1,29 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseJwks } from '../../src/auth/jwks';
-import { SubjectAndAppAuthenticator } from '../../src/auth/subjectAndAppAuthenticator';
+import type { SubjectAndAppAuthenticator } from '../../src/auth/subjectAndAppAuthenticator';
 import { AuthError } from '../../src/fabric/errors';
 import { subjectAndAppHeader } from '../../dev/fabricTokens';
-import { TokenIssuer } from '../../dev/tokenIssuer';
 import { ACCEPTED, REJECTED, type AuthContext } from '../fixtures/authCases';
-import { createAuthContext } from '../fixtures/authContext';
-import { IDENTITY } from '../fixtures/tokens';
+import { authenticatorUnderTest } from '../fixtures/authContext';
 
 /** authenticateApp: endpoint resolution, which Fabric calls with the app token alone and no tenant header. */
 let ctx: AuthContext;
 let authenticator: SubjectAndAppAuthenticator;
 beforeAll(() => {
-  const issuer = new TokenIssuer(IDENTITY.authorityHost);
-  issuer.addKey();
-  ctx = createAuthContext(issuer);
-  const { keys } = parseJwks(issuer.jwks());
-  authenticator = new SubjectAndAppAuthenticator({
-    authorityHost: IDENTITY.authorityHost,
-    v1Audience: IDENTITY.workloadAudience,
-    v2Audience: IDENTITY.workloadClientId,
-    clockSkewSeconds: 60,
-    publisherTenantId: IDENTITY.publisherTenantId,
-    findKey: async (kid) => keys.find((key) => key.kid === kid),
-  });
+  ({ ctx, authenticator } = authenticatorUnderTest());
 });
 
 const reason = (authorization: string | null) =>

@@ -1,28 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseJwks } from '../../src/auth/jwks';
-import { SubjectAndAppAuthenticator } from '../../src/auth/subjectAndAppAuthenticator';
+import type { SubjectAndAppAuthenticator } from '../../src/auth/subjectAndAppAuthenticator';
 import { AuthError } from '../../src/fabric/errors';
 import { joinFieldValues } from '../../dev/requestHeaders';
-import { TokenIssuer } from '../../dev/tokenIssuer';
 import { ACCEPTED, REJECTED, type AuthContext, type AuthRequest } from '../fixtures/authCases';
-import { createAuthContext } from '../fixtures/authContext';
-import { IDENTITY } from '../fixtures/tokens';
+import { authenticatorUnderTest } from '../fixtures/authContext';
 
 let ctx: AuthContext;
 let authenticator: SubjectAndAppAuthenticator;
 beforeAll(() => {
-  const issuer = new TokenIssuer(IDENTITY.authorityHost);
-  issuer.addKey();
-  ctx = createAuthContext(issuer);
-  const { keys } = parseJwks(issuer.jwks());
-  authenticator = new SubjectAndAppAuthenticator({
-    authorityHost: IDENTITY.authorityHost,
-    v1Audience: IDENTITY.workloadAudience,
-    v2Audience: IDENTITY.workloadClientId,
-    clockSkewSeconds: 60,
-    publisherTenantId: IDENTITY.publisherTenantId,
-    findKey: async (kid) => keys.find((key) => key.kid === kid),
-  });
+  ({ ctx, authenticator } = authenticatorUnderTest());
 });
 
 /** What the Functions host hands the app for a header sent on one or more lines. */
