@@ -17,14 +17,14 @@ import { PROJECT_ROOT } from './projectRoot';
 // Types only: as a program this file loads no unbundled app code, so its start
 // measures the bundle's.
 import type { HttpRequest, HttpResponseInit, InvocationContext, LogLevel } from '@azure/functions';
-import { MethodNotAllowedError, PayloadTooLargeError, RouteNotFoundError } from '../src/fabric/errors';
+import { MethodNotAllowedError, PayloadTooLargeError, RequestHeaderFieldsTooLargeError, RouteNotFoundError } from '../src/fabric/errors';
 import { toErrorResponse } from '../src/fabric/responses';
 import { tryParseUrl } from '../src/url';
 import { parseSummaryLine, readableSummary } from '../src/telemetry/summary';
 import type { RouteDefinition } from '../src/http/routes';
 import type { QueueFunction } from '../src/functions/queueFunction';
 import type { QueueHostSettings, RunningQueueHost } from './localQueueHost';
-import { MAX_REQUEST_HEADER_BYTES, readRequestHeaders, RequestHeaderFieldsTooLargeError } from './requestHeaders';
+import { MAX_REQUEST_HEADER_BYTES, MAX_REQUEST_HEADERS, readRequestHeaders } from './requestHeaders';
 
 export const ROUTE_PREFIX = 'api';
 
@@ -132,7 +132,7 @@ async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMess
   const headers = readRequestHeaders(req);
   if (!headers) {
     req.resume();
-    return writeResponse(res, toErrorResponse(new RequestHeaderFieldsTooLargeError()));
+    return writeResponse(res, toErrorResponse(new RequestHeaderFieldsTooLargeError(MAX_REQUEST_HEADERS)));
   }
   const url = tryParseUrl(req.url ?? '/', 'http://localhost');
   const matched = url ? matchRoutes(functions.routes, url.pathname) : [];

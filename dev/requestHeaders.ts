@@ -17,23 +17,11 @@
  * refused with 431 too, never cut short.
  */
 import type { IncomingMessage } from 'node:http';
-import { FabricError } from '../src/fabric/errors';
 
 /** Kestrel's default MaxRequestHeaderCount. */
 export const MAX_REQUEST_HEADERS = 100;
 /** Kestrel's default MaxRequestHeadersTotalSize, as Node's maxHeaderSize (which counts the request line too). */
 export const MAX_REQUEST_HEADER_BYTES = 32 * 1024;
-
-export class RequestHeaderFieldsTooLargeError extends FabricError {
-  readonly status = 431;
-  readonly errorCode = 'RequestHeaderFieldsTooLarge';
-  readonly source = 'User';
-  readonly isPermanent = true;
-
-  constructor() {
-    super(`The request has more than ${MAX_REQUEST_HEADERS} header fields.`);
-  }
-}
 
 /** The values of one header's lines as the Functions host joins them: the non-empty ones, with ",". */
 export function joinFieldValues(values: readonly string[]): string {

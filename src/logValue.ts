@@ -21,3 +21,12 @@ export function forLog(value: unknown, maxLength = 64): string {
   }
   return typeof value;
 }
+
+/**
+ * An unexpected error for the log: its stack (or message) on one line, escaped
+ * and cut, because a stack or a library's message may quote input values,
+ * line breaks included.
+ */
+export function describeUnexpected(error: unknown, maxLength = 4000): string {
+  return JSON.stringify(error instanceof Error ? (error.stack ?? error.message) : String(error)).slice(0, maxLength);
+}

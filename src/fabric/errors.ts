@@ -253,3 +253,15 @@ export class PayloadTooLargeError extends FabricError {
     super(`The request body is larger than ${maxBytes} bytes.`);
   }
 }
+
+/** Local host only: more header lines than it takes (Kestrel's default), refused rather than cut short. */
+export class RequestHeaderFieldsTooLargeError extends FabricError {
+  readonly status = 431;
+  readonly errorCode = 'RequestHeaderFieldsTooLarge';
+  readonly source = 'User';
+  readonly isPermanent = true;
+
+  constructor(maxHeaders: number) {
+    super(`The request has more than ${maxHeaders} header fields.`);
+  }
+}

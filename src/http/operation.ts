@@ -3,6 +3,7 @@ import type { AuthenticatedApp, AuthenticatedCaller, AuthHeaders } from '../auth
 import { AuthError, FabricError } from '../fabric/errors';
 import { toErrorResponse } from '../fabric/responses';
 import { isGuid } from '../ids';
+import { describeUnexpected } from '../logValue';
 import { summaryLine, type SummaryFields } from '../telemetry/summary';
 import { readJsonBody } from './requestBody';
 import { correlationHeaders, createRequestLog, readCorrelation, type RequestLog } from './requestLog';
@@ -100,7 +101,7 @@ function logFailure(log: RequestLog, error: unknown): void {
     if (error.status >= 500) log.error(line);
     else log.info(line);
   } else {
-    log.error(`unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    log.error(`unexpected error: ${describeUnexpected(error)}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { errorDetailsProblems, type ErrorDetails, type JobInstanceStatus } from '../fabric/contract';
-import { forLog } from '../logValue';
+import { describeUnexpected, forLog } from '../logValue';
 import { FabricError, StorageUnavailableError } from '../fabric/errors';
 import { JobFailure, type Job, type JobHandler } from '../handlers/jobHandler';
 import type { RunnerLog } from '../http/requestLog';
@@ -116,8 +116,7 @@ export class JobRunner {
         if (details) return { status: 'Failed', errorDetails: details };
         log.error(`the handler threw a JobFailure whose details are not a contract ErrorDetails: ${forLog(error.details.errorCode)}`);
       } else {
-        // One line: a stack or message may carry input values, newlines included.
-        log.error(`the handler threw: ${JSON.stringify(error instanceof Error ? (error.stack ?? error.message) : String(error)).slice(0, 4000)}`);
+        log.error(`the handler threw: ${describeUnexpected(error)}`);
       }
       return { status: 'Failed', errorDetails: JOB_HANDLER_ERROR };
     }
