@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { QueueClient } from '@azure/storage-queue';
 import fc from 'fast-check';
+import { until } from '../fixtures/until';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HandlerRegistry } from '../../src/handlers/registry';
 import { JobFailure, type Job } from '../../src/handlers/jobHandler';
@@ -56,15 +57,6 @@ function job(jobType: string, jobInstanceId = randomUUID()) {
 
 const create = (path: string, body: unknown = { invokeType: 'Manual' }, headers = stack.headers()) => stack.send('POST', path, body, headers);
 const state = async (path: string) => (await stack.get(path, stack.headers())).json;
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const value = await read();
-    if (done(value)) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 async function rowOf(j: { itemId: string; jobInstanceId: string }): Promise<Record<string, unknown> | undefined> {
   return stack.table.getEntity(j.itemId, j.jobInstanceId).catch(() => undefined);

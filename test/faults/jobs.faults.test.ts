@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueClient } from '@azure/storage-queue';
+import { until } from '../fixtures/until';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { subjectAndAppHeader } from '../../dev/fabricTokens';
@@ -37,15 +38,6 @@ afterEach(async () => {
 });
 
 const job = (jobType = SEED.jobType) => ({ ...SEED, jobType, jobInstanceId: randomUUID() });
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, attempts = 300): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await read();
-    if (done(value)) return value;
-    await sleep(100);
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 describe('the job queue stops and comes back', () => {
   it('answers Create 503 with Retry-After while the queue is down, keeps the row NotStarted, and a retried Create enqueues and runs the job', async () => {
