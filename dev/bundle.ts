@@ -12,6 +12,9 @@
  * - queue.js: @azure/storage-queue, which only Create needs (its enqueue),
  *   loaded on the first enqueue, so that a cold start serving Get never
  *   compiles it. (The queue trigger itself is the Functions host's.)
+ * - telemetry.js: src/telemetry/exportPipeline.ts with OpenTelemetry's log
+ *   SDK and the Azure Monitor exporter, loaded after the first summary of a
+ *   process that has Application Insights configured.
  *
  * - THIRD-PARTY-NOTICES.txt: name, version, licence and licence text of
  *   every npm package whose code is in either bundle, from esbuild's
@@ -34,6 +37,7 @@ export const BUNDLE_DIR = join(PROJECT_ROOT, 'dist', 'app');
 export const BUNDLE_ENTRY = join(BUNDLE_DIR, 'main.js');
 export const IDENTITY_BUNDLE = join(BUNDLE_DIR, 'identity.js');
 export const QUEUE_BUNDLE = join(BUNDLE_DIR, 'queue.js');
+export const TELEMETRY_BUNDLE = join(BUNDLE_DIR, 'telemetry.js');
 export const NOTICES = join(BUNDLE_DIR, 'THIRD-PARTY-NOTICES.txt');
 /** esbuild's metafiles of the last build: { main, identity, queue }, paths relative to the project. */
 export const BUNDLE_META = join(PROJECT_ROOT, 'dist', 'dev', 'bundle.meta.json');
@@ -53,8 +57,15 @@ const COMMON: BuildOptions = {
   metafile: true,
 };
 
-/** Packages main.js requires lazily, each bundled on its own beside it. */
-const SIDE_BUNDLES = { identity: { pkg: '@azure/identity', file: IDENTITY_BUNDLE }, queue: { pkg: '@azure/storage-queue', file: QUEUE_BUNDLE } } as const;
+/**
+ * Modules main.js requires lazily, each bundled on its own beside it: a
+ * package, or one of the app's own modules (its specifier as the app writes it).
+ */
+const SIDE_BUNDLES = {
+  identity: { pkg: '@azure/identity', file: IDENTITY_BUNDLE, entry: undefined },
+  queue: { pkg: '@azure/storage-queue', file: QUEUE_BUNDLE, entry: undefined },
+  telemetry: { pkg: './exportPipeline', file: TELEMETRY_BUNDLE, entry: join(PROJECT_ROOT, 'src', 'telemetry', 'exportPipeline.ts') },
+} as const;
 
 /** Points main.js's lazy `require('<package>')` of each side bundle at its sibling file. */
 const sideBundlesBeside: Plugin = {
@@ -71,11 +82,12 @@ export interface BundleMeta {
   main: Metafile;
   identity: Metafile;
   queue: Metafile;
+  telemetry: Metafile;
 }
 
 /** Every metafile of a build, main.js's first. */
 export function allMetafiles(meta: BundleMeta): Metafile[] {
-  return [meta.main, meta.identity, meta.queue];
+  return [meta.main, meta.identity, meta.queue, meta.telemetry];
 }
 
 export function readBundleMeta(): BundleMeta {
@@ -86,7 +98,7 @@ export function readBundleMeta(): BundleMeta {
 export function bundleIsUpToDate(): boolean {
   try {
     const meta = readBundleMeta();
-    const oldestOutput = Math.min(...[BUNDLE_ENTRY, IDENTITY_BUNDLE, QUEUE_BUNDLE, NOTICES].map((file) => statSync(file).mtimeMs));
+    const oldestOutput = Math.min(...[BUNDLE_ENTRY, IDENTITY_BUNDLE, QUEUE_BUNDLE, TELEMETRY_BUNDLE, NOTICES].map((file) => statSync(file).mtimeMs));
     const inputs = allMetafiles(meta).flatMap((metafile) => Object.keys(metafile.inputs).filter((path) => !path.startsWith('<')));
     const newestInput = Math.max(...[__filename, INSTALLED, ...inputs.map((path) => join(PROJECT_ROOT, path))].map((file) => statSync(file).mtimeMs));
     return newestInput < oldestOutput;
@@ -98,18 +110,22 @@ export function bundleIsUpToDate(): boolean {
 export async function bundle(): Promise<'built' | 'up to date'> {
   if (bundleIsUpToDate()) return 'up to date';
   rmSync(BUNDLE_DIR, { recursive: true, force: true }); // nothing stale may reach the package
-  const side = (pkg: string, outfile: string) => build({ ...COMMON, stdin: { contents: `module.exports = require('${pkg}');`, resolveDir: PROJECT_ROOT }, outfile });
-  const [main, identity, queue] = await Promise.all([
+  const side = ({ pkg, file, entry }: (typeof SIDE_BUNDLES)[keyof typeof SIDE_BUNDLES]) =>
+    entry
+      ? build({ ...COMMON, entryPoints: [entry], outfile: file })
+      : build({ ...COMMON, stdin: { contents: `module.exports = require('${pkg}');`, resolveDir: PROJECT_ROOT }, outfile: file });
+  const [main, identity, queue, telemetry] = await Promise.all([
     build({ ...COMMON, entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'index.ts')], outfile: BUNDLE_ENTRY, plugins: [sideBundlesBeside] }),
-    side(SIDE_BUNDLES.identity.pkg, SIDE_BUNDLES.identity.file),
-    side(SIDE_BUNDLES.queue.pkg, SIDE_BUNDLES.queue.file),
+    side(SIDE_BUNDLES.identity),
+    side(SIDE_BUNDLES.queue),
+    side(SIDE_BUNDLES.telemetry),
   ]);
-  const meta: BundleMeta = { main: main.metafile!, identity: identity.metafile!, queue: queue.metafile! };
+  const meta: BundleMeta = { main: main.metafile!, identity: identity.metafile!, queue: queue.metafile!, telemetry: telemetry.metafile! };
   const packages = bundledPackageDirs(allMetafiles(meta)).map((dir) => readBundledPackage(PROJECT_ROOT, dir));
   for (const p of packages.filter((p) => !p.licenseText)) process.stderr.write(`bundle: ${p.name} ${p.version} ships no licence text (${p.license}); check it before you ship\n`);
   mkdirSync(dirname(BUNDLE_META), { recursive: true });
   writeFileSync(BUNDLE_META, JSON.stringify(meta));
-  writeFileSync(NOTICES, thirdPartyNotices(packages, ['dist/app/main.js', 'dist/app/identity.js', 'dist/app/queue.js']));
+  writeFileSync(NOTICES, thirdPartyNotices(packages, ['dist/app/main.js', 'dist/app/identity.js', 'dist/app/queue.js', 'dist/app/telemetry.js']));
   return 'built';
 }
 

@@ -10,7 +10,7 @@
  * sourceFunctions() instead.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './projectRoot';
@@ -36,6 +36,8 @@ export interface FunctionsModule {
   queueFunctions?: QueueFunction[];
   HttpRequest: typeof HttpRequest;
   InvocationContext: typeof InvocationContext;
+  /** Sends buffered telemetry; the Functions host's appTerminate hook, called here on SIGINT and SIGTERM. */
+  flushTelemetry?: () => Promise<void>;
 }
 
 export const BUNDLED_ENTRY = join(PROJECT_ROOT, 'dist', 'app', 'main.js');
@@ -186,17 +188,31 @@ export async function invoke(
   request: { method: string; url: string; headers: Record<string, string>; params: Record<string, string>; body?: { bytes: Uint8Array } },
   log: LogSink,
 ): Promise<HttpResponseInit> {
-  return await route.handler(new functions.HttpRequest(request), newContext(functions, route.name, log));
+  return await route.handler(new functions.HttpRequest(request), newContext(functions, route.name, log, undefined, request.headers.traceparent));
 }
 
 /** A fresh InvocationContext of the entry module's own class, its log lines going to `log`. */
-function newContext(functions: FunctionsModule, functionName: string, log: LogSink, triggerMetadata?: Record<string, unknown>): InvocationContext {
+function newContext(functions: FunctionsModule, functionName: string, log: LogSink, triggerMetadata?: Record<string, unknown>, traceParent?: string): InvocationContext {
   return new functions.InvocationContext({
     invocationId: randomUUID(),
     functionName,
+    traceContext: { traceParent: invocationTraceParent(traceParent) },
     logHandler: (level, ...args) => log(level, args.map(String).join(' ')),
     triggerMetadata,
   });
+}
+
+const TRACE_PARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * The invocation's W3C traceparent, as the Functions host opens a span for
+ * each invocation: in the caller's trace when the request carried a valid
+ * traceparent, in a new trace otherwise.
+ */
+function invocationTraceParent(incoming: string | undefined): string {
+  const match = incoming === undefined ? null : TRACE_PARENT.exec(incoming);
+  const traceId = match && !/^0+$/.test(match[1]) ? match[1] : randomBytes(16).toString('hex');
+  return `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
 }
 
 /** Literal segments (the `api` prefix too) match case-insensitively, as in the Functions host. */
@@ -338,6 +354,8 @@ async function main(): Promise<void> {
       .close()
       .then(() => queues)
       .then((running) => running?.close())
+      // As the host's appTerminate: buffered telemetry goes out, within a bound.
+      .then(() => Promise.race([functions.flushTelemetry?.().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]))
       .then(() => {
         flushLogs();
         process.exit(0);

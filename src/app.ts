@@ -14,7 +14,8 @@ import { createQueueClient, JobQueue } from './jobs/jobQueue';
 import { JobRunner } from './jobs/jobRunner';
 import { JobStateStore } from './jobs/jobStateStore';
 import { JobStateWriter } from './jobs/jobStateWriter';
-import { createTableClient } from './jobs/tableClient';
+import { createCredential, createTableClient } from './jobs/tableClient';
+import { summaryWriterFor, type SummaryWriter } from './telemetry/summaryWriter';
 
 export const CLOCK_SKEW_SECONDS = 60;
 /** Deadline of one storage call of a request or a runner, the SDK's retries included. */
@@ -35,6 +36,8 @@ export interface CompositionOptions {
   validatedTokenCacheSize?: number;
   /** The job handlers (default: the registry of src/handlers). */
   handlers?: HandlerRegistry;
+  /** Where summary lines go (default: from the telemetry settings). */
+  summaries?: SummaryWriter;
 }
 
 /** Everything the functions use, built once per process. */
@@ -46,6 +49,8 @@ export interface AppServices {
   items: Items;
   endpoints: EndpointResolver;
   runner: JobRunner;
+  /** Where every RequestSummary and JobTransition goes. */
+  summaries: SummaryWriter;
   /** Settles once the start-up downloads have (at once without warmUp); never rejects. */
   warmedUp: Promise<void>;
 }
@@ -78,6 +83,7 @@ export function createDependencies(config: Config, options: CompositionOptions =
   const itemTable = createTableClient(config.table, config.itemsTableName, env);
   const items = new Items(new ItemStore(itemTable, STORAGE_DEADLINE_MS), handlers, new ItemJobPurge(jobTable, writer, STORAGE_DEADLINE_MS));
   const endpoints = new EndpointResolver(config.endpointResolutionUrls);
+  const summaries = options.summaries ?? summaryWriterFor(config.telemetry, () => createCredential(config.telemetry.entraAuthentication?.clientId, env), warn);
   const warmedUp = options.warmUp
     ? new Promise<void>((resolve) => {
         // Right after the module load returns, so the Functions worker can report
@@ -88,7 +94,7 @@ export function createDependencies(config: Config, options: CompositionOptions =
         });
       })
     : Promise.resolve();
-  return { config, authenticator, handlers, jobs, items, endpoints, runner, warmedUp };
+  return { config, authenticator, handlers, jobs, items, endpoints, runner, summaries, warmedUp };
 }
 
 function describeError(error: unknown): string {

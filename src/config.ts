@@ -38,6 +38,22 @@ export interface Config extends TableConfig, QueueConfig {
   jobHeartbeatSeconds: number;
   /** Backend URLs by lower-case region name, `default` for the rest; empty when endpoint resolution is not configured. */
   endpointResolutionUrls: Readonly<Record<string, string>>;
+  telemetry: TelemetryConfig;
+}
+
+/** Where the summary lines go (src/telemetry/summaryWriter.ts). */
+export interface TelemetryConfig {
+  /** APPLICATIONINSIGHTS_CONNECTION_STRING, the setting the Functions host reads too; absent: no export. */
+  connectionString?: string;
+  /**
+   * From APPLICATIONINSIGHTS_AUTHENTICATION_STRING (`Authorization=AAD[;ClientId=…]`):
+   * send with a managed identity's Entra token, for a resource that refuses keys.
+   */
+  entraAuthentication?: { clientId?: string };
+  /** `export` (default) or `log`: SUMMARY_TELEMETRY=log keeps summaries in the Functions log even with Application Insights. */
+  summaries: 'export' | 'log';
+  /** cloud_RoleName of the exported records: WEBSITE_SITE_NAME, as the host reports it. */
+  roleName: string;
 }
 
 /** Every setting the app reads (README, "Settings"), for documentation checks and the sample settings file. */
@@ -56,6 +72,10 @@ export const SETTINGS = {
     'JOB_QUEUE_NAME',
     'JOB_HEARTBEAT_SECONDS',
     'ENDPOINT_RESOLUTION_URLS',
+    // Application Insights, shared with the Functions host; SUMMARY_TELEMETRY is the app's own.
+    'APPLICATIONINSIGHTS_CONNECTION_STRING',
+    'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+    'SUMMARY_TELEMETRY',
   ],
 } as const;
 
@@ -151,6 +171,7 @@ export function readConfig(env: Env): Config {
   const queueConfig = readQueueSettings(settings);
   const jobHeartbeatSeconds = readHeartbeatSeconds(settings);
   const endpointResolutionUrls = readEndpointResolutionUrls(settings);
+  const telemetry = readTelemetrySettings(settings);
   return settings.finish({
     publisherTenantId,
     workloadClientId,
@@ -162,7 +183,41 @@ export function readConfig(env: Env): Config {
     itemsTableName,
     jobHeartbeatSeconds,
     endpointResolutionUrls,
+    telemetry,
   });
+}
+
+/** Parses `Name=value;Name=value` (connection and authentication strings); names compared lower-case. */
+export function keyValuePairs(text: string): Map<string, string> {
+  return new Map(
+    text
+      .split(';')
+      .filter((part) => part.includes('='))
+      .map((part) => [part.slice(0, part.indexOf('=')).trim().toLowerCase(), part.slice(part.indexOf('=') + 1).trim()]),
+  );
+}
+
+function readTelemetrySettings(settings: SettingsReader): TelemetryConfig {
+  const summaries = settings.value('SUMMARY_TELEMETRY') ?? 'export';
+  if (summaries !== 'export' && summaries !== 'log') settings.problems.push('SUMMARY_TELEMETRY must be export or log');
+  const telemetry: TelemetryConfig = { summaries: summaries === 'log' ? 'log' : 'export', roleName: settings.value('WEBSITE_SITE_NAME') ?? 'fabric-workload-backend' };
+  const connectionString = settings.value('APPLICATIONINSIGHTS_CONNECTION_STRING');
+  if (connectionString === undefined) return telemetry;
+  const parts = keyValuePairs(connectionString);
+  if (!isGuid(parts.get('instrumentationkey'))) settings.problems.push('APPLICATIONINSIGHTS_CONNECTION_STRING must have InstrumentationKey=<GUID>');
+  const ingestion = parts.get('ingestionendpoint');
+  if (ingestion !== undefined) settings.checkHttpsOrLoopback('APPLICATIONINSIGHTS_CONNECTION_STRING IngestionEndpoint', ingestion);
+  telemetry.connectionString = connectionString;
+  const authentication = settings.value('APPLICATIONINSIGHTS_AUTHENTICATION_STRING');
+  if (authentication !== undefined) {
+    const auth = keyValuePairs(authentication);
+    const clientId = auth.get('clientid');
+    if (auth.get('authorization') !== 'AAD' || (clientId !== undefined && !isGuid(clientId)) || [...auth.keys()].some((name) => name !== 'authorization' && name !== 'clientid')) {
+      settings.problems.push('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be Authorization=AAD or Authorization=AAD;ClientId=<GUID>');
+    }
+    telemetry.entraAuthentication = { clientId: clientId?.toLowerCase() };
+  }
+  return telemetry;
 }
 
 function readQueueSettings(settings: SettingsReader): QueueConfig {

@@ -3,6 +3,11 @@
 // CSI a command to some terminals) and the Unicode line and paragraph separators.
 const UNESCAPED_BY_JSON = /[\u007f-\u009f\u2028\u2029]/g;
 
+/** JSON text with what JSON.stringify leaves unescaped escaped as well, so it stays on one line everywhere. */
+export function escapeUnescapedByJson(json: string): string {
+  return json.replace(UNESCAPED_BY_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /**
  * A short, single-line rendering of an untrusted value for a log line: strings
  * are quoted, cut and every control or line-breaking character escaped, arrays
@@ -12,7 +17,7 @@ const UNESCAPED_BY_JSON = /[\u007f-\u009f\u2028\u2029]/g;
 export function forLog(value: unknown, maxLength = 64): string {
   if (typeof value === 'string') {
     const cut = value.length > maxLength ? `${value.slice(0, maxLength)}…` : value;
-    return JSON.stringify(cut).replace(UNESCAPED_BY_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    return escapeUnescapedByJson(JSON.stringify(cut));
   }
   if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (Array.isArray(value)) {

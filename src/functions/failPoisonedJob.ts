@@ -10,13 +10,13 @@ import type { QueueFunction } from './queueFunction';
  * queue; its job will not start, so it is marked Failed (JobCouldNotStart)
  * now rather than left for Fabric's two-hour dead letter.
  */
-export const failPoisonedJob = ({ runner, config }: AppServices): QueueFunction => ({
+export const failPoisonedJob = ({ runner, config, summaries }: AppServices): QueueFunction => ({
   name: 'JobRunnerPoison',
   queueName: poisonQueueName(config.queueName),
   connection: JOB_QUEUE_CONNECTION,
   handler: async (message, context) => {
     const job = parseJobMessage(message);
     if (!job) return context.error(`poison queue: a message that names no job was dropped: ${forLog(message)}`);
-    await runner.giveUp(job, createJobLog(context, job));
+    await runner.giveUp(job, createJobLog(context, job, summaries));
   },
 });

@@ -20,6 +20,10 @@ for (const { name, queueName, connection, handler } of queueFunctions) {
   app.storageQueue(name, { queueName, connection, handler });
 }
 
+/** Sends the summaries still buffered for Application Insights; the host calls it before it stops the worker. */
+export const flushTelemetry = (): Promise<void> => services.summaries.flush();
+app.hook.appTerminate(flushTelemetry);
+
 // The local host serves `routes` and `queueFunctions` with this module's own
 // copy of the @azure/functions classes, so a bundle is served exactly as built.
 export { HttpRequest, InvocationContext } from '@azure/functions';

@@ -9,13 +9,13 @@ import type { QueueFunction } from './queueFunction';
  * The job runner, on the job queue that Create writes to. It throws (and the
  * host retries the message) only when storage could not be reached.
  */
-export const runJob = ({ runner, config }: AppServices): QueueFunction => ({
+export const runJob = ({ runner, config, summaries }: AppServices): QueueFunction => ({
   name: 'JobRunner',
   queueName: config.queueName,
   connection: JOB_QUEUE_CONNECTION,
   handler: async (message, context) => {
     const job = parseJobMessage(message);
     if (!job) return context.error(`job queue: a message that names no job was dropped: ${forLog(message)}`);
-    await runner.run(job, createJobLog(context, job));
+    await runner.run(job, createJobLog(context, job, summaries));
   },
 });

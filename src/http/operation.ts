@@ -4,7 +4,8 @@ import { AuthError, FabricError } from '../fabric/errors';
 import { toErrorResponse } from '../fabric/responses';
 import { isGuid } from '../ids';
 import { describeUnexpected } from '../logValue';
-import { summaryLine, type SummaryFields } from '../telemetry/summary';
+import type { SummaryFields } from '../telemetry/summary';
+import type { SummaryWriter } from '../telemetry/summaryWriter';
 import { readJsonBody } from './requestBody';
 import { correlationHeaders, createRequestLog, readCorrelation, type RequestLog } from './requestLog';
 
@@ -56,12 +57,13 @@ export interface Authenticator {
 export function toHttpHandler<Path, Body, Caller extends AuthenticatedApp>(
   operation: Operation<Path, Body, Caller>,
   authenticator: Authenticator,
+  summaries: SummaryWriter,
 ): HttpHandler {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const started = performance.now();
     const correlation = readCorrelation(request.headers);
     const summary: SummaryFields = { operation: operation.name };
-    const log = createRequestLog(context, correlation, summary);
+    const log = createRequestLog(context, correlation, summary, summaries);
     if (!correlation.activityId || !correlation.requestId) log.info('request has no usable ActivityId or RequestId header');
     let response: HttpResponseInit;
     try {
@@ -82,7 +84,7 @@ export function toHttpHandler<Path, Body, Caller extends AuthenticatedApp>(
       Object.assign(summary, failureFields(error, request.headers.get('x-ms-client-tenant-id')));
     }
     response.headers = { ...(response.headers as Record<string, string>), ...correlationHeaders(correlation) };
-    writeRequestSummary(context, {
+    summaries.write(context, 'RequestSummary', {
       ...summary,
       statusCode: response.status ?? 200,
       activityId: correlation.activityId,
@@ -124,12 +126,4 @@ function failureFields(error: unknown, claimedTenant: string | null): SummaryFie
     return { errorCode: error.errorCode, authRule: error.rule, tenantId: isGuid(claimedTenant) ? claimedTenant.toLowerCase() : undefined };
   }
   return { errorCode: error instanceof FabricError ? error.errorCode : 'InternalError' };
-}
-
-function writeRequestSummary(context: InvocationContext, fields: SummaryFields): void {
-  const line = summaryLine('RequestSummary', fields);
-  const status = Number(fields.statusCode);
-  if (status >= 500) context.error(line);
-  else if (status === 401) context.warn(line);
-  else context.info(line);
 }

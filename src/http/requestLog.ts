@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import { summaryLine, type SummaryFields } from '../telemetry/summary';
+import type { SummaryFields } from '../telemetry/summary';
+import type { SummaryWriter } from '../telemetry/summaryWriter';
 
 export interface Correlation {
   activityId?: string;
@@ -40,7 +41,7 @@ export function readCorrelation(headers: HeaderSource): Correlation {
  * invocation context. `summary` is the request's summary in the making: the
  * pipeline writes it once the answer is known, with what `annotate` added.
  */
-export function createRequestLog(context: InvocationContext, correlation: Correlation, summary: SummaryFields): RequestLog {
+export function createRequestLog(context: InvocationContext, correlation: Correlation, summary: SummaryFields, summaries: SummaryWriter): RequestLog {
   const suffix = ` [ActivityId=${correlation.activityId ?? '(none)'} RequestId=${correlation.requestId ?? '(none)'}]`;
   return {
     info: (message) => context.info(message + suffix),
@@ -48,7 +49,7 @@ export function createRequestLog(context: InvocationContext, correlation: Correl
     error: (message) => context.error(message + suffix),
     annotate: (fields) => Object.assign(summary, fields),
     transition: (fields) =>
-      context.info(summaryLine('JobTransition', { operation: summary.operation, activityId: correlation.activityId, requestId: correlation.requestId, ...fields })),
+      summaries.write(context, 'JobTransition', { operation: summary.operation, activityId: correlation.activityId, requestId: correlation.requestId, ...fields }),
   };
 }
 
@@ -66,12 +67,12 @@ export interface RunnerLog extends LineLog {
 }
 
 /** A job runner's lines carry the job's ids, the way a request's carry its correlation ids. */
-export function createJobLog(context: InvocationContext, job: { itemId: string; jobInstanceId: string }): RunnerLog {
+export function createJobLog(context: InvocationContext, job: { itemId: string; jobInstanceId: string }, summaries: SummaryWriter): RunnerLog {
   const prefix = `job ${job.itemId}/${job.jobInstanceId}: `;
   return {
     info: (message) => context.info(prefix + message),
     warn: (message) => context.warn(prefix + message),
     error: (message) => context.error(prefix + message),
-    transition: (fields) => context.info(summaryLine('JobTransition', { operation: context.functionName, ...fields })),
+    transition: (fields) => summaries.write(context, 'JobTransition', { operation: context.functionName, ...fields }),
   };
 }

@@ -1,7 +1,7 @@
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import { isRunningInAzure } from '../azureHost';
-import type { TableConnection } from '../config';
+import { keyValuePairs, type TableConnection } from '../config';
 import { isLoopbackHost, tryParseUrl } from '../url';
 
 /**
@@ -26,12 +26,7 @@ export function createTableClient(connection: TableConnection, tableName: string
 
 /** True when the string points at Azurite on this machine: only then is plain http allowed. */
 export function isLoopbackConnectionString(connectionString: string): boolean {
-  const parts = new Map(
-    connectionString
-      .split(';')
-      .filter((part) => part.includes('='))
-      .map((part) => [part.slice(0, part.indexOf('=')).trim().toLowerCase(), part.slice(part.indexOf('=') + 1).trim()]),
-  );
+  const parts = keyValuePairs(connectionString);
   if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return true;
   const endpoint = tryParseUrl(parts.get('tableendpoint') ?? '');
   return endpoint !== undefined && isLoopbackHost(endpoint.hostname);

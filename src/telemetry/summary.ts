@@ -1,3 +1,5 @@
+import { escapeUnescapedByJson } from '../logValue';
+
 /**
  * The summary lines an operator queries: one per HTTP request (RequestSummary)
  * and one per job state change (JobTransition), each a flat JSON object of
@@ -41,23 +43,29 @@ export type SummaryEvent = (typeof SUMMARY_EVENTS)[number];
 
 /** Longest string value kept; ids and codes are far shorter, anything longer did not come from this app. */
 const MAX_VALUE_LENGTH = 256;
-// JSON.stringify leaves these as they are; some log viewers break lines on them.
-const UNESCAPED_BY_JSON = /[\u007f-\u009f\u2028\u2029]/g;
 const FIELD_SET: ReadonlySet<string> = new Set(SUMMARY_FIELDS);
 
 /**
- * The summary as one line of JSON: fields in SUMMARY_FIELDS order, absent
- * ones left out, every string cut and escaped, so no value (however it was
- * written) can break the line or add a field.
+ * The summary's fields in SUMMARY_FIELDS order, `event` first, absent ones
+ * left out, every string cut: what both the JSON line and the exported
+ * record's custom dimensions carry.
  */
-export function summaryLine(event: SummaryEvent, fields: SummaryFields): string {
+export function summaryRecord(event: SummaryEvent, fields: SummaryFields): Record<string, string | number> {
   const ordered: Record<string, string | number> = { event };
   for (const name of SUMMARY_FIELDS) {
     const value = fields[name];
     if (name === 'event' || value === undefined) continue;
     ordered[name] = typeof value === 'number' ? value : String(value).slice(0, MAX_VALUE_LENGTH);
   }
-  return JSON.stringify(ordered).replace(UNESCAPED_BY_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return ordered;
+}
+
+/**
+ * The summary as one line of JSON, every string escaped, so no value
+ * (however it was written) can break the line or add a field.
+ */
+export function summaryLine(event: SummaryEvent, fields: SummaryFields): string {
+  return escapeUnescapedByJson(JSON.stringify(summaryRecord(event, fields)));
 }
 
 /** The fields of a summary line, or undefined for any other line. */
@@ -91,5 +99,5 @@ export function readableSummary(fields: SummaryFields): string {
 /** Ids, codes and numbers as they are; anything else quoted and escaped, so it stays on its line. */
 function plain(value: string | number | undefined): string {
   const text = String(value);
-  return /^[A-Za-z0-9._:@?-]*$/.test(text) ? text : JSON.stringify(text).replace(UNESCAPED_BY_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return /^[A-Za-z0-9._:@?-]*$/.test(text) ? text : escapeUnescapedByJson(JSON.stringify(text));
 }

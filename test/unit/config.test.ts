@@ -34,7 +34,41 @@ describe('readConfig', () => {
       queueName: 'job-runs',
       jobHeartbeatSeconds: 30,
       endpointResolutionUrls: {},
+      telemetry: { summaries: 'export', roleName: 'fabric-workload-backend' },
     });
+  });
+
+  it('reads the Application Insights settings the Functions host reads too', () => {
+    const connectionString = 'InstrumentationKey=0f0f0f0f-0000-4000-8000-000000000002;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/';
+    expect(readConfig({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString, WEBSITE_SITE_NAME: 'func-x' }).telemetry).toEqual({
+      connectionString,
+      summaries: 'export',
+      roleName: 'func-x',
+    });
+    const withIdentity = readConfig({
+      ...VALID,
+      APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString,
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=0F0F0F0F-0000-4000-8000-000000000003',
+      SUMMARY_TELEMETRY: 'log',
+    }).telemetry;
+    expect(withIdentity).toMatchObject({ entraAuthentication: { clientId: '0f0f0f0f-0000-4000-8000-000000000003' }, summaries: 'log' });
+    expect(readConfig({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD' }).telemetry.entraAuthentication).toEqual({
+      clientId: undefined,
+    });
+  });
+
+  it('checks the Application Insights settings', () => {
+    const key = 'InstrumentationKey=0f0f0f0f-0000-4000-8000-000000000002';
+    expect(problemsOf({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: 'IngestionEndpoint=https://x/' })).toEqual([expect.stringContaining('InstrumentationKey=<GUID>')]);
+    expect(problemsOf({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: `${key};IngestionEndpoint=http://in.example.com/` })).toEqual([
+      expect.stringContaining('IngestionEndpoint must be an https URL'),
+    ]);
+    for (const bad of ['Authorization=Key', 'Authorization=AAD;ClientId=nope', 'Authorization=AAD;Secret=x', 'ClientId=0f0f0f0f-0000-4000-8000-000000000003']) {
+      expect(problemsOf({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: key, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: bad })).toEqual([
+        expect.stringContaining('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be'),
+      ]);
+    }
+    expect(problemsOf({ ...VALID, SUMMARY_TELEMETRY: 'both' })).toEqual(['SUMMARY_TELEMETRY must be export or log']);
   });
 
   it('reads the identity-based queue connection of the Functions convention', () => {

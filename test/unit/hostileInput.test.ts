@@ -59,7 +59,7 @@ const jobs = {
 const handlerFor = (jwksUri: string, warn: (line: string) => void = () => undefined) => {
   const config = readConfig(appSettings(jwksUri, 'UseDevelopmentStorage=true', 'NeverRead'));
   const services = createDependencies(config, { env: {}, warn });
-  return toHttpHandler(getItemJobInstanceState({ ...services, jobs }), services.authenticator);
+  return toHttpHandler(getItemJobInstanceState({ ...services, jobs }), services.authenticator, services.summaries);
 };
 beforeAll(async () => {
   issuer = new TokenIssuer();

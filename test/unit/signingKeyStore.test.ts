@@ -5,7 +5,7 @@ import { SigningKeyStore, type SigningKeyStoreOptions } from '../../src/auth/sig
 import { SigningKeysUnavailableError } from '../../src/fabric/errors';
 import { JWKS_FAULTS, startJwksServer, TokenIssuer, type JwksServer } from '../../dev/tokenIssuer';
 import { collectGarbage } from '../fixtures/faultRun';
-import { selfSignedCertificate } from '../fixtures/x509';
+import { selfSignedCertificate } from '../../dev/x509';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;

@@ -1,0 +1,96 @@
+/**
+ * Application Insights' ingestion endpoint (POST /v2.1/track), on loopback,
+ * for the tests and the benchmark: the real exporter sends to it exactly what
+ * it would send to Azure, and it keeps every envelope to be read back.
+ *
+ * The exporter speaks only https (it rewrites an http IngestionEndpoint), so
+ * this serves TLS with a self-signed certificate for 127.0.0.1 made at start;
+ * the process that exports trusts it through NODE_EXTRA_CA_CERTS (`caFile`).
+ * `exporterEnv` also turns off the exporter's own usage reports (statsbeat),
+ * which go to fixed Microsoft addresses whatever the connection string says.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { selfSignedCertificate } from './x509';
+
+/** One telemetry item as the exporter sends it (a trace is baseType MessageData). */
+export interface Envelope {
+  name: string;
+  time: string;
+  iKey: string;
+  tags: Record<string, string>;
+  data: { baseType: string; baseData: { message?: string; severityLevel?: string; properties?: Record<string, string> } };
+}
+
+export interface FakeIngestion {
+  /** APPLICATIONINSIGHTS_CONNECTION_STRING pointing here. */
+  connectionString: string;
+  /** The certificate to trust (NODE_EXTRA_CA_CERTS). */
+  caFile: string;
+  /** The settings an exporting process needs: the connection string, the trust, statsbeat off. */
+  exporterEnv: Record<string, string>;
+  envelopes(): Envelope[];
+  /** Authorization headers received, in order (a bearer token when the exporter has a credential). */
+  authorizations(): (string | undefined)[];
+  /** The next answers: a status to give instead of accepting, once per request. */
+  failNext(status: number, times?: number): void;
+  close(): Promise<void>;
+}
+
+export const FAKE_INSTRUMENTATION_KEY = '00000000-0000-4000-8000-00000000a1a1';
+
+export async function startFakeIngestion(): Promise<FakeIngestion> {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const cert = `-----BEGIN CERTIFICATE-----\n${selfSignedCertificate(privateKey, 'local ingestion', '127.0.0.1')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
+  const dir = mkdtempSync(join(tmpdir(), 'fake-ingestion-'));
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, cert);
+  const envelopes: Envelope[] = [];
+  const authorizations: (string | undefined)[] = [];
+  const failures: number[] = [];
+  const server = createServer({ key: privateKey.export({ format: 'pem', type: 'pkcs8' }), cert }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const failure = failures.shift();
+      if (req.method !== 'POST' || req.url !== '/v2.1/track' || failure !== undefined) {
+        res.writeHead(failure ?? 404).end();
+        return;
+      }
+      const raw = Buffer.concat(chunks);
+      const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+      const items = JSON.parse(body.toString('utf8')) as Envelope[];
+      envelopes.push(...items);
+      authorizations.push(req.headers.authorization);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ itemsReceived: items.length, itemsAccepted: items.length, errors: [] }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const connectionString = `InstrumentationKey=${FAKE_INSTRUMENTATION_KEY};IngestionEndpoint=https://127.0.0.1:${port}/`;
+  return {
+    connectionString,
+    caFile,
+    exporterEnv: {
+      APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString,
+      NODE_EXTRA_CA_CERTS: caFile,
+      APPLICATION_INSIGHTS_NO_STATSBEAT: 'true',
+      APPLICATIONINSIGHTS_SDKSTATS_DISABLED: 'true',
+    },
+    envelopes: () => [...envelopes],
+    authorizations: () => [...authorizations],
+    failNext: (status, times = 1) => failures.push(...Array<number>(times).fill(status)),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
