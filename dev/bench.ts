@@ -14,7 +14,9 @@
  *    of the function's module graph;
  *  - memory after the warm run, and JWKS downloads during it (should be 0);
  *  - jobs (dev/benchJobs.ts): Create's and Cancel's CPU against their floors,
- *    and a 0 s job's latency from Create's 202 to InProgress and Completed.
+ *    and a 0 s job's latency from Create's 202 to InProgress and Completed;
+ *  - telemetry (dev/benchTelemetry.ts): cold start, module load and CPU per
+ *    request of each way the summaries can reach Application Insights.
  * `npm run bench -- --save` also writes docs/performance.md's figures and
  * docs/performance-latency.svg.
  */
@@ -39,6 +41,7 @@ import { sourceFunctions } from './sourceFunctions';
 import { startJwksServer, TokenIssuer } from './tokenIssuer';
 import { PROJECT_ROOT } from './projectRoot';
 import { jobLatency, operationCpu } from './benchJobs';
+import { telemetryCosts } from './benchTelemetry';
 import { PERCENTILES, round, saveFigures, summaryLine, table, type Figures, type LoadResult } from './benchReport';
 
 const UNBUNDLED_ENTRY = join(PROJECT_ROOT, 'dist', 'src', 'functions', 'index.js');
@@ -143,9 +146,9 @@ interface HostProcess {
 }
 
 /** `npm run host` as a separate process: the bundled app behind the local host. */
-async function spawnHost(settings: Record<string, string>): Promise<HostProcess> {
+async function spawnHost(settings: Record<string, string>, nodeArgs: string[] = []): Promise<HostProcess> {
   const port = await freeLoopbackPort();
-  const child = spawn(process.execPath, [...(process.env.BENCH_HOST_NODE_OPTIONS?.split(' ') ?? []), LOCAL_HOST_PROGRAM], { env: { PATH: process.env.PATH, ...settings, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_HOST_NODE_OPTIONS?.split(' ') ?? []), ...nodeArgs, LOCAL_HOST_PROGRAM], { env: { PATH: process.env.PATH, ...settings, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -177,12 +180,12 @@ async function getStatus(url: string, headers: Record<string, string>): Promise<
 }
 
 /** Spawn to first 200, median of several fresh host processes. */
-async function coldStartMs(fixture: Fixture): Promise<number> {
+async function coldStartMs(fixture: Fixture, settings = fixture.settings, nodeArgs: string[] = []): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < RUNS.coldStarts; i++) {
     const start = process.hrtime.bigint();
     // HTTP alone, as the worker's cold start in Azure: there the queue listener is the Functions host's own.
-    const host = await spawnHost({ ...fixture.settings, LOCAL_HOST_QUEUES: 'off' });
+    const host = await spawnHost({ ...settings, LOCAL_HOST_QUEUES: 'off' }, nodeArgs);
     const status = await getStatus(fixture.url(host.baseUrl), fixture.headers);
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
     await host.stop();
@@ -307,7 +310,24 @@ async function run(): Promise<Figures> {
       // Last: every Create and Cancel leaves a row behind (fewer of them than of reads, and in a table of their own).
       const jobCalls = { warmUp: RUNS.jobWarmUp, iterations: RUNS.jobIterations };
       const operations = await operationCpu(jobFixture, (once, c) => cpuPerCall(once, c, jobCalls.warmUp, jobCalls.iterations), jobCalls.warmUp + 10 * jobCalls.iterations);
+      const telemetry = await telemetryCosts({
+        settings: fixture.settings,
+        coldStartMs: (settings, nodeArgs) => coldStartMs(fixture, settings, nodeArgs),
+        warmRun: async (settings, nodeArgs) => {
+          const other = await spawnHost({ ...settings, LOCAL_HOST_QUEUES: 'off' }, nodeArgs);
+          try {
+            await load(other, fixture, 8, WARM_UP_REQUESTS);
+            const run = await load(other, fixture, 32, RUNS.requests32);
+            if (run.failures > 0) throw new Error(`telemetry run: ${run.failures} answers were not 200`);
+            return { cpuPerRequestUs: run.cpuPerRequestUs, rps: run.rps, rssMb: processRssMb(other.child.pid!) };
+          } finally {
+            await other.stop();
+          }
+        },
+        importMs,
+      });
       return {
+        telemetry,
         jobs: { ...operations, latency },
         machine,
         floorUs,

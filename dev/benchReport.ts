@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobFigures } from './benchJobs';
+import type { TelemetryCost } from './benchTelemetry';
 import { PROJECT_ROOT } from './projectRoot';
 
 const PERFORMANCE_DOC = join(PROJECT_ROOT, 'docs', 'performance.md');
@@ -39,6 +40,7 @@ export interface Figures {
   warm: LoadResult[];
   rssMb: number;
   jwksFetches: number;
+  telemetry: TelemetryCost[];
 }
 
 export function table(f: Figures): string {
@@ -70,9 +72,22 @@ export function table(f: Figures): string {
     ['host resident memory after the warm runs', `${round(f.rssMb)} MiB`],
     ['JWKS downloads during the warm runs', String(f.jwksFetches)],
   );
+  const baseline = f.telemetry.find((t) => t.option === 'log')!;
+  for (const t of f.telemetry) {
+    rows.push([
+      `telemetry ${TELEMETRY_OPTION_NAMES[t.option]}: cold start / module load / CPU per request at 32 (vs log) / req/s / memory / items sent`,
+      `${round(t.coldStartMs)} ms / ${t.moduleLoadMs === undefined ? '–' : `${round(t.moduleLoadMs, 1)} ms`} / ${round(t.cpuPerRequestUs)} µs (${round(t.cpuPerRequestUs / baseline.cpuPerRequestUs, 2)} ×) / ${round(t.rps)} / ${round(t.rssMb)} MiB / ${t.itemsReceived}`,
+    ]);
+  }
   const width = Math.max(...rows.map(([name]) => name.length));
   return ['| measure | value |', '|---|---|', ...rows.map(([name, value]) => `| ${name.padEnd(width)} | ${value} |`)].join('\n');
 }
+
+const TELEMETRY_OPTION_NAMES: Record<TelemetryCost['option'], string> = {
+  log: 'log (invocation context)',
+  export: 'export (the app: log records with attributes)',
+  distro: 'distro (@azure/monitor-opentelemetry)',
+};
 
 /** "x µs (r ×) / y µs (s ×)" at 1 and 32, each against the floor at the same concurrency. */
 function againstFloor(us: Record<number, number>, floorUs: Record<number, number>): string {
@@ -81,7 +96,9 @@ function againstFloor(us: Record<number, number>, floorUs: Record<number, number
 
 export function summaryLine(f: Figures): string {
   const at32 = f.warm.find((w) => w.connections === 32)!;
-  return `bench: cpu_ratio=${round(at32.cpuPerRequestUs / f.floorUs[32], 2)} cold_start_ms=${round(f.coldStartMs)} import_ms=${round(f.importMs)} rps_32=${round(at32.rps)} p99_32_ms=${at32.latency.p99} rss_mb=${round(f.rssMb)} jwks_fetches=${f.jwksFetches} create_ratio=${round(f.jobs.createUs.invocation / f.jobs.createUs.floor, 2)} cancel_ratio=${round(f.jobs.cancelUs.invocation / f.jobs.cancelUs.floor, 2)} job_start_p50_ms=${f.jobs.latency[0].toInProgress.p50} jobs_per_s_16=${f.jobs.latency[1].jobsPerSecond}`;
+  return `bench: cpu_ratio=${round(at32.cpuPerRequestUs / f.floorUs[32], 2)} cold_start_ms=${round(f.coldStartMs)} import_ms=${round(f.importMs)} rps_32=${round(at32.rps)} p99_32_ms=${at32.latency.p99} rss_mb=${round(f.rssMb)} jwks_fetches=${f.jwksFetches} create_ratio=${round(f.jobs.createUs.invocation / f.jobs.createUs.floor, 2)} cancel_ratio=${round(f.jobs.cancelUs.invocation / f.jobs.cancelUs.floor, 2)} job_start_p50_ms=${f.jobs.latency[0].toInProgress.p50} jobs_per_s_16=${f.jobs.latency[1].jobsPerSecond}${f.telemetry
+    .map((t) => ` ${t.option}_cold_start_ms=${round(t.coldStartMs)} ${t.option}_cpu_us=${round(t.cpuPerRequestUs)}`)
+    .join('')}`;
 }
 
 /** Latency percentiles at each concurrency, one line each, as a small standalone SVG. */

@@ -7,7 +7,9 @@
  * this serves TLS with a self-signed certificate for 127.0.0.1 made at start;
  * the process that exports trusts it through NODE_EXTRA_CA_CERTS (`caFile`).
  * `exporterEnv` also turns off the exporter's own usage reports (statsbeat),
- * which go to fixed Microsoft addresses whatever the connection string says.
+ * which go to fixed Microsoft addresses whatever the connection string says,
+ * and preloads dev/loopbackOnly.ts, so that nothing the exporting process
+ * runs can reach past loopback even if a new version reports somewhere new.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { PROJECT_ROOT } from './projectRoot';
 import { selfSignedCertificate } from './x509';
 
 /** One telemetry item as the exporter sends it (a trace is baseType MessageData). */
@@ -41,6 +44,9 @@ export interface FakeIngestion {
   failNext(status: number, times?: number): void;
   close(): Promise<void>;
 }
+
+/** dev/loopbackOnly.ts compiled: a process preloads it through NODE_OPTIONS. */
+const LOOPBACK_ONLY = join(PROJECT_ROOT, 'dist', 'dev', 'loopbackOnly.js');
 
 export const FAKE_INSTRUMENTATION_KEY = '00000000-0000-4000-8000-00000000a1a1';
 
@@ -83,6 +89,7 @@ export async function startFakeIngestion(): Promise<FakeIngestion> {
       NODE_EXTRA_CA_CERTS: caFile,
       APPLICATION_INSIGHTS_NO_STATSBEAT: 'true',
       APPLICATIONINSIGHTS_SDKSTATS_DISABLED: 'true',
+      NODE_OPTIONS: `--require ${JSON.stringify(LOOPBACK_ONLY)}`,
     },
     envelopes: () => [...envelopes],
     authorizations: () => [...authorizations],
