@@ -49,6 +49,7 @@ const LEFT_OUT = {
   ENTRA_JWKS_URI: "its default follows ENTRA_AUTHORITY_HOST; anything else would trust keys other than Entra ID's",
   JOB_STATE_TABLE_CONNECTION_STRING: 'the account refuses shared keys; the identity reaches JOB_STATE_TABLE_ENDPOINT',
   JOB_HEARTBEAT_SECONDS: "the app's default (30 s) is the documented one",
+  SUMMARY_TELEMETRY: 'the default (export to Application Insights) is the intended one',
 };
 
 /** "Flex Consumption plan deprecations" in learn.microsoft.com/azure/azure-functions/functions-app-settings. */
@@ -163,7 +164,8 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       expect(new Set(names).size).toBe(names.length);
       expect(names.filter((n) => HOST_SETTINGS.includes(n)).sort()).toEqual([...HOST_SETTINGS].sort());
       const appOwn = new Set(names.filter((n) => !HOST_SETTINGS.includes(n)).map(connectionOf));
-      expect([...appOwn].sort()).toEqual(READ.filter((n) => !(n in LEFT_OUT)).sort());
+      // The Application Insights settings are the host's and the app's both: checked with the host's above.
+      expect([...appOwn].sort()).toEqual(READ.filter((n) => !(n in LEFT_OUT) && !HOST_SETTINGS.includes(n)).sort());
       for (const name of SETTINGS.required) expect(names).toContain(name);
       expect(SETTINGS.oneOf.filter((n) => names.includes(n))).toEqual(['JOB_STATE_TABLE_ENDPOINT']);
     });
