@@ -11,7 +11,7 @@
  * and preloads dev/loopbackOnly.ts, so that nothing the exporting process
  * runs can reach past loopback even if a new version reports somewhere new.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -31,8 +31,9 @@ export interface Envelope {
 }
 
 export interface FakeIngestion {
-  /** APPLICATIONINSIGHTS_CONNECTION_STRING pointing here. */
+  /** APPLICATIONINSIGHTS_CONNECTION_STRING pointing here, with an instrumentation key of its own. */
   connectionString: string;
+  instrumentationKey: string;
   /** The certificate to trust (NODE_EXTRA_CA_CERTS). */
   caFile: string;
   /** The settings an exporting process needs: the connection string, the trust, statsbeat off. */
@@ -47,8 +48,6 @@ export interface FakeIngestion {
 
 /** dev/loopbackOnly.ts compiled: a process preloads it through NODE_OPTIONS. */
 const LOOPBACK_ONLY = join(PROJECT_ROOT, 'dist', 'dev', 'loopbackOnly.js');
-
-export const FAKE_INSTRUMENTATION_KEY = '00000000-0000-4000-8000-00000000a1a1';
 
 export async function startFakeIngestion(): Promise<FakeIngestion> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -80,9 +79,12 @@ export async function startFakeIngestion(): Promise<FakeIngestion> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const connectionString = `InstrumentationKey=${FAKE_INSTRUMENTATION_KEY};IngestionEndpoint=https://127.0.0.1:${port}/`;
+  // A key of its own: the exporter keeps batches it could not send under os.tmpdir(), by key, and sends them later.
+  const instrumentationKey = randomUUID();
+  const connectionString = `InstrumentationKey=${instrumentationKey};IngestionEndpoint=https://127.0.0.1:${port}/`;
   return {
     connectionString,
+    instrumentationKey,
     caFile,
     exporterEnv: {
       APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString,
@@ -90,6 +92,8 @@ export async function startFakeIngestion(): Promise<FakeIngestion> {
       APPLICATION_INSIGHTS_NO_STATSBEAT: 'true',
       APPLICATIONINSIGHTS_SDKSTATS_DISABLED: 'true',
       NODE_OPTIONS: `--require ${JSON.stringify(LOOPBACK_ONLY)}`,
+      // Where the exporter keeps batches to retry: removed with the rest on close.
+      TMPDIR: dir,
     },
     envelopes: () => [...envelopes],
     authorizations: () => [...authorizations],

@@ -21,6 +21,7 @@ import { MethodNotAllowedError, PayloadTooLargeError, RequestHeaderFieldsTooLarg
 import { toErrorResponse } from '../src/fabric/responses';
 import { tryParseUrl } from '../src/url';
 import { parseSummaryLine, readableSummary } from '../src/telemetry/summary';
+import { parseTraceParent } from '../src/telemetry/traceParent';
 import type { RouteDefinition } from '../src/http/routes';
 import type { QueueFunction } from '../src/functions/queueFunction';
 import type { QueueHostSettings, RunningQueueHost } from './localQueueHost';
@@ -202,16 +203,13 @@ function newContext(functions: FunctionsModule, functionName: string, log: LogSi
   });
 }
 
-const TRACE_PARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
 /**
  * The invocation's W3C traceparent, as the Functions host opens a span for
  * each invocation: in the caller's trace when the request carried a valid
  * traceparent, in a new trace otherwise.
  */
 function invocationTraceParent(incoming: string | undefined): string {
-  const match = incoming === undefined ? null : TRACE_PARENT.exec(incoming);
-  const traceId = match && !/^0+$/.test(match[1]) ? match[1] : randomBytes(16).toString('hex');
+  const traceId = parseTraceParent(incoming)?.traceId ?? randomBytes(16).toString('hex');
   return `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
 }
 
@@ -354,8 +352,8 @@ async function main(): Promise<void> {
       .close()
       .then(() => queues)
       .then((running) => running?.close())
-      // As the host's appTerminate: buffered telemetry goes out, within a bound.
-      .then(() => Promise.race([functions.flushTelemetry?.().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]))
+      // As the host's appTerminate: buffered telemetry goes out (within the flush's own bound).
+      .then(() => functions.flushTelemetry?.().catch(() => undefined))
       .then(() => {
         flushLogs();
         process.exit(0);

@@ -201,13 +201,7 @@ function readTelemetrySettings(settings: SettingsReader): TelemetryConfig {
   const summaries = settings.value('SUMMARY_TELEMETRY') ?? 'export';
   if (summaries !== 'export' && summaries !== 'log') settings.problems.push('SUMMARY_TELEMETRY must be export or log');
   const telemetry: TelemetryConfig = { summaries: summaries === 'log' ? 'log' : 'export', roleName: settings.value('WEBSITE_SITE_NAME') ?? 'fabric-workload-backend' };
-  const connectionString = settings.value('APPLICATIONINSIGHTS_CONNECTION_STRING');
-  if (connectionString === undefined) return telemetry;
-  const parts = keyValuePairs(connectionString);
-  if (!isGuid(parts.get('instrumentationkey'))) settings.problems.push('APPLICATIONINSIGHTS_CONNECTION_STRING must have InstrumentationKey=<GUID>');
-  const ingestion = parts.get('ingestionendpoint');
-  if (ingestion !== undefined) settings.checkHttpsOrLoopback('APPLICATIONINSIGHTS_CONNECTION_STRING IngestionEndpoint', ingestion);
-  telemetry.connectionString = connectionString;
+  // Checked even without a connection string: the Functions host reads it too.
   const authentication = settings.value('APPLICATIONINSIGHTS_AUTHENTICATION_STRING');
   if (authentication !== undefined) {
     const auth = keyValuePairs(authentication);
@@ -217,6 +211,13 @@ function readTelemetrySettings(settings: SettingsReader): TelemetryConfig {
     }
     telemetry.entraAuthentication = { clientId: clientId?.toLowerCase() };
   }
+  const connectionString = settings.value('APPLICATIONINSIGHTS_CONNECTION_STRING');
+  if (connectionString === undefined) return telemetry;
+  const parts = keyValuePairs(connectionString);
+  if (!isGuid(parts.get('instrumentationkey'))) settings.problems.push('APPLICATIONINSIGHTS_CONNECTION_STRING must have InstrumentationKey=<GUID>');
+  const ingestion = parts.get('ingestionendpoint');
+  if (ingestion !== undefined) settings.checkHttpsOrLoopback('APPLICATIONINSIGHTS_CONNECTION_STRING IngestionEndpoint', ingestion);
+  telemetry.connectionString = connectionString;
   return telemetry;
 }
 

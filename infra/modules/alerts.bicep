@@ -44,6 +44,14 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
 
 var alerts = [
   {
+    name: 'summaries-missing'
+    description: 'HTTP requests arrived but no RequestSummary did: the app cannot send to Application Insights (a role, a setting, an outage), and the other alerts are blind. See docs/operations.md#summaries-missing.'
+    severity: 1
+    query: loadTextContent('../alerts/summariesMissing.kql')
+    window: 'PT15M'
+    threshold: 0
+  }
+  {
     name: 'server-errors'
     description: '5xx answers above the threshold: storage or signing keys unreachable, a corrupt row, or a bug. See docs/operations.md#server-errors.'
     severity: 1

@@ -15,7 +15,7 @@ import { readableSummary, summaryLine, summaryRecord, type SummaryEvent, type Su
  */
 export interface SummaryWriter {
   write(context: InvocationContext, event: SummaryEvent, fields: SummaryFields): void;
-  /** Sends what the export has buffered (nothing to do for the log form). */
+  /** Sends what the export has buffered, waiting FLUSH_BOUND_MS at most (nothing to do for the log form). */
   flush(): Promise<void>;
 }
 
@@ -36,6 +36,8 @@ export type StartExport = () => SummaryExport;
 
 /** Summaries buffered while the export pipeline loads; more than this and the oldest are logged instead. */
 const MAX_PENDING = 1000;
+/** How long a shutdown waits for buffered summaries to go out: a failing endpoint must not hold it for the exporter's 30 s. */
+export const FLUSH_BOUND_MS = 3000;
 
 /**
  * The export form. Its packages load after the first summary (setImmediate,
@@ -49,6 +51,7 @@ export function exportingSummaryWriter(start: StartExport, warn: (message: strin
   let pending: { record: ExportRecord; context: InvocationContext; event: SummaryEvent; fields: SummaryFields }[] = [];
 
   const load = () => {
+    if (pipeline || failed) return; // a flush loaded it before its turn
     try {
       pipeline = start();
       for (const { record } of pending) pipeline.emit(record);
@@ -69,6 +72,8 @@ export function exportingSummaryWriter(start: StartExport, warn: (message: strin
         severity: summarySeverity(event, fields),
         attributes,
         traceParent: context.traceContext?.traceParent ?? undefined,
+        operationName: context.functionName,
+        time: new Date(),
       };
       if (pipeline) return pipeline.emit(record);
       if (pending.length === 0) setImmediate(load);
@@ -78,7 +83,14 @@ export function exportingSummaryWriter(start: StartExport, warn: (message: strin
       }
       pending.push({ record, context, event, fields });
     },
-    flush: () => pipeline?.flush() ?? Promise.resolve(),
+    flush: async () => {
+      if (!pipeline && !failed && pending.length > 0) load(); // stopping before the scheduled load ran
+      if (!pipeline) return;
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, FLUSH_BOUND_MS)));
+      await Promise.race([pipeline.flush().catch(() => undefined), bound]);
+      clearTimeout(timer);
+    },
   };
 }
 

@@ -332,16 +332,17 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     const group = (of = deployment) => one('Microsoft.Insights/actionGroups', of);
     const kql = (file: string) => readFileSync(join(INFRA_DIR, 'alerts', file), 'utf8');
 
-    it('are five log search alerts on Application Insights, each query one of infra/alerts/*.kql', () => {
+    it('are six log search alerts on Application Insights, each query one of infra/alerts/*.kql', () => {
       const appInsights = one('Microsoft.Insights/components');
       const byName = new Map(rules().map((r) => [r.name.replace(/-fabricjobs$/, ''), r.body.properties]));
-      expect([...byName.keys()].sort()).toEqual(['auth-failures', 'jobs-not-run', 'poison-queue', 'server-errors', 'signing-keys-unavailable']);
+      expect([...byName.keys()].sort()).toEqual(['auth-failures', 'jobs-not-run', 'poison-queue', 'server-errors', 'signing-keys-unavailable', 'summaries-missing']);
       const files: Record<string, string> = {
         'server-errors': 'serverErrors.kql',
         'signing-keys-unavailable': 'signingKeysUnavailable.kql',
         'auth-failures': 'authFailures.kql',
         'jobs-not-run': 'jobsNotRun.kql',
         'poison-queue': 'poisonQueue.kql',
+        'summaries-missing': 'summariesMissing.kql',
       };
       for (const [name, properties] of byName) {
         expect(properties.scopes, name).toEqual([appInsights.id]);

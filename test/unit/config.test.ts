@@ -69,6 +69,8 @@ describe('readConfig', () => {
       ]);
     }
     expect(problemsOf({ ...VALID, SUMMARY_TELEMETRY: 'both' })).toEqual(['SUMMARY_TELEMETRY must be export or log']);
+    // The Functions host reads it too: checked even without a connection string.
+    expect(problemsOf({ ...VALID, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'garbage' })).toEqual([expect.stringContaining('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be')]);
   });
 
   it('reads the identity-based queue connection of the Functions convention', () => {

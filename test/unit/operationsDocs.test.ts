@@ -20,14 +20,20 @@ describe('the operator guide and the alerts', () => {
     for (const field of used) expect(SUMMARY_FIELDS, field).toContain(field);
   });
 
-  it('match only events the code writes, by the custom dimension the code writes them in', () => {
-    const events = allQueries.flatMap((q) => [...q.matchAll(/customDimensions\.event == '(\w+)'/g)].map((m) => m[1]));
+  it('match only events the code writes', () => {
+    const events = allQueries.flatMap((q) => [...q.matchAll(/tostring\(s\.event\) == '(\w+)'/g)].map((m) => m[1]));
     expect(new Set(events)).toEqual(new Set(SUMMARY_EVENTS));
-    for (const q of allQueries) expect(q).not.toContain('parse_json(message)');
+  });
+
+  it('read the summary fields in both forms: custom dimensions (export) or the JSON message (log)', () => {
+    const both = "| extend s = iff(message startswith '{\"event\":', parse_json(message), customDimensions)";
+    const reading = allQueries.filter((q) => /\bs\.[A-Za-z]/.test(q));
+    expect(reading.length).toBeGreaterThan(8);
+    for (const q of reading) expect(q).toContain(both);
   });
 
   it('show each alert query verbatim', () => {
-    expect(alertQueries.length).toBe(5);
+    expect(alertQueries.length).toBe(6);
     for (const [file, query] of alertQueries) expect(guideQueries, file).toContain(query);
   });
 

@@ -1,9 +1,9 @@
 import { InvocationContext } from '@azure/functions';
 import { trace } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { invocationContext, type ExportRecord, type SummaryExport } from '../../src/telemetry/exportPipeline';
-import { exportingSummaryWriter, logSummaryWriter, summarySeverity } from '../../src/telemetry/summaryWriter';
+import { exportingSummaryWriter, FLUSH_BOUND_MS, logSummaryWriter, summarySeverity } from '../../src/telemetry/summaryWriter';
 
 function capturingContext(traceParent?: string): { context: InvocationContext; lines: [string, string][] } {
   const lines: [string, string][] = [];
@@ -60,6 +60,8 @@ describe('exportingSummaryWriter', () => {
       severity: 'info',
       attributes: { event: 'RequestSummary', operation: 'Op', statusCode: 200, requestId: 'r1' },
       traceParent,
+      operationName: 'Jobs_GetItemJobInstanceState',
+      time: expect.any(Date),
     });
     expect(lines).toEqual([]); // never also in the Functions log
   });
@@ -99,6 +101,28 @@ describe('invocationContext', () => {
   it('is absent for anything else', () => {
     for (const bad of [undefined, '', 'garbage', `00-${'0'.repeat(32)}-${'2'.repeat(16)}-01`, `00-${'1'.repeat(32)}-${'0'.repeat(16)}-01`, `01-${'1'.repeat(32)}-${'2'.repeat(16)}-01`, `00-${'A'.repeat(32)}-${'2'.repeat(16)}-01`]) {
       expect(invocationContext(bad)).toBeUndefined();
+    }
+  });
+});
+
+describe('flush', () => {
+  it('loads a pipeline still waiting for its turn, and waits for it at most FLUSH_BOUND_MS', async () => {
+    vi.useFakeTimers();
+    try {
+      const hanging: SummaryExport & { records: ExportRecord[] } = { ...recordingExport(), flush: () => new Promise<void>(() => undefined) };
+      let starts = 0;
+      const writer = exportingSummaryWriter(() => (starts++, hanging), () => undefined);
+      writer.write(capturingContext().context, 'RequestSummary', { operation: 'Op', statusCode: 200 });
+      let flushed = false;
+      void writer.flush().then(() => (flushed = true)); // before the scheduled load ran
+      expect(hanging.records).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(FLUSH_BOUND_MS - 1);
+      expect(flushed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(flushed).toBe(true);
+      expect(starts).toBe(1); // the load scheduled by the write found the pipeline started
+    } finally {
+      vi.useRealTimers();
     }
   });
 });
