@@ -43,6 +43,10 @@ export interface FakeIngestion {
   authorizations(): (string | undefined)[];
   /** The next answers: a status to give instead of accepting, once per request. */
   failNext(status: number, times?: number): void;
+  /** From now on, read each request and never answer it (an endpoint that hangs). */
+  hang(): void;
+  /** Requests received and not answered (while hanging). */
+  unanswered(): number;
   close(): Promise<void>;
 }
 
@@ -60,10 +64,17 @@ export async function startFakeIngestion(): Promise<FakeIngestion> {
   const envelopes: Envelope[] = [];
   const authorizations: (string | undefined)[] = [];
   const failures: number[] = [];
+  let hanging = false;
+  let unanswered = 0;
   const server = createServer({ key: privateKey.export({ format: 'pem', type: 'pkcs8' }), cert }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      if (hanging) {
+        unanswered++;
+        res.on('close', () => unanswered--);
+        return;
+      }
       const failure = failures.shift();
       if (req.method !== 'POST' || req.url !== '/v2.1/track' || failure !== undefined) {
         res.writeHead(failure ?? 404).end();
@@ -98,6 +109,8 @@ export async function startFakeIngestion(): Promise<FakeIngestion> {
     envelopes: () => [...envelopes],
     authorizations: () => [...authorizations],
     failNext: (status, times = 1) => failures.push(...Array<number>(times).fill(status)),
+    hang: () => void (hanging = true),
+    unanswered: () => unanswered,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
