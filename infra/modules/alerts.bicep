@@ -45,7 +45,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
 var alerts = [
   {
     name: 'summaries-missing'
-    description: 'HTTP requests arrived but no RequestSummary did: the app cannot send to Application Insights (a role, a setting, an outage), and the other alerts are blind. See docs/operations.md#summaries-missing.'
+    description: 'HTTP requests arrived but no RequestSummary did: the app\'s own export fails while the host\'s works, and the other alerts are blind. See docs/operations.md#summaries-missing.'
     severity: 1
     query: loadTextContent('../alerts/summariesMissing.kql')
     window: 'PT15M'
