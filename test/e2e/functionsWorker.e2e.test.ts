@@ -6,11 +6,11 @@
  * registration is seen, and calling it as the worker does at shutdown sends
  * the buffered summaries (the real exporter, to the loopback ingestion).
  */
-import { spawn } from 'node:child_process';
 import { freeLoopbackPort } from '../../dev/azurite';
 import { startFakeIngestion, type FakeIngestion } from '../../dev/fakeIngestion';
 import { BUNDLE_ENTRY } from '../../dev/bundle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runNodeScript } from '../fixtures/nodeScript';
 import { appSettings } from '../fixtures/stack';
 
 let ingestion: FakeIngestion;
@@ -53,20 +53,11 @@ route.handler(request, context)
   });
 `;
 
-function runWorker(env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['-e', WORKER], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('exit', (status) => resolve({ status, stdout, stderr })));
-}
-
 describe('the bundle in the Functions worker', () => {
   it('registers every function and an appTerminate hook that sends the buffered summaries', async () => {
     const dead = `http://127.0.0.1:${await freeLoopbackPort()}`;
     const settings = appSettings(`${dead}/keys`, `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=${dead}/devstoreaccount1;`, 'JobInstances');
-    const run = await runWorker({ ...settings, ...ingestion.exporterEnv });
+    const run = await runNodeScript(WORKER, { ...settings, ...ingestion.exporterEnv });
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { status: number; functions: string[]; hooks: string[] };
     expect(result.status).toBe(401);

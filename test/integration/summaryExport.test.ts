@@ -5,11 +5,11 @@
  * Application Insights resource that refuses keys, and flush. The host
  * process's export is in e2e/telemetry.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeIngestion, type FakeIngestion } from '../../dev/fakeIngestion';
 import { PROJECT_ROOT } from '../../dev/projectRoot';
+import { runNodeScript } from '../fixtures/nodeScript';
 
 let ingestion: FakeIngestion;
 beforeAll(async () => {
@@ -27,23 +27,13 @@ const { startSummaryExport } = require(${JSON.stringify(PIPELINE)});
 const scopes = [], failures = [];
 const credential = { getToken: async (scope) => { scopes.push(...[scope].flat()); return { token: 'entra-token-for-ingestion', expiresOnTimestamp: Date.now() + 3600000 }; } };
 const pipeline = startSummaryExport({ connectionString: process.env.APPLICATIONINSIGHTS_CONNECTION_STRING, credential, roleName: 'func-x', onFailure: (m) => failures.push(m) });
-pipeline.emit({ body: 'Op 200', severity: 'info', attributes: { event: 'RequestSummary', operation: 'Op', statusCode: 200 } });
+pipeline.emit({ body: 'Op 200', severity: 'info', attributes: { event: 'RequestSummary', operation: 'Op', statusCode: 200 }, time: new Date() });
 pipeline.flush().then(() => { console.log(JSON.stringify({ scopes, failures })); process.exit(0); });
 `;
 
-/** A script in a fresh Node process; asynchronous, since the ingestion endpoint answers from this one. */
-function runNode(script: string, env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('exit', (status) => resolve({ status, stdout, stderr })));
-}
-
 describe('startSummaryExport', () => {
   it('sends with a bearer token from the credential, for the Monitor scope, on flush', async () => {
-    const run = await runNode(PROBE, ingestion.exporterEnv);
+    const run = await runNodeScript(PROBE, ingestion.exporterEnv);
     expect(run.status, run.stderr).toBe(0);
     const { scopes, failures } = JSON.parse(run.stdout) as { scopes: string[]; failures: string[] };
     expect(failures).toEqual([]);
