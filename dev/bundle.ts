@@ -17,7 +17,7 @@
  *   process that has Application Insights configured.
  *
  * - THIRD-PARTY-NOTICES.txt: name, version, licence and licence text of
- *   every npm package whose code is in either bundle, from esbuild's
+ *   every npm package whose code is in any of the bundles, from esbuild's
  *   metafiles (kept in dist/dev/bundle.meta.json, out of the package).
  *
  * `@azure/functions-core` stays external: the Functions Node.js worker
@@ -29,7 +29,7 @@
  */
 import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { PROJECT_ROOT } from './projectRoot';
 import { bundledPackageDirs, readBundledPackage, thirdPartyNotices } from './thirdPartyNotices';
 
@@ -39,7 +39,7 @@ export const IDENTITY_BUNDLE = join(BUNDLE_DIR, 'identity.js');
 export const QUEUE_BUNDLE = join(BUNDLE_DIR, 'queue.js');
 export const TELEMETRY_BUNDLE = join(BUNDLE_DIR, 'telemetry.js');
 export const NOTICES = join(BUNDLE_DIR, 'THIRD-PARTY-NOTICES.txt');
-/** esbuild's metafiles of the last build: { main, identity, queue }, paths relative to the project. */
+/** esbuild's metafiles of the last build: { main, identity, queue, telemetry }, paths relative to the project. */
 export const BUNDLE_META = join(PROJECT_ROOT, 'dist', 'dev', 'bundle.meta.json');
 /** Rewritten by every npm install or npm ci. */
 const INSTALLED = join(PROJECT_ROOT, 'node_modules', '.package-lock.json');
@@ -66,6 +66,9 @@ const SIDE_BUNDLES = {
   queue: { pkg: '@azure/storage-queue', file: QUEUE_BUNDLE, entry: undefined },
   telemetry: { pkg: './exportPipeline', file: TELEMETRY_BUNDLE, entry: join(PROJECT_ROOT, 'src', 'telemetry', 'exportPipeline.ts') },
 } as const;
+
+/** Every bundle file, main.js first. */
+const BUNDLE_FILES = [BUNDLE_ENTRY, ...Object.values(SIDE_BUNDLES).map(({ file }) => file)];
 
 /** Points main.js's lazy `require('<package>')` of each side bundle at its sibling file. */
 const sideBundlesBeside: Plugin = {
@@ -98,7 +101,7 @@ export function readBundleMeta(): BundleMeta {
 export function bundleIsUpToDate(): boolean {
   try {
     const meta = readBundleMeta();
-    const oldestOutput = Math.min(...[BUNDLE_ENTRY, IDENTITY_BUNDLE, QUEUE_BUNDLE, TELEMETRY_BUNDLE, NOTICES].map((file) => statSync(file).mtimeMs));
+    const oldestOutput = Math.min(...[...BUNDLE_FILES, NOTICES].map((file) => statSync(file).mtimeMs));
     const inputs = allMetafiles(meta).flatMap((metafile) => Object.keys(metafile.inputs).filter((path) => !path.startsWith('<')));
     const newestInput = Math.max(...[__filename, INSTALLED, ...inputs.map((path) => join(PROJECT_ROOT, path))].map((file) => statSync(file).mtimeMs));
     return newestInput < oldestOutput;
@@ -125,7 +128,7 @@ export async function bundle(): Promise<'built' | 'up to date'> {
   for (const p of packages.filter((p) => !p.licenseText)) process.stderr.write(`bundle: ${p.name} ${p.version} ships no licence text (${p.license}); check it before you ship\n`);
   mkdirSync(dirname(BUNDLE_META), { recursive: true });
   writeFileSync(BUNDLE_META, JSON.stringify(meta));
-  writeFileSync(NOTICES, thirdPartyNotices(packages, ['dist/app/main.js', 'dist/app/identity.js', 'dist/app/queue.js', 'dist/app/telemetry.js']));
+  writeFileSync(NOTICES, thirdPartyNotices(packages, BUNDLE_FILES.map((file) => relative(PROJECT_ROOT, file).split(sep).join('/'))));
   return 'built';
 }
 

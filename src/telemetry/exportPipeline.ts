@@ -6,12 +6,12 @@
  *
  * Bundled on its own (dist/app/telemetry.js) and loaded after the first
  * summary of a process, never during a cold start's first request: these
- * packages take about 60 ms to load (docs/performance.md).
+ * packages take 41-74 ms to load (docs/performance.md).
  *
  * Only OpenTelemetry's log SDK and Microsoft's Azure Monitor exporter, not the
  * @azure/monitor-opentelemetry distribution: the distribution also instruments
- * HTTP and the Azure SDK, which the Functions host already records, and costs
- * more than three times as much to load (docs/decisions.md has the figures).
+ * HTTP and the Azure SDK, which the summaries do not need, and costs far more
+ * to load and per request (docs/performance.md has the figures).
  */
 import type { TokenCredential } from '@azure/identity';
 import { AzureMonitorLogExporter, type AzureMonitorExporterOptions } from '@azure/monitor-opentelemetry-exporter';
