@@ -69,7 +69,13 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   const stop = async () => void (await Promise.all([table, queue, ...others].map((service) => service.stop())));
   // The others live and die with the Table service: a test that kills it has stopped "storage".
   table.process.once('exit', () => void Promise.all([queue, ...others].map((service) => service.stop())));
-  return { port: table.port, queuePort: queue.port, connectionString: azuriteConnectionString(table.port, queue.port), process: table.process, stop };
+  return {
+    port: table.port,
+    queuePort: queue.port,
+    connectionString: azuriteConnectionString(table.port, queue.port),
+    process: table.process,
+    stop,
+  };
 }
 
 type Service = 'table' | 'queue' | 'blob';
@@ -80,7 +86,11 @@ interface RunningService {
   stop(): Promise<void>;
 }
 
-async function startService(service: Service, fixedPort: number | undefined, options: AzuriteOptions): Promise<RunningService> {
+async function startService(
+  service: Service,
+  fixedPort: number | undefined,
+  options: AzuriteOptions,
+): Promise<RunningService> {
   // A free port can be taken between our probe and Azurite's bind; try again then.
   for (let attempt = 1; ; attempt++) {
     const port = fixedPort || (await freeLoopbackPort());
@@ -95,8 +105,10 @@ async function startService(service: Service, fixedPort: number | undefined, opt
 function launch(service: Service, port: number, options: AzuriteOptions): Promise<RunningService> {
   const args = [
     require.resolve(`azurite/dist/src/${service}/main.js`),
-    `--${service}Host`, '127.0.0.1',
-    `--${service}Port`, String(port),
+    `--${service}Host`,
+    '127.0.0.1',
+    `--${service}Port`,
+    String(port),
     '--disableTelemetry',
     '--skipApiVersionCheck',
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
@@ -121,7 +133,11 @@ function launch(service: Service, port: number, options: AzuriteOptions): Promis
     let output = '';
     const timer = setTimeout(() => {
       void stop();
-      reject(new Error(`Azurite's ${service} service did not start within ${options.startTimeoutMs ?? 30_000} ms:\n${output}`));
+      reject(
+        new Error(
+          `Azurite's ${service} service did not start within ${options.startTimeoutMs ?? 30_000} ms:\n${output}`,
+        ),
+      );
     }, options.startTimeoutMs ?? 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();

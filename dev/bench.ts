@@ -78,7 +78,12 @@ interface Fixture {
  * loops at once (as the host is loaded): warmed up as long as the host is,
  * then batches until two in a row agree within 5 %; the lower of those two.
  */
-async function cpuPerCall(once: () => Promise<void>, concurrency: number, warmUp = WARM_UP_REQUESTS, iterations = RUNS.floorIterations): Promise<number> {
+async function cpuPerCall(
+  once: () => Promise<void>,
+  concurrency: number,
+  warmUp = WARM_UP_REQUESTS,
+  iterations = RUNS.floorIterations,
+): Promise<number> {
   const batch = async (iterations: number) => {
     const perLoop = Math.ceil(iterations / concurrency);
     const start = process.cpuUsage();
@@ -119,7 +124,9 @@ function floorWork(fixture: Fixture): () => Promise<void> {
  */
 function invocationWork(fixture: Fixture, functions: FunctionsModule): () => Promise<void> {
   const url = fixture.url('http://localhost/api');
-  const matched = matchRoutes(functions.routes, new URL(url).pathname).find(({ route }) => route.methods.includes('GET'))!;
+  const matched = matchRoutes(functions.routes, new URL(url).pathname).find(({ route }) =>
+    route.methods.includes('GET'),
+  )!;
   const request = { method: 'GET', url, headers: fixture.headers, params: matched.params };
   return async () => {
     const response = await invoke(functions, matched.route, request, () => undefined);
@@ -131,9 +138,13 @@ function invocationWork(fixture: Fixture, functions: FunctionsModule): () => Pro
 function importMs(entry: string, settings: Record<string, string>): number {
   const script = `const t=process.hrtime.bigint();require(${JSON.stringify(entry)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6));process.exit(0)`;
   const times = Array.from({ length: RUNS.importRuns }, () => {
-    const result = spawnSync(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, ...settings }, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, ['-e', script], {
+      env: { PATH: process.env.PATH, ...settings },
+      encoding: 'utf8',
+    });
     const ms = Number(result.stdout);
-    if (result.status !== 0 || !Number.isFinite(ms) || ms <= 0) throw new Error(`loading ${entry} failed: ${result.stderr}`);
+    if (result.status !== 0 || !Number.isFinite(ms) || ms <= 0)
+      throw new Error(`loading ${entry} failed: ${result.stderr}`);
     return ms;
   });
   return median(times);
@@ -148,7 +159,11 @@ interface HostProcess {
 /** `npm run host` as a separate process: the bundled app behind the local host. */
 async function spawnHost(settings: Record<string, string>, nodeArgs: string[] = []): Promise<HostProcess> {
   const port = await freeLoopbackPort();
-  const child = spawn(process.execPath, [...(process.env.BENCH_HOST_NODE_OPTIONS?.split(' ') ?? []), ...nodeArgs, LOCAL_HOST_PROGRAM], { env: { PATH: process.env.PATH, ...settings, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_HOST_NODE_OPTIONS?.split(' ') ?? []), ...nodeArgs, LOCAL_HOST_PROGRAM],
+    { env: { PATH: process.env.PATH, ...settings, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -203,7 +218,9 @@ function processCpuMicros(pid: number): number {
 }
 
 function processRssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -227,7 +244,9 @@ async function load(host: HostProcess, fixture: Fixture, connections: number, am
   const seconds = Number(lastResponse - started) / 1e9;
   times.sort((a, b) => a - b);
   const at = (p: number) => round(times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))], 2);
-  const latency = Object.fromEntries(PERCENTILES.map((p) => [p, at(Number(p.slice(1).replace('_', '.')))])) as LoadResult['latency'];
+  const latency = Object.fromEntries(
+    PERCENTILES.map((p) => [p, at(Number(p.slice(1).replace('_', '.')))]),
+  ) as LoadResult['latency'];
   return {
     connections,
     requests: result.requests.total,
@@ -243,7 +262,12 @@ async function prepare(): Promise<{ fixture: Fixture; close: () => Promise<void>
   const issuer = new TokenIssuer();
   issuer.addKey();
   const jwks = await startJwksServer(issuer);
-  const dev = { ...devSettings({}, PROJECT_ROOT), ENTRA_JWKS_URI: jwks.jwksUri, JOB_STATE_TABLE_CONNECTION_STRING: azurite.connectionString, JobQueue: azurite.connectionString };
+  const dev = {
+    ...devSettings({}, PROJECT_ROOT),
+    ENTRA_JWKS_URI: jwks.jwksUri,
+    JOB_STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
+    JobQueue: azurite.connectionString,
+  };
   const settings = appSettingsOf(dev);
   const table = createTableClient(readConfig(settings).table, dev.JOB_STATE_TABLE_NAME, {});
   await table.createTable();
@@ -254,7 +278,10 @@ async function prepare(): Promise<{ fixture: Fixture; close: () => Promise<void>
   const appToken = issuer.sign(fabricAppTokenClaims(identity));
   const fixture: Fixture = {
     settings,
-    headers: { authorization: subjectAndAppHeader(subjectToken, appToken), 'x-ms-client-tenant-id': dev.DEV_USER_TENANT_ID },
+    headers: {
+      authorization: subjectAndAppHeader(subjectToken, appToken),
+      'x-ms-client-tenant-id': dev.DEV_USER_TENANT_ID,
+    },
     url: (baseUrl) => baseUrl + jobInstancePath(DEMO_JOB),
     subjectToken,
     appToken,
@@ -273,7 +300,10 @@ async function prepare(): Promise<{ fixture: Fixture; close: () => Promise<void>
 /** Authentication alone, in process: with the validated-token cache and without it. */
 async function authenticationUs(fixture: Fixture): Promise<{ cached: number; uncached: number }> {
   const config = readConfig(fixture.settings);
-  const headers = { authorization: fixture.headers.authorization, clientTenantId: fixture.headers['x-ms-client-tenant-id'] };
+  const headers = {
+    authorization: fixture.headers.authorization,
+    clientTenantId: fixture.headers['x-ms-client-tenant-id'],
+  };
   const measure = (cacheSize: number | undefined) => {
     const { authenticator } = createDependencies(config, { env: {}, validatedTokenCacheSize: cacheSize });
     return cpuPerCall(async () => void (await authenticator.authenticate(headers)), 1);
@@ -291,25 +321,39 @@ async function run(): Promise<Figures> {
     const invocation = invocationWork(fixture, loadFunctionsEntry(BUNDLE_ENTRY));
     const invocationUs = { 1: await cpuPerCall(invocation, 1), 32: await cpuPerCall(invocation, 32) };
     // The same from the sources with the validated-token cache off: both RS256 verifications every time.
-    const uncached = invocationWork(fixture, sourceFunctions(createDependencies(readConfig(fixture.settings), { env: {}, validatedTokenCacheSize: 0 })));
+    const uncached = invocationWork(
+      fixture,
+      sourceFunctions(createDependencies(readConfig(fixture.settings), { env: {}, validatedTokenCacheSize: 0 })),
+    );
     const uncachedInvocationUs = { 1: await cpuPerCall(uncached, 1), 32: await cpuPerCall(uncached, 32) };
     const auth = await authenticationUs(fixture);
     const bundled = importMs(BUNDLE_ENTRY, fixture.settings);
     const unbundled = importMs(UNBUNDLED_ENTRY, fixture.settings);
     const cold = await coldStartMs(fixture);
-    const jobFixture = { ...fixture, publicKey: fixture.issuer.keys[0].publicKey, tenantId: fixture.headers['x-ms-client-tenant-id'] };
+    const jobFixture = {
+      ...fixture,
+      publicKey: fixture.issuer.keys[0].publicKey,
+      tenantId: fixture.headers['x-ms-client-tenant-id'],
+    };
 
     const host = await spawnHost(fixture.settings);
     try {
       await load(host, fixture, 8, WARM_UP_REQUESTS); // warm the JIT and the connection pool, as the floor is
       const jwksBefore = jwksRequests();
       const warm = [await load(host, fixture, 1, RUNS.requests1), await load(host, fixture, 32, RUNS.requests32)];
-      const latency = [await jobLatency(host.baseUrl, jobFixture, 1, RUNS.jobs1), await jobLatency(host.baseUrl, jobFixture, 16, RUNS.jobs16)];
+      const latency = [
+        await jobLatency(host.baseUrl, jobFixture, 1, RUNS.jobs1),
+        await jobLatency(host.baseUrl, jobFixture, 16, RUNS.jobs16),
+      ];
       const rssMb = processRssMb(host.child.pid!);
       const jwksFetches = jwksRequests() - jwksBefore;
       // Last: every Create and Cancel leaves a row behind (fewer of them than of reads, and in a table of their own).
       const jobCalls = { warmUp: RUNS.jobWarmUp, iterations: RUNS.jobIterations };
-      const operations = await operationCpu(jobFixture, (once, c) => cpuPerCall(once, c, jobCalls.warmUp, jobCalls.iterations), jobCalls.warmUp + 10 * jobCalls.iterations);
+      const operations = await operationCpu(
+        jobFixture,
+        (once, c) => cpuPerCall(once, c, jobCalls.warmUp, jobCalls.iterations),
+        jobCalls.warmUp + 10 * jobCalls.iterations,
+      );
       const telemetry = await telemetryCosts({
         settings: fixture.settings,
         coldStartMs: (settings, nodeArgs) => coldStartMs(fixture, settings, nodeArgs),

@@ -49,10 +49,18 @@ type CpuPerCall = (once: () => Promise<void>, concurrency: number) => Promise<nu
 const CREATE_BODY = JSON.stringify({ invokeType: 'Manual', creationPayload: { durationSeconds: 0 } });
 
 /** Create and Cancel, each against the irreducible work it must do. */
-export async function operationCpu(fixture: JobBenchFixture, cpuPerCall: CpuPerCall, rowsNeeded: number): Promise<Pick<JobFigures, 'createUs' | 'cancelUs'>> {
+export async function operationCpu(
+  fixture: JobBenchFixture,
+  cpuPerCall: CpuPerCall,
+  rowsNeeded: number,
+): Promise<Pick<JobFigures, 'createUs' | 'cancelUs'>> {
   // A queue of their own: the thousands of messages these Creates leave must not reach the host's runner.
   // And a table of their own: Azurite's reads slow down as a table grows, and the warm runs read the demo table.
-  const config = readConfig({ ...fixture.settings, JOB_QUEUE_NAME: 'bench-operations', JOB_STATE_TABLE_NAME: 'BenchOperations' });
+  const config = readConfig({
+    ...fixture.settings,
+    JOB_QUEUE_NAME: 'bench-operations',
+    JOB_STATE_TABLE_NAME: 'BenchOperations',
+  });
   const table = createTableClient(config.table, config.tableName, {});
   await table.createTable();
   const queue = new QueueClient(fixture.settings.JobQueue, config.queueName);
@@ -65,12 +73,25 @@ export async function operationCpu(fixture: JobBenchFixture, cpuPerCall: CpuPerC
 
   // Create: one insert, one enqueue, two verifications.
   const createFloor = async () => {
-    const job = { ...DEMO_JOB, jobInstanceId: randomUUID(), tenantId: fixture.tenantId, status: 'NotStarted' as const, startTimeUtc: undefined };
+    const job = {
+      ...DEMO_JOB,
+      jobInstanceId: randomUUID(),
+      tenantId: fixture.tenantId,
+      status: 'NotStarted' as const,
+      startTimeUtc: undefined,
+    };
     await table.createEntity(toJobEntity(job));
     await queue.sendMessage(encodeJobMessage(job));
     verifyBoth();
   };
-  const create = invocation(functions, 'POST', () => ({ ...DEMO_JOB, jobInstanceId: randomUUID() }), fixture.headers, 202, CREATE_BODY);
+  const create = invocation(
+    functions,
+    'POST',
+    () => ({ ...DEMO_JOB, jobInstanceId: randomUUID() }),
+    fixture.headers,
+    202,
+    CREATE_BODY,
+  );
   const createUs = { floor: await cpuPerCall(createFloor, 1), invocation: await cpuPerCall(create, 1) };
 
   // Cancel: one point read, one conditional update, two verifications; each call on a job that is still NotStarted.
@@ -78,10 +99,22 @@ export async function operationCpu(fixture: JobBenchFixture, cpuPerCall: CpuPerC
   const cancelFloor = async () => {
     const id = pool.pop()!;
     const entity = await table.getEntity(DEMO_JOB.itemId, id);
-    await table.updateEntity({ ...entity, partitionKey: DEMO_JOB.itemId, rowKey: id, Status: 'Cancelled', EndTimeUtc: new Date() }, 'Replace', { etag: entity.etag });
+    await table.updateEntity(
+      { ...entity, partitionKey: DEMO_JOB.itemId, rowKey: id, Status: 'Cancelled', EndTimeUtc: new Date() },
+      'Replace',
+      { etag: entity.etag },
+    );
     verifyBoth();
   };
-  const cancel = invocation(functions, 'POST', () => ({ ...DEMO_JOB, jobInstanceId: pool.pop()! }), fixture.headers, 200, undefined, '/cancel');
+  const cancel = invocation(
+    functions,
+    'POST',
+    () => ({ ...DEMO_JOB, jobInstanceId: pool.pop()! }),
+    fixture.headers,
+    200,
+    undefined,
+    '/cancel',
+  );
   const cancelUs = { floor: await cpuPerCall(cancelFloor, 1), invocation: await cpuPerCall(cancel, 1) };
   return { createUs, cancelUs };
 }
@@ -97,8 +130,16 @@ function invocation(
 ): () => Promise<void> {
   return async () => {
     const url = `http://localhost/api${jobInstancePath(job())}${suffix}`;
-    const matched = matchRoutes(functions.routes, new URL(url).pathname).find(({ route }) => route.methods.includes(method as never))!;
-    const request = { method, url, headers, params: matched.params, body: body === undefined ? undefined : { bytes: Buffer.from(body) } };
+    const matched = matchRoutes(functions.routes, new URL(url).pathname).find(({ route }) =>
+      route.methods.includes(method as never),
+    )!;
+    const request = {
+      method,
+      url,
+      headers,
+      params: matched.params,
+      body: body === undefined ? undefined : { bytes: Buffer.from(body) },
+    };
     const response = await invoke(functions, matched.route, request, () => undefined);
     if (response.status !== expected) throw new Error(`${method} ${suffix || 'create'} answered ${response.status}`);
   };
@@ -108,14 +149,23 @@ function invocation(
 async function seedNotStarted(table: TableClient, tenantId: string, count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => randomUUID());
   for (let i = 0; i < ids.length; i += 100) {
-    const rows = ids.slice(i, i + 100).map((jobInstanceId) => toJobEntity({ ...DEMO_JOB, jobInstanceId, tenantId, status: 'NotStarted', startTimeUtc: undefined }));
+    const rows = ids
+      .slice(i, i + 100)
+      .map((jobInstanceId) =>
+        toJobEntity({ ...DEMO_JOB, jobInstanceId, tenantId, status: 'NotStarted', startTimeUtc: undefined }),
+      );
     await table.submitTransaction(rows.map((row) => ['create', row]));
   }
   return ids;
 }
 
 /** Create's 202 to InProgress and Completed through a host running the queue trigger, `jobs` of 0 s, `concurrency` at a time. */
-export async function jobLatency(baseUrl: string, fixture: JobBenchFixture, concurrency: number, jobs: number): Promise<JobLatency> {
+export async function jobLatency(
+  baseUrl: string,
+  fixture: JobBenchFixture,
+  concurrency: number,
+  jobs: number,
+): Promise<JobLatency> {
   const config = readConfig(fixture.settings);
   const table = createTableClient(config.table, config.tableName, {});
   const accepted = new Map<string, number>();
@@ -152,7 +202,8 @@ export async function jobLatency(baseUrl: string, fixture: JobBenchFixture, conc
     toCompleted.push(Math.max(0, row.EndTimeUtc.getTime() - accepted.get(id)!));
     last = Math.max(last, row.EndTimeUtc.getTime());
   }
-  const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))];
+  const pct = (values: number[], p: number) =>
+    [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))];
   return {
     concurrency,
     jobs,

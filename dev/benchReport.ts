@@ -46,19 +46,40 @@ export interface Figures {
 export function table(f: Figures): string {
   const rows: [string, string][] = [
     ['machine', f.machine],
-    ['floor: CPU of 1 point read + 2 RS256 verifications, 1 / 32 at a time', `${round(f.floorUs[1])} µs / ${round(f.floorUs[32])} µs`],
-    ['function invocation without HTTP (the Node worker\'s share), 1 / 32 at a time', againstFloor(f.invocationUs, f.floorUs)],
+    [
+      'floor: CPU of 1 point read + 2 RS256 verifications, 1 / 32 at a time',
+      `${round(f.floorUs[1])} µs / ${round(f.floorUs[32])} µs`,
+    ],
+    [
+      "function invocation without HTTP (the Node worker's share), 1 / 32 at a time",
+      againstFloor(f.invocationUs, f.floorUs),
+    ],
     ['the same with the validated-token cache off', againstFloor(f.uncachedInvocationUs, f.floorUs)],
-    ['authentication CPU per request, validated-token cache on / off', `${round(f.auth.cached, 1)} µs / ${round(f.auth.uncached, 1)} µs`],
+    [
+      'authentication CPU per request, validated-token cache on / off',
+      `${round(f.auth.cached, 1)} µs / ${round(f.auth.uncached, 1)} µs`,
+    ],
   ];
   for (const w of f.warm) {
-    rows.push([`warm, ${w.connections} connection${w.connections === 1 ? '' : 's'} (${w.requests} requests, ${w.failures} not 200)`, `${round(w.rps)} req/s, p50 ${w.latency.p50} ms, p99 ${w.latency.p99} ms`]);
-    rows.push([`host CPU per request at ${w.connections}, ratio to the floor at ${w.connections}`, `${round(w.cpuPerRequestUs)} µs, ${round(w.cpuPerRequestUs / f.floorUs[w.connections], 2)} ×`]);
+    rows.push([
+      `warm, ${w.connections} connection${w.connections === 1 ? '' : 's'} (${w.requests} requests, ${w.failures} not 200)`,
+      `${round(w.rps)} req/s, p50 ${w.latency.p50} ms, p99 ${w.latency.p99} ms`,
+    ]);
+    rows.push([
+      `host CPU per request at ${w.connections}, ratio to the floor at ${w.connections}`,
+      `${round(w.cpuPerRequestUs)} µs, ${round(w.cpuPerRequestUs / f.floorUs[w.connections], 2)} ×`,
+    ]);
   }
   const { createUs, cancelUs, latency } = f.jobs;
   rows.push(
-    ['Create: CPU of the invocation / its floor (1 insert, 1 enqueue, 2 RS256), cache off', `${round(createUs.invocation)} µs / ${round(createUs.floor)} µs, ${round(createUs.invocation / createUs.floor, 2)} ×`],
-    ['Cancel: CPU of the invocation / its floor (1 point read, 1 conditional update, 2 RS256), cache off', `${round(cancelUs.invocation)} µs / ${round(cancelUs.floor)} µs, ${round(cancelUs.invocation / cancelUs.floor, 2)} ×`],
+    [
+      'Create: CPU of the invocation / its floor (1 insert, 1 enqueue, 2 RS256), cache off',
+      `${round(createUs.invocation)} µs / ${round(createUs.floor)} µs, ${round(createUs.invocation / createUs.floor, 2)} ×`,
+    ],
+    [
+      'Cancel: CPU of the invocation / its floor (1 point read, 1 conditional update, 2 RS256), cache off',
+      `${round(cancelUs.invocation)} µs / ${round(cancelUs.floor)} µs, ${round(cancelUs.invocation / cancelUs.floor, 2)} ×`,
+    ],
   );
   for (const l of latency) {
     rows.push([
@@ -68,7 +89,10 @@ export function table(f: Figures): string {
   }
   rows.push(
     ['cold start: spawn to first 200 (median)', `${round(f.coldStartMs)} ms`],
-    ['module graph load, bundled / unbundled (median)', `${round(f.importMs, 1)} ms / ${round(f.importUnbundledMs, 1)} ms`],
+    [
+      'module graph load, bundled / unbundled (median)',
+      `${round(f.importMs, 1)} ms / ${round(f.importUnbundledMs, 1)} ms`,
+    ],
     ['host resident memory after the warm runs', `${round(f.rssMb)} MiB`],
     ['JWKS downloads during the warm runs', String(f.jwksFetches)],
   );
@@ -80,7 +104,11 @@ export function table(f: Figures): string {
     ]);
   }
   const width = Math.max(...rows.map(([name]) => name.length));
-  return ['| measure | value |', '|---|---|', ...rows.map(([name, value]) => `| ${name.padEnd(width)} | ${value} |`)].join('\n');
+  return [
+    '| measure | value |',
+    '|---|---|',
+    ...rows.map(([name, value]) => `| ${name.padEnd(width)} | ${value} |`),
+  ].join('\n');
 }
 
 const TELEMETRY_OPTION_NAMES: Record<TelemetryCost['option'], string> = {
@@ -108,19 +136,34 @@ function latencyPlot(warm: LoadResult[]): string {
   const x = (i: number) => left + (i * (width - left - right)) / (PERCENTILES.length - 1);
   const y = (ms: number) => height - bottom - (ms / max) * (height - bottom - top);
   const colours = ['#1f77b4', '#d62728'];
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`, `<rect width="100%" height="100%" fill="white"/>`];
-  parts.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">Latency percentiles through the local host (ms)</text>`);
-  parts.push(`<line x1="${left}" y1="${height - bottom}" x2="${width - right}" y2="${height - bottom}" stroke="black"/><line x1="${left}" y1="${top}" x2="${left}" y2="${height - bottom}" stroke="black"/>`);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+  ];
+  parts.push(
+    `<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">Latency percentiles through the local host (ms)</text>`,
+  );
+  parts.push(
+    `<line x1="${left}" y1="${height - bottom}" x2="${width - right}" y2="${height - bottom}" stroke="black"/><line x1="${left}" y1="${top}" x2="${left}" y2="${height - bottom}" stroke="black"/>`,
+  );
   for (let t = 0; t <= 4; t++) {
     const ms = (max * t) / 4;
-    parts.push(`<text x="${left - 6}" y="${y(ms) + 4}" text-anchor="end">${round(ms, 1)}</text><line x1="${left}" y1="${y(ms)}" x2="${width - right}" y2="${y(ms)}" stroke="#ddd"/>`);
+    parts.push(
+      `<text x="${left - 6}" y="${y(ms) + 4}" text-anchor="end">${round(ms, 1)}</text><line x1="${left}" y1="${y(ms)}" x2="${width - right}" y2="${y(ms)}" stroke="#ddd"/>`,
+    );
   }
-  PERCENTILES.forEach((p, i) => parts.push(`<text x="${x(i)}" y="${height - bottom + 18}" text-anchor="middle">${p.replace('_', '.')}</text>`));
+  PERCENTILES.forEach((p, i) =>
+    parts.push(`<text x="${x(i)}" y="${height - bottom + 18}" text-anchor="middle">${p.replace('_', '.')}</text>`),
+  );
   warm.forEach((w, n) => {
     const points = PERCENTILES.map((p, i) => `${x(i)},${y(w.latency[p])}`).join(' ');
     parts.push(`<polyline points="${points}" fill="none" stroke="${colours[n % 2]}" stroke-width="2"/>`);
-    PERCENTILES.forEach((p, i) => parts.push(`<circle cx="${x(i)}" cy="${y(w.latency[p])}" r="3" fill="${colours[n % 2]}"/>`));
-    parts.push(`<text x="${width - right + 10}" y="${top + 20 + n * 18}" fill="${colours[n % 2]}">${w.connections} connection${w.connections === 1 ? '' : 's'}</text>`);
+    PERCENTILES.forEach((p, i) =>
+      parts.push(`<circle cx="${x(i)}" cy="${y(w.latency[p])}" r="3" fill="${colours[n % 2]}"/>`),
+    );
+    parts.push(
+      `<text x="${width - right + 10}" y="${top + 20 + n * 18}" fill="${colours[n % 2]}">${w.connections} connection${w.connections === 1 ? '' : 's'}</text>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('\n') + '\n';

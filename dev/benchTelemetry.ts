@@ -39,7 +39,10 @@ export interface TelemetryBench {
   settings: Record<string, string>;
   coldStartMs(settings: Record<string, string>, nodeArgs: string[]): Promise<number>;
   /** Runs a warmed-up load of `requests` at 32 connections against a fresh host; the host's CPU, throughput and memory. */
-  warmRun(settings: Record<string, string>, nodeArgs: string[]): Promise<{ cpuPerRequestUs: number; rps: number; rssMb: number }>;
+  warmRun(
+    settings: Record<string, string>,
+    nodeArgs: string[],
+  ): Promise<{ cpuPerRequestUs: number; rps: number; rssMb: number }>;
   importMs(entry: string, settings: Record<string, string>): number;
 }
 
@@ -51,12 +54,22 @@ export async function telemetryCosts(bench: TelemetryBench): Promise<TelemetryCo
   const ingestion = await startFakeIngestion();
   try {
     const exporting = { ...bench.settings, ...ingestion.exporterEnv, WEBSITE_SITE_NAME: 'func-bench' };
-    const options: { option: TelemetryOptionName; settings: Record<string, string>; nodeArgs: string[]; module?: string }[] = [
+    const options: {
+      option: TelemetryOptionName;
+      settings: Record<string, string>;
+      nodeArgs: string[];
+      module?: string;
+    }[] = [
       { option: 'log', settings: bench.settings, nodeArgs: [] },
       { option: 'export', settings: exporting, nodeArgs: [], module: TELEMETRY_BUNDLE },
     ];
     if (distroInstalled()) {
-      options.push({ option: 'distro', settings: { ...exporting, SUMMARY_TELEMETRY: 'log' }, nodeArgs: ['--require', DISTRO_PRELOAD], module: DISTRO_PRELOAD });
+      options.push({
+        option: 'distro',
+        settings: { ...exporting, SUMMARY_TELEMETRY: 'log' },
+        nodeArgs: ['--require', DISTRO_PRELOAD],
+        module: DISTRO_PRELOAD,
+      });
     }
     const costs: TelemetryCost[] = [];
     for (const { option, settings, nodeArgs, module } of options) {

@@ -56,7 +56,8 @@ export function findBicep(env: NodeJS.ProcessEnv = process.env): BicepCli | unde
   }
   // The pinned package is the linux-x64 build (what CI runs): elsewhere it cannot run, so look on.
   const restored = restoredBicepPath();
-  if (process.platform === 'linux' && process.arch === 'x64' && isExecutable(restored)) return { path: restored, source: 'restored' };
+  if (process.platform === 'linux' && process.arch === 'x64' && isExecutable(restored))
+    return { path: restored, source: 'restored' };
   for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
     const onPath = join(dir, 'bicep');
     if (isExecutable(onPath)) return { path: onPath, source: 'PATH' };
@@ -87,7 +88,11 @@ export function runBicep(cli: BicepCli, args: string[], cwd = PROJECT_ROOT): Pro
         if (error && typeof error.code !== 'number') return reject(error);
         const lines = stderr.split(/\r?\n/).filter((line) => line.trim() !== '');
         // Anything on stderr that is not a diagnostic (a crash, a bad option) is kept as one, so it cannot pass unseen.
-        resolve({ exitCode: error ? Number(error.code) : 0, stdout, diagnostics: lines.map((l) => (DIAGNOSTIC.test(l) ? l : `(bicep) ${l}`)) });
+        resolve({
+          exitCode: error ? Number(error.code) : 0,
+          stdout,
+          diagnostics: lines.map((l) => (DIAGNOSTIC.test(l) ? l : `(bicep) ${l}`)),
+        });
       },
     );
   });

@@ -64,7 +64,11 @@ const COMMON: BuildOptions = {
 const SIDE_BUNDLES = {
   identity: { pkg: '@azure/identity', file: IDENTITY_BUNDLE, entry: undefined },
   queue: { pkg: '@azure/storage-queue', file: QUEUE_BUNDLE, entry: undefined },
-  telemetry: { pkg: './exportPipeline', file: TELEMETRY_BUNDLE, entry: join(PROJECT_ROOT, 'src', 'telemetry', 'exportPipeline.ts') },
+  telemetry: {
+    pkg: './exportPipeline',
+    file: TELEMETRY_BUNDLE,
+    entry: join(PROJECT_ROOT, 'src', 'telemetry', 'exportPipeline.ts'),
+  },
 } as const;
 
 /** Every bundle file, main.js first. */
@@ -102,8 +106,14 @@ export function bundleIsUpToDate(): boolean {
   try {
     const meta = readBundleMeta();
     const oldestOutput = Math.min(...[...BUNDLE_FILES, NOTICES].map((file) => statSync(file).mtimeMs));
-    const inputs = allMetafiles(meta).flatMap((metafile) => Object.keys(metafile.inputs).filter((path) => !path.startsWith('<')));
-    const newestInput = Math.max(...[__filename, INSTALLED, ...inputs.map((path) => join(PROJECT_ROOT, path))].map((file) => statSync(file).mtimeMs));
+    const inputs = allMetafiles(meta).flatMap((metafile) =>
+      Object.keys(metafile.inputs).filter((path) => !path.startsWith('<')),
+    );
+    const newestInput = Math.max(
+      ...[__filename, INSTALLED, ...inputs.map((path) => join(PROJECT_ROOT, path))].map(
+        (file) => statSync(file).mtimeMs,
+      ),
+    );
     return newestInput < oldestOutput;
   } catch {
     return false; // a file is missing: build
@@ -116,19 +126,42 @@ export async function bundle(): Promise<'built' | 'up to date'> {
   const side = ({ pkg, file, entry }: (typeof SIDE_BUNDLES)[keyof typeof SIDE_BUNDLES]) =>
     entry
       ? build({ ...COMMON, entryPoints: [entry], outfile: file })
-      : build({ ...COMMON, stdin: { contents: `module.exports = require('${pkg}');`, resolveDir: PROJECT_ROOT }, outfile: file });
+      : build({
+          ...COMMON,
+          stdin: { contents: `module.exports = require('${pkg}');`, resolveDir: PROJECT_ROOT },
+          outfile: file,
+        });
   const [main, identity, queue, telemetry] = await Promise.all([
-    build({ ...COMMON, entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'index.ts')], outfile: BUNDLE_ENTRY, plugins: [sideBundlesBeside] }),
+    build({
+      ...COMMON,
+      entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'index.ts')],
+      outfile: BUNDLE_ENTRY,
+      plugins: [sideBundlesBeside],
+    }),
     side(SIDE_BUNDLES.identity),
     side(SIDE_BUNDLES.queue),
     side(SIDE_BUNDLES.telemetry),
   ]);
-  const meta: BundleMeta = { main: main.metafile!, identity: identity.metafile!, queue: queue.metafile!, telemetry: telemetry.metafile! };
+  const meta: BundleMeta = {
+    main: main.metafile!,
+    identity: identity.metafile!,
+    queue: queue.metafile!,
+    telemetry: telemetry.metafile!,
+  };
   const packages = bundledPackageDirs(allMetafiles(meta)).map((dir) => readBundledPackage(PROJECT_ROOT, dir));
-  for (const p of packages.filter((p) => !p.licenseText)) process.stderr.write(`bundle: ${p.name} ${p.version} ships no licence text (${p.license}); check it before you ship\n`);
+  for (const p of packages.filter((p) => !p.licenseText))
+    process.stderr.write(
+      `bundle: ${p.name} ${p.version} ships no licence text (${p.license}); check it before you ship\n`,
+    );
   mkdirSync(dirname(BUNDLE_META), { recursive: true });
   writeFileSync(BUNDLE_META, JSON.stringify(meta));
-  writeFileSync(NOTICES, thirdPartyNotices(packages, BUNDLE_FILES.map((file) => relative(PROJECT_ROOT, file).split(sep).join('/'))));
+  writeFileSync(
+    NOTICES,
+    thirdPartyNotices(
+      packages,
+      BUNDLE_FILES.map((file) => relative(PROJECT_ROOT, file).split(sep).join('/')),
+    ),
+  );
   return 'built';
 }
 

@@ -6,7 +6,12 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fabricAppTokenClaims, fabricSubjectTokenClaims, subjectAndAppHeader, type WorkloadIdentity } from './fabricTokens';
+import {
+  fabricAppTokenClaims,
+  fabricSubjectTokenClaims,
+  subjectAndAppHeader,
+  type WorkloadIdentity,
+} from './fabricTokens';
 import { assertOutsideAzure, TokenIssuer } from './tokenIssuer';
 import type { DevSettings } from './devSettings';
 
@@ -32,7 +37,10 @@ export function devIdentity(settings: DevSettings): WorkloadIdentity {
 export function createDevIssuer(settings: DevSettings): TokenIssuer {
   assertOutsideAzure();
   const privateKey = loadOrCreateKey(settings.DEV_DATA_DIR);
-  const kid = createHash('sha256').update(createPublicKey(privateKey).export({ format: 'der', type: 'spki' })).digest('base64url').slice(0, 27);
+  const kid = createHash('sha256')
+    .update(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }))
+    .digest('base64url')
+    .slice(0, 27);
   const issuer = new TokenIssuer(devIdentity(settings).authorityHost);
   issuer.addKey({ kid }, privateKey);
   return issuer;

@@ -51,7 +51,9 @@ export type DevSettings = typeof DEV_DEFAULTS & {
 
 export function devSettings(env: NodeJS.ProcessEnv, projectRoot: string): DevSettings {
   const pick = (name: keyof typeof DEV_DEFAULTS) => env[name] || DEV_DEFAULTS[name];
-  const base = Object.fromEntries(Object.keys(DEV_DEFAULTS).map((name) => [name, pick(name as keyof typeof DEV_DEFAULTS)])) as typeof DEV_DEFAULTS;
+  const base = Object.fromEntries(
+    Object.keys(DEV_DEFAULTS).map((name) => [name, pick(name as keyof typeof DEV_DEFAULTS)]),
+  ) as typeof DEV_DEFAULTS;
   return {
     ...base,
     DEV_DATA_DIR: env.DEV_DATA_DIR || join(projectRoot, '.dev'),

@@ -51,7 +51,11 @@ export function fabricAppTokenClaims(identity: WorkloadIdentity, options: TokenO
 }
 
 /** Delegated token of a user of `userTenantId`, with the FabricWorkloadControl scope. */
-export function fabricSubjectTokenClaims(identity: WorkloadIdentity, userTenantId: string, options: TokenOptions = {}): Record<string, unknown> {
+export function fabricSubjectTokenClaims(
+  identity: WorkloadIdentity,
+  userTenantId: string,
+  options: TokenOptions = {},
+): Record<string, unknown> {
   return { ...baseClaims(identity, userTenantId, options), scp: 'FabricWorkloadControl', name: 'Development User' };
 }
 

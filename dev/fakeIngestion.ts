@@ -27,7 +27,10 @@ export interface Envelope {
   time: string;
   iKey: string;
   tags: Record<string, string>;
-  data: { baseType: string; baseData: { message?: string; severityLevel?: string; properties?: Record<string, string> } };
+  data: {
+    baseType: string;
+    baseData: { message?: string; severityLevel?: string; properties?: Record<string, string> };
+  };
 }
 
 export interface FakeIngestion {
@@ -85,7 +88,9 @@ export async function startFakeIngestion(): Promise<FakeIngestion> {
       const items = JSON.parse(body.toString('utf8')) as Envelope[];
       envelopes.push(...items);
       authorizations.push(req.headers.authorization);
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ itemsReceived: items.length, itemsAccepted: items.length, errors: [] }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ itemsReceived: items.length, itemsAccepted: items.length, errors: [] }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

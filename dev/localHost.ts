@@ -17,7 +17,12 @@ import { PROJECT_ROOT } from './projectRoot';
 // Types only: as a program this file loads no unbundled app code, so its start
 // measures the bundle's.
 import type { HttpRequest, HttpResponseInit, InvocationContext, LogLevel } from '@azure/functions';
-import { MethodNotAllowedError, PayloadTooLargeError, RequestHeaderFieldsTooLargeError, RouteNotFoundError } from '../src/fabric/errors';
+import {
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  RequestHeaderFieldsTooLargeError,
+  RouteNotFoundError,
+} from '../src/fabric/errors';
 import { toErrorResponse } from '../src/fabric/responses';
 import { tryParseUrl } from '../src/url';
 import { parseSummaryLine, readableSummary } from '../src/telemetry/summary';
@@ -71,13 +76,16 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   const { functions } = options;
   const log = options.log ?? consoleSink;
   // Kestrel's bound, above our own 16 KiB Authorization bound, so the app (not Node) answers oversized Authorization headers.
-  const server = createServer({ maxHeaderSize: MAX_REQUEST_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    serve(functions, log, req, res).catch((error) => {
-      log('error', `local host: ${String(error)}`);
-      if (!res.headersSent) writeResponse(res, toErrorResponse(error));
-      else res.destroy();
-    });
-  });
+  const server = createServer(
+    { maxHeaderSize: MAX_REQUEST_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 10_000 },
+    (req, res) => {
+      serve(functions, log, req, res).catch((error) => {
+        log('error', `local host: ${String(error)}`);
+        if (!res.headersSent) writeResponse(res, toErrorResponse(error));
+        else res.destroy();
+      });
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 7071, options.host ?? '127.0.0.1', resolve);
@@ -91,10 +99,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     });
   let queues: RunningQueueHost | undefined;
   if (options.queueSettings) {
-    queues = await startQueueFunctions(functions, options.queueSettings, log, options.queueHostSettings).catch(async (error: unknown) => {
-      await closeServer();
-      throw error;
-    });
+    queues = await startQueueFunctions(functions, options.queueSettings, log, options.queueHostSettings).catch(
+      async (error: unknown) => {
+        await closeServer();
+        throw error;
+      },
+    );
   }
   return {
     server,
@@ -131,7 +141,12 @@ export async function startQueueFunctions(
 /** Like the Functions host, the local host buffers a request body before the function sees it; it stops at this size. */
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
-async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(
+  functions: FunctionsModule,
+  log: LogSink,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const headers = readRequestHeaders(req);
   if (!headers) {
     req.resume();
@@ -147,7 +162,10 @@ async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMess
   const match = matched.find(({ route }) => route.methods.includes(method as never));
   if (!match) {
     req.resume();
-    return writeResponse(res, toErrorResponse(new MethodNotAllowedError([...new Set(matched.flatMap(({ route }) => route.methods))])));
+    return writeResponse(
+      res,
+      toErrorResponse(new MethodNotAllowedError([...new Set(matched.flatMap(({ route }) => route.methods))])),
+    );
   }
   // A GET has no body to wait for: its handler runs even if the client has already gone, as in the Functions host.
   const body = method === 'GET' || method === 'HEAD' ? (req.resume(), new Uint8Array(0)) : await readBody(req);
@@ -155,7 +173,13 @@ async function serve(functions: FunctionsModule, log: LogSink, req: IncomingMess
     res.shouldKeepAlive = false;
     return writeResponse(res, toErrorResponse(new PayloadTooLargeError(MAX_REQUEST_BODY_BYTES)));
   }
-  const request = { method, url: `http://localhost${url!.pathname}${url!.search}`, headers, params: match.params, body: { bytes: body } };
+  const request = {
+    method,
+    url: `http://localhost${url!.pathname}${url!.search}`,
+    headers,
+    params: match.params,
+    body: { bytes: body },
+  };
   writeResponse(res, await invoke(functions, match.route, request, log));
 }
 
@@ -186,14 +210,29 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array | 'too large'>
 export async function invoke(
   functions: FunctionsModule,
   route: RouteDefinition,
-  request: { method: string; url: string; headers: Record<string, string>; params: Record<string, string>; body?: { bytes: Uint8Array } },
+  request: {
+    method: string;
+    url: string;
+    headers: Record<string, string>;
+    params: Record<string, string>;
+    body?: { bytes: Uint8Array };
+  },
   log: LogSink,
 ): Promise<HttpResponseInit> {
-  return await route.handler(new functions.HttpRequest(request), newContext(functions, route.name, log, undefined, request.headers.traceparent));
+  return await route.handler(
+    new functions.HttpRequest(request),
+    newContext(functions, route.name, log, undefined, request.headers.traceparent),
+  );
 }
 
 /** A fresh InvocationContext of the entry module's own class, its log lines going to `log`. */
-function newContext(functions: FunctionsModule, functionName: string, log: LogSink, triggerMetadata?: Record<string, unknown>, traceParent?: string): InvocationContext {
+function newContext(
+  functions: FunctionsModule,
+  functionName: string,
+  log: LogSink,
+  triggerMetadata?: Record<string, unknown>,
+  traceParent?: string,
+): InvocationContext {
   return new functions.InvocationContext({
     invocationId: randomUUID(),
     functionName,
@@ -214,7 +253,10 @@ function invocationTraceParent(incoming: string | undefined): string {
 }
 
 /** Literal segments (the `api` prefix too) match case-insensitively, as in the Functions host. */
-export function matchRoutes(routes: RouteDefinition[], pathname: string): { route: RouteDefinition; params: Record<string, string> }[] {
+export function matchRoutes(
+  routes: RouteDefinition[],
+  pathname: string,
+): { route: RouteDefinition; params: Record<string, string> }[] {
   const segments = pathname.replace(/^\//, '').replace(/\/$/, '').split('/');
   const matched: { route: RouteDefinition; params: Record<string, string> }[] = [];
   for (const route of routes) {
@@ -245,7 +287,8 @@ function decodeSegment(segment: string): string {
 
 function writeResponse(res: ServerResponse, response: HttpResponseInit): void {
   res.statusCode = response.status ?? 200;
-  for (const [name, value] of Object.entries((response.headers ?? {}) as Record<string, string>)) res.setHeader(name, value);
+  for (const [name, value] of Object.entries((response.headers ?? {}) as Record<string, string>))
+    res.setHeader(name, value);
   res.end(typeof response.body === 'string' ? response.body : '');
 }
 
@@ -323,7 +366,10 @@ async function main(): Promise<void> {
     functions = loadFunctionsEntry();
   } catch (error) {
     // The bundle has its own ConfigError class: recognise it by name.
-    const message = error instanceof Error && error.name === 'ConfigError' ? error.message : `cannot load ${BUNDLED_ENTRY}: ${String(error)}`;
+    const message =
+      error instanceof Error && error.name === 'ConfigError'
+        ? error.message
+        : `cannot load ${BUNDLED_ENTRY}: ${String(error)}`;
     process.stderr.write(`${message}\n`);
     process.exit(1);
   }
@@ -341,8 +387,14 @@ async function main(): Promise<void> {
   });
   // LOCAL_HOST_QUEUES=off serves HTTP alone: the benchmark's cold start, which in Azure never waits for
   // the queue listener (the Functions host runs that itself, apart from the worker).
-  const queues = (process.env.LOCAL_HOST_QUEUES === 'off' ? Promise.resolve(undefined) : startQueueFunctions(functions, process.env, log)).catch((error: unknown) => {
-    process.stderr.write(`The local host cannot run the queue functions: ${error instanceof Error ? error.message.split('\n', 1)[0] : String(error)}\n`);
+  const queues = (
+    process.env.LOCAL_HOST_QUEUES === 'off'
+      ? Promise.resolve(undefined)
+      : startQueueFunctions(functions, process.env, log)
+  ).catch((error: unknown) => {
+    process.stderr.write(
+      `The local host cannot run the queue functions: ${error instanceof Error ? error.message.split('\n', 1)[0] : String(error)}\n`,
+    );
     process.exit(1);
   });
   await queues;

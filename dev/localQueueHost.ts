@@ -41,7 +41,8 @@ export function readQueueHostSettings(hostJsonPath = join(PROJECT_ROOT, 'host.js
   const batchSize = typeof queues.batchSize === 'number' ? queues.batchSize : 16;
   return {
     batchSize,
-    newBatchThreshold: typeof queues.newBatchThreshold === 'number' ? queues.newBatchThreshold : Math.floor(batchSize / 2),
+    newBatchThreshold:
+      typeof queues.newBatchThreshold === 'number' ? queues.newBatchThreshold : Math.floor(batchSize / 2),
     maxDequeueCount: typeof queues.maxDequeueCount === 'number' ? queues.maxDequeueCount : 5,
     maxPollingIntervalMs: timeSpanMs(queues.maxPollingInterval, 60_000),
     visibilityTimeoutMs: timeSpanMs(queues.visibilityTimeout, 0),
@@ -91,9 +92,14 @@ class QueueListener {
     private readonly options: QueueHostOptions,
   ) {}
 
-  static async start(fn: QueueFunction, settings: QueueHostSettings, options: QueueHostOptions): Promise<QueueListener> {
+  static async start(
+    fn: QueueFunction,
+    settings: QueueHostSettings,
+    options: QueueHostOptions,
+  ): Promise<QueueListener> {
     const connectionString = options.setting(fn.connection);
-    if (!connectionString) throw new Error(`the local host runs queue functions only with a connection string in ${fn.connection}`);
+    if (!connectionString)
+      throw new Error(`the local host runs queue functions only with a connection string in ${fn.connection}`);
     const queue = new QueueClient(connectionString, fn.queueName);
     const poison = new QueueClient(connectionString, poisonQueueName(fn.queueName));
     await queue.createIfNotExists();
@@ -112,7 +118,10 @@ class QueueListener {
     this.wake?.();
     await this.loop;
     let grace: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.running), new Promise((resolve) => (grace = setTimeout(resolve, SHUTDOWN_GRACE_MS)))]);
+    await Promise.race([
+      Promise.all(this.running),
+      new Promise((resolve) => (grace = setTimeout(resolve, SHUTDOWN_GRACE_MS))),
+    ]);
     clearTimeout(grace);
   }
 
@@ -125,7 +134,10 @@ class QueueListener {
         try {
           received = await this.receiveBatch();
         } catch (error) {
-          this.options.log('warning', `local queue host: polling ${this.fn.queueName} failed: ${(error as Error).message.split('\n', 1)[0]}`);
+          this.options.log(
+            'warning',
+            `local queue host: polling ${this.fn.queueName} failed: ${(error as Error).message.split('\n', 1)[0]}`,
+          );
         }
       }
       interval = received > 0 ? MIN_POLLING_INTERVAL_MS : Math.min(this.settings.maxPollingIntervalMs, interval * 2);
@@ -157,14 +169,22 @@ class QueueListener {
     // A message that already failed maxDequeueCount times (its runner died, say) is not run again.
     if (message.dequeueCount > this.settings.maxDequeueCount) {
       return this.moveToPoison(message, popReceipt, tag).catch((error: Error) =>
-        this.options.log('warning', `local queue host: ${tag}: moving it to the poison queue failed: ${error.message.split('\n', 1)[0]}`),
+        this.options.log(
+          'warning',
+          `local queue host: ${tag}: moving it to the poison queue failed: ${error.message.split('\n', 1)[0]}`,
+        ),
       );
     }
     const renew = setInterval(() => {
       void this.queue
         .updateMessage(message.messageId, popReceipt, undefined, LEASE_MS / 1000)
         .then((result) => (popReceipt = result.popReceipt ?? popReceipt))
-        .catch((error: Error) => this.options.log('warning', `local queue host: ${tag}: renewing its lease failed: ${error.message.split('\n', 1)[0]}`));
+        .catch((error: Error) =>
+          this.options.log(
+            'warning',
+            `local queue host: ${tag}: renewing its lease failed: ${error.message.split('\n', 1)[0]}`,
+          ),
+        );
     }, LEASE_MS / 2);
     let failed = false;
     try {
@@ -179,17 +199,29 @@ class QueueListener {
       failed = true;
       // The app's errors keep what only the log may see apart (logDetail): that is what a developer needs here.
       const detail = (error as { logDetail?: unknown })?.logDetail;
-      this.options.log('error', `local queue host: ${tag} failed: ${error instanceof Error ? error.message : String(error)}${typeof detail === 'string' ? ` (${detail})` : ''}`);
+      this.options.log(
+        'error',
+        `local queue host: ${tag} failed: ${error instanceof Error ? error.message : String(error)}${typeof detail === 'string' ? ` (${detail})` : ''}`,
+      );
     } finally {
       clearInterval(renew);
     }
     try {
       if (!failed) await this.queue.deleteMessage(message.messageId, popReceipt);
       else if (message.dequeueCount >= this.settings.maxDequeueCount) await this.moveToPoison(message, popReceipt, tag);
-      else await this.queue.updateMessage(message.messageId, popReceipt, undefined, this.settings.visibilityTimeoutMs / 1000);
+      else
+        await this.queue.updateMessage(
+          message.messageId,
+          popReceipt,
+          undefined,
+          this.settings.visibilityTimeoutMs / 1000,
+        );
     } catch (error) {
       // The lease ends by itself and the message comes back: the same as in Azure.
-      this.options.log('warning', `local queue host: ${tag}: settling it failed: ${(error as Error).message.split('\n', 1)[0]}`);
+      this.options.log(
+        'warning',
+        `local queue host: ${tag}: settling it failed: ${(error as Error).message.split('\n', 1)[0]}`,
+      );
     }
   }
 
@@ -197,7 +229,10 @@ class QueueListener {
     await this.poison.createIfNotExists();
     await this.poison.sendMessage(message.messageText);
     await this.queue.deleteMessage(message.messageId, popReceipt);
-    this.options.log('warning', `local queue host: ${tag} moved to ${this.poison.name} after ${message.dequeueCount} attempts`);
+    this.options.log(
+      'warning',
+      `local queue host: ${tag} moved to ${this.poison.name} after ${message.dequeueCount} attempts`,
+    );
   }
 
   /** As the worker hands it over: base64 decoded (host.json), JSON text as an object, anything else as a string. */

@@ -27,7 +27,11 @@ function targetHost(args: unknown[]): string | undefined {
   if (typeof first === 'object' && first !== null) {
     const options = first as { host?: unknown; port?: unknown; path?: unknown };
     if (options.host === undefined && options.port === undefined && options.path !== undefined) return undefined;
-    return typeof options.host === 'string' ? options.host : options.host === undefined ? 'localhost' : String(options.host);
+    return typeof options.host === 'string'
+      ? options.host
+      : options.host === undefined
+        ? 'localhost'
+        : String(options.host);
   }
   if (typeof first === 'string' && !/^\d+$/.test(first)) return undefined; // a path
   return typeof second === 'string' ? second : 'localhost';
@@ -37,7 +41,13 @@ const connect = Socket.prototype.connect;
 Socket.prototype.connect = function guardedConnect(this: Socket, ...args: unknown[]): Socket {
   const host = targetHost(args);
   if (host !== undefined && !isLoopbackTarget(host)) {
-    process.nextTick(() => this.destroy(Object.assign(new Error(`connect to ${host} refused: this process may reach loopback only`), { code: 'ECONNREFUSED' })));
+    process.nextTick(() =>
+      this.destroy(
+        Object.assign(new Error(`connect to ${host} refused: this process may reach loopback only`), {
+          code: 'ECONNREFUSED',
+        }),
+      ),
+    );
     return this;
   }
   return (connect as (...a: unknown[]) => Socket).apply(this, args);

@@ -30,13 +30,20 @@ const FIXED_DATE = new Date(2020, 0, 1);
 export function packageFiles(): Map<string, Uint8Array> {
   const project = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
   const main = relative(PROJECT_ROOT, BUNDLE_ENTRY).split('\\').join('/');
-  const manifest = { name: project.name, version: project.version, description: project.description, private: true, main };
+  const manifest = {
+    name: project.name,
+    version: project.version,
+    description: project.description,
+    private: true,
+    main,
+  };
   const files = new Map<string, Uint8Array>([
     ['host.json', readFileSync(join(PROJECT_ROOT, 'host.json'))],
     ['package.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)],
   ]);
   for (const name of readdirSync(BUNDLE_DIR).sort()) {
-    if (name.endsWith('.js') || name === basename(NOTICES)) files.set(`${main.slice(0, main.lastIndexOf('/'))}/${name}`, readFileSync(join(BUNDLE_DIR, name)));
+    if (name.endsWith('.js') || name === basename(NOTICES))
+      files.set(`${main.slice(0, main.lastIndexOf('/'))}/${name}`, readFileSync(join(BUNDLE_DIR, name)));
   }
   return files;
 }
@@ -64,7 +71,9 @@ export function writePackageDir(dir = DEFAULT_PACKAGE_DIR, files = packageFiles(
 if (require.main === module) {
   const at = process.argv.indexOf('--out');
   const { out, bytes, files } = writePackage(at > 0 ? process.argv[at + 1] : undefined);
-  process.stdout.write(`${relative(process.cwd(), out)}: ${(bytes / 1024).toFixed(0)} KiB, ${files.length} files\n${files.map((f) => `  ${f}`).join('\n')}\n`);
+  process.stdout.write(
+    `${relative(process.cwd(), out)}: ${(bytes / 1024).toFixed(0)} KiB, ${files.length} files\n${files.map((f) => `  ${f}`).join('\n')}\n`,
+  );
   if (at < 0) {
     writePackageDir();
     process.stdout.write(`${relative(process.cwd(), DEFAULT_PACKAGE_DIR)}/: the same files, unzipped (for azd)\n`);

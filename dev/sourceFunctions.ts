@@ -5,5 +5,10 @@ import type { FunctionsModule } from './localHost';
 
 /** The app's functions built from the sources with the given dependencies, for tests and `npm start`. */
 export function sourceFunctions(services: AppServices): FunctionsModule {
-  return { routes: createRoutes(services), queueFunctions: createQueueFunctions(services), HttpRequest, InvocationContext };
+  return {
+    routes: createRoutes(services),
+    queueFunctions: createQueueFunctions(services),
+    HttpRequest,
+    InvocationContext,
+  };
 }

@@ -116,9 +116,17 @@ function environmentForFunc(settings: DevSettings): NodeJS.ProcessEnv {
   return { ...env, ...appSettingsOf(settings), FUNCTIONS_WORKER_RUNTIME: 'node', AzureWebJobsStorage: hostStorage };
 }
 
-async function startFunctionsHost(settings: DevSettings, issuer: TokenIssuer, useFunc: boolean, started: Started, logFormat: LogFormat): Promise<string> {
+async function startFunctionsHost(
+  settings: DevSettings,
+  issuer: TokenIssuer,
+  useFunc: boolean,
+  started: Started,
+  logFormat: LogFormat,
+): Promise<string> {
   if (!useFunc) {
-    say(`Functions host: the project's local host (${settings.DEV_FUNCTIONS_HOST === 'local' ? 'DEV_FUNCTIONS_HOST=local' : 'Azure Functions Core Tools is not on the PATH'})`);
+    say(
+      `Functions host: the project's local host (${settings.DEV_FUNCTIONS_HOST === 'local' ? 'DEV_FUNCTIONS_HOST=local' : 'Azure Functions Core Tools is not on the PATH'})`,
+    );
     const host = await startLocalHost({
       functions: sourceFunctions(createDependencies(readConfig(appSettingsOf(settings)), { env: {} })),
       host: settings.HOST,
@@ -139,17 +147,31 @@ async function startFunctionsHost(settings: DevSettings, issuer: TokenIssuer, us
   });
   started.addGroup(func);
   const baseUrl = `http://${settings.HOST}:${settings.PORT}/api`;
-  await waitUntilServing(jobUrl(baseUrl, DEMO_JOB.jobInstanceId), devAuthorization(issuer, settings), settings.DEV_USER_TENANT_ID, func);
+  await waitUntilServing(
+    jobUrl(baseUrl, DEMO_JOB.jobInstanceId),
+    devAuthorization(issuer, settings),
+    settings.DEV_USER_TENANT_ID,
+    func,
+  );
   return baseUrl;
 }
 
 /** Ready means the function answers the demo job, not merely that the host accepts connections. */
-async function waitUntilServing(url: string, authorization: string, tenantId: string, func: ChildProcess): Promise<void> {
+async function waitUntilServing(
+  url: string,
+  authorization: string,
+  tenantId: string,
+  func: ChildProcess,
+): Promise<void> {
   const deadline = Date.now() + FUNC_START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (func.exitCode !== null || func.signalCode !== null) throw new Error(`func start exited (${func.exitCode ?? func.signalCode})`);
+    if (func.exitCode !== null || func.signalCode !== null)
+      throw new Error(`func start exited (${func.exitCode ?? func.signalCode})`);
     try {
-      const response = await fetch(url, { headers: { authorization, 'x-ms-client-tenant-id': tenantId }, signal: AbortSignal.timeout(5000) });
+      const response = await fetch(url, {
+        headers: { authorization, 'x-ms-client-tenant-id': tenantId },
+        signal: AbortSignal.timeout(5000),
+      });
       if (response.status === 200) return;
     } catch {
       // Not listening yet.
@@ -183,7 +205,11 @@ function announceStackOnly(settings: DevSettings): string {
   say('Functions host: none (--stack-only). Start your own against this stack with these settings');
   say('(npm run host and a debugger read them from the environment; func start from local.settings.json,');
   say('where local.settings.sample.json has the same values for the default ports):');
-  for (const [name, value] of Object.entries({ ...appSettingsOf(settings), HOST: settings.HOST, PORT: settings.PORT })) {
+  for (const [name, value] of Object.entries({
+    ...appSettingsOf(settings),
+    HOST: settings.HOST,
+    PORT: settings.PORT,
+  })) {
     say(`export ${name}='${value}'`);
   }
   say(`The curl lines below answer once your host listens on ${baseUrl}.`);
@@ -198,25 +224,38 @@ export function curlCommand(
 ): string {
   // Tokens are base64url and dots, the bodies our own JSON without quotes in strings: nothing needs escaping inside single quotes.
   const method = request.method && request.method !== 'GET' ? ` -X ${request.method}` : '';
-  const body = request.body === undefined ? '' : ` -H 'Content-Type: application/json' -d '${JSON.stringify(request.body)}'`;
+  const body =
+    request.body === undefined ? '' : ` -H 'Content-Type: application/json' -d '${JSON.stringify(request.body)}'`;
   // Create, CreateItem, UpdateItem and DeleteItem answer with no body: -i shows the status.
-  const writes = request.method === 'DELETE' || (request.method !== undefined && request.method !== 'GET' && request.body !== undefined);
+  const writes =
+    request.method === 'DELETE' ||
+    (request.method !== undefined && request.method !== 'GET' && request.body !== undefined);
   const include = (request.answersWithBody ?? !writes) ? '' : ' -i';
   const tenant = tenantId === undefined ? '' : ` -H 'x-ms-client-tenant-id: ${tenantId}'`;
   return `curl -sS${include}${method} '${url}' -H 'Authorization: ${authorization}'${tenant}${body}`;
 }
 
 /** A new item of the demo's item type each run. */
-export const DEMO_ITEM_BODY = { displayName: 'Q3 forecast', description: 'Created by npm start', creationPayload: { horizonMonths: 6 } };
+export const DEMO_ITEM_BODY = {
+  displayName: 'Q3 forecast',
+  description: 'Created by npm start',
+  creationPayload: { horizonMonths: 6 },
+};
 /** What Fabric sends to resolve the backend of a tenant in West Europe. */
-export const DEMO_RESOLVE_BODY = { context: [{ name: 'EndpointName', value: 'Workload' }, { name: 'TenantRegion', value: 'westeurope' }] };
+export const DEMO_RESOLVE_BODY = {
+  context: [
+    { name: 'EndpointName', value: 'Workload' },
+    { name: 'TenantRegion', value: 'westeurope' },
+  ],
+};
 
 /** A new job of the demo's item each run: 30 s of simulated work, long enough to watch it and to cancel it. */
 export const DEMO_CREATE_BODY = { invokeType: 'Manual', creationPayload: { durationSeconds: 30 } };
 
 async function main(args: string[]): Promise<void> {
   const unknown = args.find((arg) => arg !== '--stack-only' && arg !== '--json');
-  if (unknown !== undefined) throw new Error(`unknown option ${JSON.stringify(unknown)} (the options are --stack-only and --json)`);
+  if (unknown !== undefined)
+    throw new Error(`unknown option ${JSON.stringify(unknown)} (the options are --stack-only and --json)`);
   const stackOnly = args.includes('--stack-only');
   assertOutsideAzure();
   const settings = devSettings(process.env, PROJECT_ROOT);
@@ -240,11 +279,20 @@ async function main(args: string[]): Promise<void> {
       location: azuriteData,
     }).catch((error: Error) => {
       const inUse = error.message.includes('EADDRINUSE');
-      throw inUse ? new Error('an Azurite port is in use; set AZURITE_TABLE_PORT, AZURITE_QUEUE_PORT (and AZURITE_BLOB_PORT) to others') : error;
+      throw inUse
+        ? new Error(
+            'an Azurite port is in use; set AZURITE_TABLE_PORT, AZURITE_QUEUE_PORT (and AZURITE_BLOB_PORT) to others',
+          )
+        : error;
     });
     started.add(azurite.stop);
-    azurite.process.once('exit', () => started.isStopping || (say('Azurite stopped unexpectedly; stopping.'), void started.stopAll(1)));
-    say(`Azurite: Table http://127.0.0.1:${azurite.port}, Queue http://127.0.0.1:${azurite.queuePort}${useFunc || stackOnly ? `, Blob http://127.0.0.1:${settings.AZURITE_BLOB_PORT}` : ''} (data in ${azuriteData})`);
+    azurite.process.once(
+      'exit',
+      () => started.isStopping || (say('Azurite stopped unexpectedly; stopping.'), void started.stopAll(1)),
+    );
+    say(
+      `Azurite: Table http://127.0.0.1:${azurite.port}, Queue http://127.0.0.1:${azurite.queuePort}${useFunc || stackOnly ? `, Blob http://127.0.0.1:${settings.AZURITE_BLOB_PORT}` : ''} (data in ${azuriteData})`,
+    );
 
     const issuer = createDevIssuer(settings);
     const jwks = await startJwksServer(issuer, '127.0.0.1', Number(settings.DEV_ISSUER_PORT));
@@ -253,7 +301,9 @@ async function main(args: string[]): Promise<void> {
 
     say(`Demo job ${DEMO_JOB.itemId}/${DEMO_JOB.jobInstanceId}: ${await seedDemoJob(settings)}`);
 
-    const baseUrl = stackOnly ? announceStackOnly(settings) : await startFunctionsHost(settings, issuer, useFunc, started, logFormatFromArgs(args));
+    const baseUrl = stackOnly
+      ? announceStackOnly(settings)
+      : await startFunctionsHost(settings, issuer, useFunc, started, logFormatFromArgs(args));
     say(`Endpoint: ${baseUrl}/${JOB_INSTANCE_ROUTE}`);
     const authorization = devAuthorization(issuer, settings);
     const curl = (jobInstanceId: string, request?: { method?: string; body?: unknown }, suffix = '') =>
@@ -283,11 +333,19 @@ async function main(args: string[]): Promise<void> {
     say(itemCurl({ method: 'DELETE' }));
     say("Resolve the backend URL (Fabric's app token alone, no tenant header):");
     const resolveUrl = `${baseUrl}/resolve-api-path-placeholder`;
-    say(curlCommand(resolveUrl, devAppOnlyAuthorization(issuer, settings), undefined, { method: 'POST', body: DEMO_RESOLVE_BODY, answersWithBody: true }));
+    say(
+      curlCommand(resolveUrl, devAppOnlyAuthorization(issuer, settings), undefined, {
+        method: 'POST',
+        body: DEMO_RESOLVE_BODY,
+        answersWithBody: true,
+      }),
+    );
     say('');
     say('Tokens last an hour; `npm run token` prints fresh ones. Ctrl-C stops everything.');
   } catch (error) {
-    process.stderr.write(`npm start failed: ${error instanceof Error ? error.message.split('\n', 1)[0] : String(error)}\n`);
+    process.stderr.write(
+      `npm start failed: ${error instanceof Error ? error.message.split('\n', 1)[0] : String(error)}\n`,
+    );
     await started.stopAll(1);
   }
 }

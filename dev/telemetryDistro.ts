@@ -23,7 +23,16 @@ export const DISTRO_DIR = join(PROJECT_ROOT, '.tools', 'telemetry-distro');
 if (process.env.APPLICATIONINSIGHTS_CONNECTION_STRING) {
   const distro = createRequire(join(DISTRO_DIR, 'package.json'));
   const { useAzureMonitor } = distro('@azure/monitor-opentelemetry') as {
-    useAzureMonitor(options: { azureMonitorExporterOptions: { connectionString: string; disableOfflineStorage: boolean }; enableLiveMetrics: boolean }): void;
+    useAzureMonitor(options: {
+      azureMonitorExporterOptions: { connectionString: string; disableOfflineStorage: boolean };
+      enableLiveMetrics: boolean;
+    }): void;
   };
-  useAzureMonitor({ azureMonitorExporterOptions: { connectionString: process.env.APPLICATIONINSIGHTS_CONNECTION_STRING, disableOfflineStorage: true }, enableLiveMetrics: false });
+  useAzureMonitor({
+    azureMonitorExporterOptions: {
+      connectionString: process.env.APPLICATIONINSIGHTS_CONNECTION_STRING,
+      disableOfflineStorage: true,
+    },
+    enableLiveMetrics: false,
+  });
 }

@@ -61,7 +61,8 @@ USE OR OTHER DEALINGS IN THE SOFTWARE.`;
 
 function personName(person: unknown): string | undefined {
   if (typeof person === 'string') return person;
-  if (person && typeof person === 'object' && typeof (person as { name?: unknown }).name === 'string') return (person as { name: string }).name;
+  if (person && typeof person === 'object' && typeof (person as { name?: unknown }).name === 'string')
+    return (person as { name: string }).name;
   return undefined;
 }
 
@@ -69,10 +70,21 @@ export function readBundledPackage(root: string, dir: string): BundledPackage {
   const manifest = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as Record<string, unknown>;
   const name = String(manifest.name);
   const version = String(manifest.version);
-  const license = typeof manifest.license === 'string' ? manifest.license : 'UNKNOWN (package.json declares no licence)';
-  const file = existsSync(join(root, dir)) ? readdirSync(join(root, dir)).sort().find((entry) => LICENSE_FILE.test(entry)) : undefined;
+  const license =
+    typeof manifest.license === 'string' ? manifest.license : 'UNKNOWN (package.json declares no licence)';
+  const file = existsSync(join(root, dir))
+    ? readdirSync(join(root, dir))
+        .sort()
+        .find((entry) => LICENSE_FILE.test(entry))
+    : undefined;
   if (file) {
-    return { name, version, license, licenseText: readFileSync(join(root, dir, file), 'utf8').trim(), licenseSource: `${name}/${file}` };
+    return {
+      name,
+      version,
+      license,
+      licenseText: readFileSync(join(root, dir, file), 'utf8').trim(),
+      licenseSource: `${name}/${file}`,
+    };
   }
   const author = personName(manifest.author);
   if (license === 'MIT' && author) {
@@ -84,7 +96,12 @@ export function readBundledPackage(root: string, dir: string): BundledPackage {
       licenseSource: `the package ships no licence file; its package.json declares MIT with author ${author}, so these are the MIT terms under that name`,
     };
   }
-  return { name, version, license, licenseSource: 'the package ships no licence file; see its package.json and repository' };
+  return {
+    name,
+    version,
+    license,
+    licenseSource: 'the package ships no licence file; see its package.json and repository',
+  };
 }
 
 const RULE = '='.repeat(100);

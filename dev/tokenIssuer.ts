@@ -51,10 +51,21 @@ export class TokenIssuer {
   addKey(options: AddKeyOptions = {}, privateKey?: KeyObject): IssuerKey {
     const pair = privateKey
       ? { privateKey, publicKey: createPublicKey(privateKey) }
-      : generateKeyPairSync('rsa', { modulusLength: options.modulusLength ?? 2048, publicExponent: options.publicExponent ?? 65537 });
+      : generateKeyPairSync('rsa', {
+          modulusLength: options.modulusLength ?? 2048,
+          publicExponent: options.publicExponent ?? 65537,
+        });
     const issuer =
-      options.issuer === null ? undefined : (options.issuer ?? ENTRA_KEY_ISSUER_TEMPLATE.replace('{authority}', this.authorityHost));
-    const key: IssuerKey = { kid: options.kid ?? randomUUID(), privateKey: pair.privateKey, publicKey: pair.publicKey, issuer, entry: options.entry };
+      options.issuer === null
+        ? undefined
+        : (options.issuer ?? ENTRA_KEY_ISSUER_TEMPLATE.replace('{authority}', this.authorityHost));
+    const key: IssuerKey = {
+      kid: options.kid ?? randomUUID(),
+      privateKey: pair.privateKey,
+      publicKey: pair.publicKey,
+      issuer,
+      entry: options.entry,
+    };
     this.published.push(key);
     return key;
   }
@@ -88,7 +99,14 @@ export class TokenIssuer {
 export type JwksBehaviour = 'serve' | 'fail' | 'malformed' | 'empty' | 'reset' | 'hang' | 'drip';
 
 /** Every way the JWKS endpoint can misbehave, for fault tests. */
-export const JWKS_FAULTS = ['fail', 'malformed', 'empty', 'reset', 'hang', 'drip'] as const satisfies readonly JwksBehaviour[];
+export const JWKS_FAULTS = [
+  'fail',
+  'malformed',
+  'empty',
+  'reset',
+  'hang',
+  'drip',
+] as const satisfies readonly JwksBehaviour[];
 
 export interface JwksServer {
   /** e.g. http://127.0.0.1:1234/common/discovery/v2.0/keys */

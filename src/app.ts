@@ -81,16 +81,31 @@ export function createDependencies(config: Config, options: CompositionOptions =
   const jobs = new JobInstances(store, writer, queue, config.jobHeartbeatSeconds);
   const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds);
   const itemTable = createTableClient(config.table, config.itemsTableName, env);
-  const items = new Items(new ItemStore(itemTable, STORAGE_DEADLINE_MS), handlers, new ItemJobPurge(jobTable, writer, STORAGE_DEADLINE_MS));
+  const items = new Items(
+    new ItemStore(itemTable, STORAGE_DEADLINE_MS),
+    handlers,
+    new ItemJobPurge(jobTable, writer, STORAGE_DEADLINE_MS),
+  );
   const endpoints = new EndpointResolver(config.endpointResolutionUrls);
-  const summaries = options.summaries ?? summaryWriterFor(config.telemetry, () => createCredential(config.telemetry.entraAuthentication?.clientId, env), warn);
+  const summaries =
+    options.summaries ??
+    summaryWriterFor(
+      config.telemetry,
+      () => createCredential(config.telemetry.entraAuthentication?.clientId, env),
+      warn,
+    );
   const warmedUp = options.warmUp
     ? new Promise<void>((resolve) => {
         // Right after the module load returns, so the Functions worker can report
         // the app's functions to the host while the two downloads are under way.
         setImmediate(() => {
-          const storage = store.warmUp().catch((error: unknown) => warn(`storage warm-up failed (requests will retry): ${describeError(error)}`));
-          void Promise.all([keys.prefetch(), storage]).then(() => resolve(), () => resolve());
+          const storage = store
+            .warmUp()
+            .catch((error: unknown) => warn(`storage warm-up failed (requests will retry): ${describeError(error)}`));
+          void Promise.all([keys.prefetch(), storage]).then(
+            () => resolve(),
+            () => resolve(),
+          );
         });
       })
     : Promise.resolve();

@@ -96,7 +96,9 @@ export const NO_TABLE_CONNECTION = 'one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n- ${problems.join('\n- ')}`);
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n- ${problems.join('\n- ')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -151,13 +153,22 @@ export function readConfig(env: Env): Config {
   const workloadAudience = settings.required('WORKLOAD_AUDIENCE');
   // An Application ID URI always has a scheme; this catches a client id or a placeholder in its place.
   if (workloadAudience !== '' && !/^[a-z][a-z0-9+.-]*:/i.test(workloadAudience)) {
-    settings.problems.push('WORKLOAD_AUDIENCE must be the Application ID URI, an absolute URI such as api://… or https://…');
+    settings.problems.push(
+      'WORKLOAD_AUDIENCE must be the Application ID URI, an absolute URI such as api://… or https://…',
+    );
   }
 
   const authorityUrl = tryParseUrl(settings.value('ENTRA_AUTHORITY_HOST') ?? DEFAULT_AUTHORITY_HOST);
-  const plainOrigin = authorityUrl && authorityUrl.protocol === 'https:' && authorityUrl.pathname === '/' && !authorityUrl.search && !authorityUrl.hash;
+  const plainOrigin =
+    authorityUrl &&
+    authorityUrl.protocol === 'https:' &&
+    authorityUrl.pathname === '/' &&
+    !authorityUrl.search &&
+    !authorityUrl.hash;
   if (!plainOrigin || authorityUrl.username || authorityUrl.password) {
-    settings.problems.push('ENTRA_AUTHORITY_HOST must be an https URL with no path, e.g. https://login.microsoftonline.com');
+    settings.problems.push(
+      'ENTRA_AUTHORITY_HOST must be an https URL with no path, e.g. https://login.microsoftonline.com',
+    );
   }
   // The origin is the canonical spelling (lower-case host, no default port) that token issuers use.
   const entraAuthorityHost = authorityUrl?.origin ?? DEFAULT_AUTHORITY_HOST;
@@ -166,8 +177,10 @@ export function readConfig(env: Env): Config {
 
   const tableConfig = readTableSettings(settings);
   const itemsTableName = settings.value('ITEMS_TABLE_NAME') ?? DEFAULT_ITEMS_TABLE_NAME;
-  if (!TABLE_NAME.test(itemsTableName)) settings.problems.push('ITEMS_TABLE_NAME must be 3-63 letters or digits, starting with a letter');
-  if (itemsTableName.toLowerCase() === tableConfig.tableName.toLowerCase()) settings.problems.push('ITEMS_TABLE_NAME must differ from JOB_STATE_TABLE_NAME');
+  if (!TABLE_NAME.test(itemsTableName))
+    settings.problems.push('ITEMS_TABLE_NAME must be 3-63 letters or digits, starting with a letter');
+  if (itemsTableName.toLowerCase() === tableConfig.tableName.toLowerCase())
+    settings.problems.push('ITEMS_TABLE_NAME must differ from JOB_STATE_TABLE_NAME');
   const queueConfig = readQueueSettings(settings);
   const jobHeartbeatSeconds = readHeartbeatSeconds(settings);
   const endpointResolutionUrls = readEndpointResolutionUrls(settings);
@@ -200,23 +213,34 @@ export function keyValuePairs(text: string): Map<string, string> {
 function readTelemetrySettings(settings: SettingsReader): TelemetryConfig {
   const summaries = settings.value('SUMMARY_TELEMETRY') ?? 'export';
   if (summaries !== 'export' && summaries !== 'log') settings.problems.push('SUMMARY_TELEMETRY must be export or log');
-  const telemetry: TelemetryConfig = { summaries: summaries === 'log' ? 'log' : 'export', roleName: settings.value('WEBSITE_SITE_NAME') ?? 'fabric-workload-backend' };
+  const telemetry: TelemetryConfig = {
+    summaries: summaries === 'log' ? 'log' : 'export',
+    roleName: settings.value('WEBSITE_SITE_NAME') ?? 'fabric-workload-backend',
+  };
   // Checked even without a connection string: the Functions host reads it too.
   const authentication = settings.value('APPLICATIONINSIGHTS_AUTHENTICATION_STRING');
   if (authentication !== undefined) {
     const auth = keyValuePairs(authentication);
     const clientId = auth.get('clientid');
-    if (auth.get('authorization') !== 'AAD' || (clientId !== undefined && !isGuid(clientId)) || [...auth.keys()].some((name) => name !== 'authorization' && name !== 'clientid')) {
-      settings.problems.push('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be Authorization=AAD or Authorization=AAD;ClientId=<GUID>');
+    if (
+      auth.get('authorization') !== 'AAD' ||
+      (clientId !== undefined && !isGuid(clientId)) ||
+      [...auth.keys()].some((name) => name !== 'authorization' && name !== 'clientid')
+    ) {
+      settings.problems.push(
+        'APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be Authorization=AAD or Authorization=AAD;ClientId=<GUID>',
+      );
     }
     telemetry.entraAuthentication = { clientId: clientId?.toLowerCase() };
   }
   const connectionString = settings.value('APPLICATIONINSIGHTS_CONNECTION_STRING');
   if (connectionString === undefined) return telemetry;
   const parts = keyValuePairs(connectionString);
-  if (!isGuid(parts.get('instrumentationkey'))) settings.problems.push('APPLICATIONINSIGHTS_CONNECTION_STRING must have InstrumentationKey=<GUID>');
+  if (!isGuid(parts.get('instrumentationkey')))
+    settings.problems.push('APPLICATIONINSIGHTS_CONNECTION_STRING must have InstrumentationKey=<GUID>');
   const ingestion = parts.get('ingestionendpoint');
-  if (ingestion !== undefined) settings.checkHttpsOrLoopback('APPLICATIONINSIGHTS_CONNECTION_STRING IngestionEndpoint', ingestion);
+  if (ingestion !== undefined)
+    settings.checkHttpsOrLoopback('APPLICATIONINSIGHTS_CONNECTION_STRING IngestionEndpoint', ingestion);
   telemetry.connectionString = connectionString;
   return telemetry;
 }
@@ -224,7 +248,9 @@ function readTelemetrySettings(settings: SettingsReader): TelemetryConfig {
 function readQueueSettings(settings: SettingsReader): QueueConfig {
   const queueName = settings.value('JOB_QUEUE_NAME') ?? DEFAULT_JOB_QUEUE_NAME;
   if (!QUEUE_NAME.test(queueName)) {
-    settings.problems.push('JOB_QUEUE_NAME must be 3-56 lower-case letters, digits and single hyphens (its poison queue adds "-poison")');
+    settings.problems.push(
+      'JOB_QUEUE_NAME must be 3-56 lower-case letters, digits and single hyphens (its poison queue adds "-poison")',
+    );
   }
   return { queue: readQueueConnection(settings), queueName };
 }
@@ -249,7 +275,9 @@ function readQueueConnection(settings: SettingsReader): QueueConnection {
   }
   const managedIdentityClientId = settings.value(`${JOB_QUEUE_CONNECTION}__clientId`);
   if (managedIdentityClientId !== undefined && !isGuid(managedIdentityClientId)) {
-    settings.problems.push(`${JOB_QUEUE_CONNECTION}__clientId must be a GUID (the client id of a user-assigned managed identity)`);
+    settings.problems.push(
+      `${JOB_QUEUE_CONNECTION}__clientId must be a GUID (the client id of a user-assigned managed identity)`,
+    );
   }
   return { kind: 'serviceUri', serviceUri: serviceUri.replace(/\/+$/, ''), managedIdentityClientId };
 }
@@ -275,7 +303,8 @@ function readEndpointResolutionUrls(settings: SettingsReader): Record<string, st
   } catch {
     parsed = undefined;
   }
-  const problem = 'ENDPOINT_RESOLUTION_URLS must be a JSON object of lower-case region names (or "default") to backend URLs';
+  const problem =
+    'ENDPOINT_RESOLUTION_URLS must be a JSON object of lower-case region names (or "default") to backend URLs';
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     settings.problems.push(problem);
     return {};

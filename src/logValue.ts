@@ -19,9 +19,12 @@ export function forLog(value: unknown, maxLength = 64): string {
     const cut = value.length > maxLength ? `${value.slice(0, maxLength)}…` : value;
     return escapeUnescapedByJson(JSON.stringify(cut));
   }
-  if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean')
+    return String(value);
   if (Array.isArray(value)) {
-    const shown = value.slice(0, 5).map((item) => (typeof item === 'object' && item !== null ? typeof item : forLog(item, maxLength)));
+    const shown = value
+      .slice(0, 5)
+      .map((item) => (typeof item === 'object' && item !== null ? typeof item : forLog(item, maxLength)));
     return `[${shown.join(', ')}${value.length > 5 ? ', …' : ''}]`;
   }
   return typeof value;

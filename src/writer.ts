@@ -7,7 +7,12 @@
  *   await writer.setStatus(itemId, jobInstanceId, 'InProgress');
  *   await writer.setStatus(itemId, jobInstanceId, 'Failed', { errorCode, message, source: 'System' });
  */
-export { createJobStateWriter, JobStateWriter, type JobStateWriterOptions, type NewJobInstance } from './jobs/jobStateWriter';
+export {
+  createJobStateWriter,
+  JobStateWriter,
+  type JobStateWriterOptions,
+  type NewJobInstance,
+} from './jobs/jobStateWriter';
 export { LEGAL_TRANSITIONS, isTerminal } from './jobs/jobTransitions';
 export { listJobInstances, type ListedJob } from './jobs/jobListing';
 export type { JobRecord } from './jobs/jobRow';

@@ -55,10 +55,12 @@ export async function validateEntraAccessToken(
   if (!unverified) return fail('payload', 'payload is not a JSON object');
   const { exp, nbf } = unverified;
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return fail('exp', 'exp is missing or not a finite number');
-  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > exp)) return fail('nbf', 'nbf is not a number or is after exp');
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > exp))
+    return fail('nbf', 'nbf is not a number or is after exp');
 
   const signingKey = await findKey(header.kid);
-  if (!signingKey) return fail('unknownKey', `kid ${forLog(header.kid)} is not in the JWKS, or its entry there is unusable`);
+  if (!signingKey)
+    return fail('unknownKey', `kid ${forLog(header.kid)} is not in the JWKS, or its entry there is unusable`);
 
   let payload: unknown;
   try {
@@ -85,7 +87,11 @@ export async function validateEntraAccessToken(
 
   if (signingKey.issuer !== undefined) {
     const keyIssuer = signingKey.issuer.replace('{tenantid}', tid);
-    if (keyIssuer !== v2Issuer) return fail('keyIssuer', `signing key ${forLog(header.kid)} is for issuer ${forLog(signingKey.issuer, 200)}, not for tenant ${tid}`);
+    if (keyIssuer !== v2Issuer)
+      return fail(
+        'keyIssuer',
+        `signing key ${forLog(header.kid)} is for issuer ${forLog(signingKey.issuer, 200)}, not for tenant ${tid}`,
+      );
   }
 
   const audience = version === '1.0' ? expected.v1Audience : expected.v2Audience;
@@ -117,8 +123,11 @@ function decodeSegment(token: string, index: 0 | 1): Record<string, unknown> | u
  * sends may shape a log line.
  */
 function libraryRejection(error: unknown, skewSeconds: number): [rule: string, reason: string] {
-  if (error instanceof jwt.TokenExpiredError) return ['expired', `expired: exp is more than ${skewSeconds} s before now`];
-  if (error instanceof jwt.NotBeforeError) return ['notYetValid', `not valid yet: nbf is more than ${skewSeconds} s after now`];
-  if (error instanceof jwt.JsonWebTokenError) return ['signature', 'invalid signature, or a JWS that jsonwebtoken cannot read'];
+  if (error instanceof jwt.TokenExpiredError)
+    return ['expired', `expired: exp is more than ${skewSeconds} s before now`];
+  if (error instanceof jwt.NotBeforeError)
+    return ['notYetValid', `not valid yet: nbf is more than ${skewSeconds} s after now`];
+  if (error instanceof jwt.JsonWebTokenError)
+    return ['signature', 'invalid signature, or a JWS that jsonwebtoken cannot read'];
   return ['rejected', 'rejected by jsonwebtoken with an unexpected kind of error'];
 }

@@ -52,7 +52,11 @@ export async function fetchJwks(uri: string, timeoutMs: number): Promise<ParsedJ
     timeoutMs,
   );
   try {
-    const response = await fetch(uri, { signal: controller.signal, redirect: 'error', headers: { accept: 'application/json' } });
+    const response = await fetch(uri, {
+      signal: controller.signal,
+      redirect: 'error',
+      headers: { accept: 'application/json' },
+    });
     if (!response.ok) {
       await response.body?.cancel();
       throw new Error(`JWKS endpoint answered HTTP ${response.status}`);
@@ -126,14 +130,16 @@ export function parseJwks(document: unknown): ParsedJwks {
       continue;
     }
     unusable.count++;
-    if (unusable.examples.length < MAX_REPORTED_ENTRIES) unusable.examples.push(`kid ${forLog(isPlainObject(jwk) ? jwk.kid : undefined)}: ${keyOrReason}`);
+    if (unusable.examples.length < MAX_REPORTED_ENTRIES)
+      unusable.examples.push(`kid ${forLog(isPlainObject(jwk) ? jwk.kid : undefined)}: ${keyOrReason}`);
   }
   return { keys, unusable };
 }
 
 /** One line, bounded whatever the JWKS holds; values from the document go through forLog. */
 export function describeUnusable(unusable: UnusableEntries): string {
-  const more = unusable.count > unusable.examples.length ? `; and ${unusable.count - unusable.examples.length} more` : '';
+  const more =
+    unusable.count > unusable.examples.length ? `; and ${unusable.count - unusable.examples.length} more` : '';
   return `${unusable.count} unusable entr${unusable.count === 1 ? 'y' : 'ies'} skipped: ${unusable.examples.join('; ')}${more}`;
 }
 
@@ -148,11 +154,13 @@ function toSigningKey(jwk: unknown, kidCounts: ReadonlyMap<string, number>): Sig
   if (jwk.use !== undefined && jwk.use !== 'sig') return `use ${forLog(jwk.use)} is not sig`;
   if (jwk.alg !== undefined && jwk.alg !== 'RS256') return `alg ${forLog(jwk.alg)} is not RS256`;
   const { issuer, key_ops: keyOps } = jwk;
-  if (issuer !== undefined && (typeof issuer !== 'string' || issuer === '')) return `issuer ${forLog(issuer)} is present but not a non-empty string`;
+  if (issuer !== undefined && (typeof issuer !== 'string' || issuer === ''))
+    return `issuer ${forLog(issuer)} is present but not a non-empty string`;
   // A published private key signs for anyone who reads the JWKS.
   const secret = PRIVATE_KEY_MEMBERS.find((member) => jwk[member] !== undefined);
   if (secret) return `it carries private key material (${secret})`;
-  if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) return `key_ops ${forLog(keyOps)} does not allow verify`;
+  if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify')))
+    return `key_ops ${forLog(keyOps)} does not allow verify`;
   const key = publicKeyOf(jwk);
   if (typeof key === 'string') return key;
   const weakness = weaknessOf(key);
@@ -174,26 +182,34 @@ function publicKeyOf(jwk: Record<string, unknown>): KeyObject | string {
   if (n === undefined && e === undefined && x5c === undefined) return 'has neither n and e nor x5c';
   let fromModulus: KeyObject | undefined;
   if (n !== undefined || e !== undefined) {
-    if (typeof n !== 'string' || typeof e !== 'string' || !BASE64URL.test(n) || !BASE64URL.test(e)) return 'n and e are not both base64url strings';
+    if (typeof n !== 'string' || typeof e !== 'string' || !BASE64URL.test(n) || !BASE64URL.test(e))
+      return 'n and e are not both base64url strings';
     fromModulus = attempt(() => createPublicKey({ key: { kty: 'RSA', n, e }, format: 'jwk' }));
     if (!fromModulus) return 'n and e are not an RSA public key';
   }
   let fromCertificate: KeyObject | undefined;
   if (x5c !== undefined) {
     const first: unknown = Array.isArray(x5c) ? x5c[0] : undefined;
-    if (typeof first !== 'string' || !BASE64.test(first)) return 'x5c is not an array starting with a base64 certificate';
+    if (typeof first !== 'string' || !BASE64.test(first))
+      return 'x5c is not an array starting with a base64 certificate';
     const certificate = attempt(() => new X509Certificate(Buffer.from(first, 'base64')));
     if (!certificate) return 'x5c[0] is not an X.509 certificate';
     fromCertificate = certificate.publicKey;
     // x5t is the certificate's SHA-1 thumbprint, x5t#S256 its SHA-256 one, both base64url of the DER.
-    for (const [member, algorithm] of [['x5t', 'sha1'], ['x5t#S256', 'sha256']] as const) {
+    for (const [member, algorithm] of [
+      ['x5t', 'sha1'],
+      ['x5t#S256', 'sha256'],
+    ] as const) {
       const thumbprint = jwk[member];
-      if (thumbprint !== undefined && thumbprint !== createHash(algorithm).update(certificate.raw).digest('base64url')) return `${member} is not the thumbprint of x5c[0]`;
+      if (thumbprint !== undefined && thumbprint !== createHash(algorithm).update(certificate.raw).digest('base64url'))
+        return `${member} is not the thumbprint of x5c[0]`;
     }
   }
-  if (fromModulus && fromCertificate && !fromModulus.equals(fromCertificate)) return 'n and e are not the key of the x5c certificate';
+  if (fromModulus && fromCertificate && !fromModulus.equals(fromCertificate))
+    return 'n and e are not the key of the x5c certificate';
   const key = (fromModulus ?? fromCertificate)!;
-  if (key.asymmetricKeyType !== 'rsa') return `the x5c certificate holds a key of type ${forLog(key.asymmetricKeyType)}, not RSA`;
+  if (key.asymmetricKeyType !== 'rsa')
+    return `the x5c certificate holds a key of type ${forLog(key.asymmetricKeyType)}, not RSA`;
   return key;
 }
 

@@ -96,7 +96,10 @@ export class SigningKeyStore {
     }
     if (this.keys.size === 0) {
       const waitMs = Math.max(0, this.nextFetchAllowedAt - this.now());
-      throw new SigningKeysUnavailableError('no signing key is cached and the JWKS could not be fetched', waitMs / 1000);
+      throw new SigningKeysUnavailableError(
+        'no signing key is cached and the JWKS could not be fetched',
+        waitMs / 1000,
+      );
     }
     const known = this.keys.get(kid);
     if (known) return known;
@@ -145,7 +148,10 @@ export class SigningKeyStore {
         this.nextFetchAllowedAt = this.now() + backoff;
       }
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      report(this.options.onFetchFailure, `JWKS fetch from ${this.options.jwksUri} failed (${reason}); ${this.keys.size} cached key(s) kept`);
+      report(
+        this.options.onFetchFailure,
+        `JWKS fetch from ${this.options.jwksUri} failed (${reason}); ${this.keys.size} cached key(s) kept`,
+      );
     }
   }
 

@@ -55,16 +55,24 @@ export class SubjectAndAppAuthenticator {
   async authenticate(headers: AuthHeaders): Promise<AuthenticatedCaller> {
     const clientTenantId = parseClientTenantHeader(headers.clientTenantId);
     const { subjectToken, appToken } = parseSubjectAndAppHeader(headers.authorization);
-    if (subjectToken === '') throw new AuthError('subjectToken.empty', 'subject token is empty, which this endpoint does not allow');
+    if (subjectToken === '')
+      throw new AuthError('subjectToken.empty', 'subject token is empty, which this endpoint does not allow');
 
     const now = this.now();
     // Independent until both are known; a failure of the app token is reported
     // first, as when they were checked one after the other.
-    const [app, subject] = await Promise.allSettled([this.validate(appToken, 'app token', now), this.validate(subjectToken, 'subject token', now)]);
+    const [app, subject] = await Promise.allSettled([
+      this.validate(appToken, 'app token', now),
+      this.validate(subjectToken, 'subject token', now),
+    ]);
     checkAppToken(settled(app), this.options.publisherTenantId);
     checkSubjectToken(settled(subject), settled(app), clientTenantId);
     const { oid } = settled(subject).claims;
-    return { tenantId: settled(subject).tenantId, appId: settled(app).appId, userObjectId: typeof oid === 'string' && oid !== '' ? oid : undefined };
+    return {
+      tenantId: settled(subject).tenantId,
+      appId: settled(app).appId,
+      userObjectId: typeof oid === 'string' && oid !== '' ? oid : undefined,
+    };
   }
 
   /**
@@ -99,25 +107,43 @@ function settled<T>(result: PromiseSettledResult<T>): T {
 
 function checkAppToken(app: EntraAccessToken, publisherTenantId: string): void {
   const { claims } = app;
-  if (claims.idtyp !== 'app') throw new AuthError('appToken.idtyp', `app token: idtyp ${forLog(claims.idtyp)} is not "app"`);
-  if (typeof claims.oid !== 'string' || claims.oid === '') throw new AuthError('appToken.oid', 'app token: oid is missing');
-  if (claims.scp !== undefined) throw new AuthError('appToken.scp', 'app token: has an scp claim, so it is not app-only');
-  if (!FABRIC_APP_IDS.includes(app.appId)) throw new AuthError('appToken.notFabric', `app token: app id ${forLog(app.appId)} is not one of Fabric's`);
+  if (claims.idtyp !== 'app')
+    throw new AuthError('appToken.idtyp', `app token: idtyp ${forLog(claims.idtyp)} is not "app"`);
+  if (typeof claims.oid !== 'string' || claims.oid === '')
+    throw new AuthError('appToken.oid', 'app token: oid is missing');
+  if (claims.scp !== undefined)
+    throw new AuthError('appToken.scp', 'app token: has an scp claim, so it is not app-only');
+  if (!FABRIC_APP_IDS.includes(app.appId))
+    throw new AuthError('appToken.notFabric', `app token: app id ${forLog(app.appId)} is not one of Fabric's`);
   if (app.tenantId !== publisherTenantId) {
-    throw new AuthError('appToken.publisherTenant', `app token: tid ${app.tenantId} is not the publisher tenant ${publisherTenantId}`);
+    throw new AuthError(
+      'appToken.publisherTenant',
+      `app token: tid ${app.tenantId} is not the publisher tenant ${publisherTenantId}`,
+    );
   }
 }
 
 /** `clientTenantId` undefined: the call carries no tenant header to compare with. */
 function checkSubjectToken(subject: EntraAccessToken, app: EntraAccessToken, clientTenantId: string | undefined): void {
   const { claims } = subject;
-  if (claims.idtyp !== undefined) throw new AuthError('subjectToken.idtyp', `subject token: has idtyp ${forLog(claims.idtyp)}, so it is not delegated`);
+  if (claims.idtyp !== undefined)
+    throw new AuthError(
+      'subjectToken.idtyp',
+      `subject token: has idtyp ${forLog(claims.idtyp)}, so it is not delegated`,
+    );
   const scopes = typeof claims.scp === 'string' ? claims.scp.split(' ') : [];
-  if (!scopes.includes(REQUIRED_SUBJECT_SCOPE)) throw new AuthError('subjectToken.scope', `subject token: scp does not contain ${REQUIRED_SUBJECT_SCOPE}`);
+  if (!scopes.includes(REQUIRED_SUBJECT_SCOPE))
+    throw new AuthError('subjectToken.scope', `subject token: scp does not contain ${REQUIRED_SUBJECT_SCOPE}`);
   if (subject.appId !== app.appId) {
-    throw new AuthError('subjectToken.appId', `subject token: app id ${forLog(subject.appId)} differs from the app token's ${forLog(app.appId)}`);
+    throw new AuthError(
+      'subjectToken.appId',
+      `subject token: app id ${forLog(subject.appId)} differs from the app token's ${forLog(app.appId)}`,
+    );
   }
   if (clientTenantId !== undefined && subject.tenantId !== clientTenantId) {
-    throw new AuthError('subjectToken.tenantHeader', `subject token: tid ${subject.tenantId} is not x-ms-client-tenant-id ${clientTenantId}`);
+    throw new AuthError(
+      'subjectToken.tenantHeader',
+      `subject token: tid ${subject.tenantId} is not x-ms-client-tenant-id ${clientTenantId}`,
+    );
   }
 }

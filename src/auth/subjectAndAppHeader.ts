@@ -26,7 +26,10 @@ const COMPACT_JWS = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 export function parseSubjectAndAppHeader(value: string | null): SubjectAndAppTokens {
   if (value === null || value === '') throw new AuthError('authorization.missing', 'Authorization header is missing');
   if (value.length > MAX_AUTHORIZATION_LENGTH) {
-    throw new AuthError('authorization.tooLong', `Authorization header is ${value.length} characters long, over the limit of ${MAX_AUTHORIZATION_LENGTH}`);
+    throw new AuthError(
+      'authorization.tooLong',
+      `Authorization header is ${value.length} characters long, over the limit of ${MAX_AUTHORIZATION_LENGTH}`,
+    );
   }
   const match = HEADER.exec(value);
   if (!match) {
@@ -39,15 +42,18 @@ export function parseSubjectAndAppHeader(value: string | null): SubjectAndAppTok
     );
   }
   const [, subjectToken, appToken] = match;
-  if (subjectToken !== '' && !COMPACT_JWS.test(subjectToken)) throw new AuthError('subjectToken.notJws', 'subject token is not a compact JWS');
+  if (subjectToken !== '' && !COMPACT_JWS.test(subjectToken))
+    throw new AuthError('subjectToken.notJws', 'subject token is not a compact JWS');
   if (!COMPACT_JWS.test(appToken)) throw new AuthError('appToken.notJws', 'app token is not a compact JWS');
   return { subjectToken, appToken };
 }
 
 /** `x-ms-client-tenant-id`: exactly one GUID, returned lowercase. */
 export function parseClientTenantHeader(value: string | null): string {
-  if (value === null || value === '') throw new AuthError('tenantHeader.missing', 'x-ms-client-tenant-id header is missing');
-  if (value.includes(',')) throw new AuthError('tenantHeader.multiple', 'x-ms-client-tenant-id header has more than one value');
+  if (value === null || value === '')
+    throw new AuthError('tenantHeader.missing', 'x-ms-client-tenant-id header is missing');
+  if (value.includes(','))
+    throw new AuthError('tenantHeader.multiple', 'x-ms-client-tenant-id header has more than one value');
   if (!isGuid(value)) throw new AuthError('tenantHeader.notGuid', 'x-ms-client-tenant-id header is not a GUID');
   return value.toLowerCase();
 }

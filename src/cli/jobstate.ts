@@ -94,10 +94,13 @@ const COMMANDS: Record<string, Command> = {
       const jobInstanceId = required(v, 'instance');
       const errorDetails = errorDetailsFrom(v);
       // The writer's own messages speak of ErrorDetails; here they are options.
-      if (target === 'Failed' && !errorDetails) throw new InvalidJobInputError('Failed needs --error-code and --error-message');
-      if (target !== 'Failed' && errorDetails) throw new InvalidJobInputError(`only Failed takes --error-code and --error-message, not ${forLog(target)}`);
+      if (target === 'Failed' && !errorDetails)
+        throw new InvalidJobInputError('Failed needs --error-code and --error-message');
+      if (target !== 'Failed' && errorDetails)
+        throw new InvalidJobInputError(`only Failed takes --error-code and --error-message, not ${forLog(target)}`);
       checkStatusChange(itemId, jobInstanceId, target, errorDetails);
-      return (table) => new JobStateWriter(table).setStatus(itemId, jobInstanceId, target as JobInstanceStatus, errorDetails);
+      return (table) =>
+        new JobStateWriter(table).setStatus(itemId, jobInstanceId, target as JobInstanceStatus, errorDetails);
     },
   },
   show: {
@@ -117,7 +120,11 @@ const COMMANDS: Record<string, Command> = {
   },
   list: {
     usage: 'Usage: jobstate list --item <item id> [--limit <1-100, default 20>]',
-    options: { item: { type: 'string' }, limit: { type: 'string', default: '20' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      item: { type: 'string' },
+      limit: { type: 'string', default: '20' },
+      help: { type: 'boolean', short: 'h' },
+    },
     prepare: (v) => {
       const itemId = guid(v, 'item');
       const limit = Number(v.limit);
@@ -145,7 +152,8 @@ function errorDetailsFrom(v: Values): ErrorDetails | undefined {
   if (code === undefined && message === undefined && !v.permanent) return undefined;
   if (!code || !message) throw new InvalidJobInputError('--error-code and --error-message go together');
   const source = v['error-source'] as string;
-  if (!(ERROR_SOURCES as readonly string[]).includes(source)) throw new InvalidJobInputError(`--error-source must be one of ${ERROR_SOURCES.join(', ')}`);
+  if (!(ERROR_SOURCES as readonly string[]).includes(source))
+    throw new InvalidJobInputError(`--error-source must be one of ${ERROR_SOURCES.join(', ')}`);
   return { errorCode: code, message, source: source as ErrorSource, isPermanent: Boolean(v.permanent) };
 }
 
@@ -181,7 +189,8 @@ function describe(error: unknown, cwd: string): { message: string; exitCode: num
   if (error instanceof ConfigError) return { message: describeSettingsProblems(error, cwd), exitCode: 2 };
   if (error instanceof JobStateWriteError) return { message: error.message, exitCode: 1 };
   if (error instanceof FabricError) return { message: error.logDetail ?? error.message, exitCode: 1 };
-  if (statusCodeOf(error) !== undefined || (error as Error)?.name === 'RestError') return { message: `storage: ${describeStorageError(error)}`, exitCode: 1 };
+  if (statusCodeOf(error) !== undefined || (error as Error)?.name === 'RestError')
+    return { message: `storage: ${describeStorageError(error)}`, exitCode: 1 };
   // Anything else (a credential error, say) can run to many lines: the first says what happened.
   return { message: (error instanceof Error ? error.message : String(error)).split('\n', 1)[0], exitCode: 1 };
 }

@@ -24,7 +24,8 @@ export class EndpointResolver {
       if (region === undefined) continue;
       const key = normaliseRegion(region);
       // Own properties only: a region named "constructor" or "__proto__" is just an unknown region.
-      if (key !== 'default' && Object.hasOwn(this.urls, key)) return { url: this.urls[key], ttlInMinutes: RESOLUTION_TTL_MINUTES, matched: key };
+      if (key !== 'default' && Object.hasOwn(this.urls, key))
+        return { url: this.urls[key], ttlInMinutes: RESOLUTION_TTL_MINUTES, matched: key };
     }
     const fallback = Object.hasOwn(this.urls, 'default') ? this.urls.default : undefined;
     if (fallback === undefined) {

@@ -51,7 +51,12 @@ export function isJobInstanceStatus(value: unknown): value is JobInstanceStatus 
 export function errorDetailsProblems(value: unknown): string[] {
   const problems: string[] = [];
   if (!isPlainObject(value)) return ['ErrorDetails is not an object'];
-  checkKnownKeys(value, ['errorCode', 'message', 'messageParameters', 'source', 'isPermanent', 'moreDetails'], 'ErrorDetails', problems);
+  checkKnownKeys(
+    value,
+    ['errorCode', 'message', 'messageParameters', 'source', 'isPermanent', 'moreDetails'],
+    'ErrorDetails',
+    problems,
+  );
   checkBasicInformation(value, 'ErrorDetails', problems);
   if (!(ERROR_SOURCES as readonly unknown[]).includes(value.source)) {
     problems.push(`ErrorDetails.source must be one of ${ERROR_SOURCES.join(', ')}`);
@@ -63,7 +68,9 @@ export function errorDetailsProblems(value: unknown): string[] {
     if (!Array.isArray(value.moreDetails)) {
       problems.push('ErrorDetails.moreDetails must be an array');
     } else {
-      value.moreDetails.forEach((item, i) => checkExtendedInformation(item, `ErrorDetails.moreDetails[${i}]`, problems));
+      value.moreDetails.forEach((item, i) =>
+        checkExtendedInformation(item, `ErrorDetails.moreDetails[${i}]`, problems),
+      );
     }
   }
   return problems;

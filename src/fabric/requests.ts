@@ -22,7 +22,9 @@ export function parseCreateItemJobInstanceRequest(body: unknown): CreateItemJobI
   const { invokeType } = request;
   if (invokeType === undefined) throw new InvalidRequestBodyError('invokeType is required');
   if (typeof invokeType !== 'string' || !INVOKE_TYPE.test(invokeType)) {
-    throw new InvalidRequestBodyError('invokeType must be a word of 1 to 64 letters and digits, such as Manual or Scheduled');
+    throw new InvalidRequestBodyError(
+      'invokeType must be a word of 1 to 64 letters and digits, such as Manual or Scheduled',
+    );
   }
   return { invokeType, creationPayload: payloadText(request.creationPayload, 'creationPayload') };
 }
@@ -36,7 +38,9 @@ export function payloadText(value: unknown, name: string): string {
   if (!isPlainObject(value)) throw new InvalidRequestBodyError(`${name} must be a JSON object`);
   const text = JSON.stringify(value);
   if (text.length > MAX_STRING_PROPERTY_LENGTH) {
-    throw new InvalidRequestBodyError(`${name} is ${text.length} characters as JSON; at most ${MAX_STRING_PROPERTY_LENGTH} can be stored`);
+    throw new InvalidRequestBodyError(
+      `${name} is ${text.length} characters as JSON; at most ${MAX_STRING_PROPERTY_LENGTH} can be stored`,
+    );
   }
   return text;
 }
@@ -64,7 +68,10 @@ export function parseCreateItemRequest(body: unknown): CreateItemRequest {
   const request = body as Record<string, unknown>;
   const displayName = displayNameOf(request.displayName);
   if (displayName === undefined) throw new InvalidRequestBodyError('displayName is required');
-  const parsed: CreateItemRequest = { displayName, creationPayload: payloadText(request.creationPayload, 'creationPayload') };
+  const parsed: CreateItemRequest = {
+    displayName,
+    creationPayload: payloadText(request.creationPayload, 'creationPayload'),
+  };
   const description = descriptionOf(request.description);
   if (description !== undefined) parsed.description = description;
   return parsed;
@@ -78,26 +85,34 @@ export function parseUpdateItemRequest(body: unknown): UpdateItemRequest {
   if (displayName !== undefined) parsed.displayName = displayName;
   const description = descriptionOf(request.description);
   if (description !== undefined) parsed.description = description;
-  if (request.updatePayload !== undefined && request.updatePayload !== null) parsed.updatePayload = payloadText(request.updatePayload, 'updatePayload');
+  if (request.updatePayload !== undefined && request.updatePayload !== null)
+    parsed.updatePayload = payloadText(request.updatePayload, 'updatePayload');
   return parsed;
 }
 
 function displayNameOf(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new InvalidRequestBodyError('displayName must be a string');
-  if (value.length > MAX_DISPLAY_NAME_LENGTH) throw new InvalidRequestBodyError(`displayName is longer than ${MAX_DISPLAY_NAME_LENGTH} characters`);
+  if (value.length > MAX_DISPLAY_NAME_LENGTH)
+    throw new InvalidRequestBodyError(`displayName is longer than ${MAX_DISPLAY_NAME_LENGTH} characters`);
   return value;
 }
 
 function descriptionOf(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new InvalidRequestBodyError('description must be a string');
-  if (value.length > MAX_STRING_PROPERTY_LENGTH) throw new InvalidRequestBodyError(`description is longer than ${MAX_STRING_PROPERTY_LENGTH} characters`);
+  if (value.length > MAX_STRING_PROPERTY_LENGTH)
+    throw new InvalidRequestBodyError(`description is longer than ${MAX_STRING_PROPERTY_LENGTH} characters`);
   return value;
 }
 
 /** The contract's EndpointResolutionContextPropertyName. */
-export const ENDPOINT_RESOLUTION_CONTEXT_NAMES = ['EndpointName', 'TenantRegion', 'WorkspaceRegion', 'TenantId'] as const;
+export const ENDPOINT_RESOLUTION_CONTEXT_NAMES = [
+  'EndpointName',
+  'TenantRegion',
+  'WorkspaceRegion',
+  'TenantId',
+] as const;
 export type EndpointResolutionContextName = (typeof ENDPOINT_RESOLUTION_CONTEXT_NAMES)[number];
 /** Fabric sends one property per name it knows; more than this is not a context. */
 const MAX_CONTEXT_PROPERTIES = 16;
@@ -109,17 +124,24 @@ export type EndpointResolutionContext = Partial<Record<EndpointResolutionContext
 export function parseEndpointResolutionRequest(body: unknown): EndpointResolutionContext {
   const { context } = body as Record<string, unknown>;
   if (context === undefined || context === null) throw new InvalidRequestBodyError('context is required');
-  if (!Array.isArray(context)) throw new InvalidRequestBodyError('context must be an array of { "name", "value" } objects');
-  if (context.length > MAX_CONTEXT_PROPERTIES) throw new InvalidRequestBodyError(`context has more than ${MAX_CONTEXT_PROPERTIES} properties`);
+  if (!Array.isArray(context))
+    throw new InvalidRequestBodyError('context must be an array of { "name", "value" } objects');
+  if (context.length > MAX_CONTEXT_PROPERTIES)
+    throw new InvalidRequestBodyError(`context has more than ${MAX_CONTEXT_PROPERTIES} properties`);
   const parsed: EndpointResolutionContext = {};
   context.forEach((property: unknown, i) => {
-    if (!isPlainObject(property)) throw new InvalidRequestBodyError(`context[${i}] must be an object with name and value`);
+    if (!isPlainObject(property))
+      throw new InvalidRequestBodyError(`context[${i}] must be an object with name and value`);
     const { name, value } = property;
     if (typeof name !== 'string' || !(ENDPOINT_RESOLUTION_CONTEXT_NAMES as readonly string[]).includes(name)) {
-      throw new InvalidRequestBodyError(`context[${i}].name must be one of ${ENDPOINT_RESOLUTION_CONTEXT_NAMES.join(', ')}`);
+      throw new InvalidRequestBodyError(
+        `context[${i}].name must be one of ${ENDPOINT_RESOLUTION_CONTEXT_NAMES.join(', ')}`,
+      );
     }
     if (typeof value !== 'string' || value.length > MAX_CONTEXT_VALUE_LENGTH) {
-      throw new InvalidRequestBodyError(`context[${i}].value must be a string of at most ${MAX_CONTEXT_VALUE_LENGTH} characters`);
+      throw new InvalidRequestBodyError(
+        `context[${i}].value must be a string of at most ${MAX_CONTEXT_VALUE_LENGTH} characters`,
+      );
     }
     const key = name as EndpointResolutionContextName;
     if (parsed[key] !== undefined) throw new InvalidRequestBodyError(`context names ${name} more than once`);

@@ -9,5 +9,6 @@ export const cancelItemJobInstance = ({ jobs }: AppServices): Operation<JobPath>
   method: 'POST',
   route: `${JOB_INSTANCE_ROUTE}/cancel`,
   parsePath: parseJobPath,
-  run: async ({ path, caller, log }) => jobStateResponse(await jobs.cancel({ ...path, tenantId: caller.tenantId }, log)),
+  run: async ({ path, caller, log }) =>
+    jobStateResponse(await jobs.cancel({ ...path, tenantId: caller.tenantId }, log)),
 });

@@ -33,7 +33,12 @@ export const QUEUE_FUNCTIONS = [runJob, failPoisonedJob] as const;
 export function createRoutes(services: AppServices): RouteDefinition[] {
   return OPERATIONS.map((declare) => {
     const operation = declare(services) as Operation<unknown, unknown, AuthenticatedApp>;
-    return { name: operation.name, methods: [operation.method], route: operation.route, handler: toHttpHandler(operation, services.authenticator, services.summaries) };
+    return {
+      name: operation.name,
+      methods: [operation.method],
+      route: operation.route,
+      handler: toHttpHandler(operation, services.authenticator, services.summaries),
+    };
   });
 }
 

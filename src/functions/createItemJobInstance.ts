@@ -5,7 +5,11 @@ import { JOB_INSTANCE_ROUTE, parseJobPath, type JobPath } from '../http/jobPath'
 import type { Operation } from '../http/operation';
 
 /** Fabric schedules a job: one row, one message, 202. The runner does the work. */
-export const createItemJobInstance = ({ jobs, handlers, items }: AppServices): Operation<JobPath, CreateItemJobInstanceRequest> => ({
+export const createItemJobInstance = ({
+  jobs,
+  handlers,
+  items,
+}: AppServices): Operation<JobPath, CreateItemJobInstanceRequest> => ({
   name: 'Jobs_CreateItemJobInstance',
   method: 'POST',
   route: JOB_INSTANCE_ROUTE,

@@ -9,5 +9,6 @@ export const getItemPayload = ({ items }: AppServices): Operation<ItemPath> => (
   method: 'GET',
   route: `${ITEM_ROUTE}/payload`,
   parsePath: parseItemPath,
-  run: async ({ path, caller, log }) => jsonResponse({ itemPayload: await items.payload({ ...path, tenantId: caller.tenantId }, log) }),
+  run: async ({ path, caller, log }) =>
+    jsonResponse({ itemPayload: await items.payload({ ...path, tenantId: caller.tenantId }, log) }),
 });

@@ -6,7 +6,9 @@ import type { Operation } from '../http/operation';
 import { forLog } from '../logValue';
 
 /** Fabric asks which backend URL serves a tenant or workspace; the answer comes from ENDPOINT_RESOLUTION_URLS. */
-export const resolveEndpoint = ({ endpoints }: AppServices): Operation<undefined, EndpointResolutionContext, AuthenticatedApp> => ({
+export const resolveEndpoint = ({
+  endpoints,
+}: AppServices): Operation<undefined, EndpointResolutionContext, AuthenticatedApp> => ({
   name: 'EndpointResolution_Resolve',
   method: 'POST',
   route: 'resolve-api-path-placeholder',
@@ -15,7 +17,9 @@ export const resolveEndpoint = ({ endpoints }: AppServices): Operation<undefined
   parseBody: parseEndpointResolutionRequest,
   run: async ({ body, log }) => {
     const { url, ttlInMinutes, matched } = endpoints.resolve(body);
-    log.info(`resolved workspace region ${forLog(body.WorkspaceRegion)}, tenant region ${forLog(body.TenantRegion)} by ${matched}`);
+    log.info(
+      `resolved workspace region ${forLog(body.WorkspaceRegion)}, tenant region ${forLog(body.TenantRegion)} by ${matched}`,
+    );
     return jsonResponse({ url, ttlInMinutes });
   },
 });

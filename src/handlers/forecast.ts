@@ -13,7 +13,10 @@ const STEP_MS = 250;
 export const calculateForecast: JobHandler = async (job, { signal, log }) => {
   const { durationSeconds = DEFAULT_DURATION_SECONDS, failWith } = job.creationPayload;
   if (typeof durationSeconds !== 'number' || !(durationSeconds >= 0 && durationSeconds <= MAX_DURATION_SECONDS)) {
-    throw new JobFailure({ errorCode: 'InvalidCreationPayload', message: `durationSeconds must be a number from 0 to ${MAX_DURATION_SECONDS}.` });
+    throw new JobFailure({
+      errorCode: 'InvalidCreationPayload',
+      message: `durationSeconds must be a number from 0 to ${MAX_DURATION_SECONDS}.`,
+    });
   }
   log.info(`forecasting for ${durationSeconds} s`);
   const end = Date.now() + durationSeconds * 1000;
@@ -27,7 +30,10 @@ export const calculateForecast: JobHandler = async (job, { signal, log }) => {
   if (failWith !== undefined) {
     const { errorCode, message } = (failWith ?? {}) as Record<string, unknown>;
     if (typeof errorCode !== 'string' || typeof message !== 'string' || errorCode === '') {
-      throw new JobFailure({ errorCode: 'InvalidCreationPayload', message: 'failWith must be { "errorCode": "…", "message": "…" }.' });
+      throw new JobFailure({
+        errorCode: 'InvalidCreationPayload',
+        message: 'failWith must be { "errorCode": "…", "message": "…" }.',
+      });
     }
     throw new JobFailure({ errorCode, message });
   }

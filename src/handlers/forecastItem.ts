@@ -16,7 +16,14 @@ export const forecastItem: ItemHandler = {
 
 function checkHorizon({ horizonMonths }: Record<string, unknown>): void {
   if (horizonMonths === undefined) return;
-  if (!Number.isInteger(horizonMonths) || (horizonMonths as number) < 1 || (horizonMonths as number) > MAX_HORIZON_MONTHS) {
-    throw new ItemPayloadError('InvalidForecastHorizon', `horizonMonths must be a whole number from 1 to ${MAX_HORIZON_MONTHS}.`);
+  if (
+    !Number.isInteger(horizonMonths) ||
+    (horizonMonths as number) < 1 ||
+    (horizonMonths as number) > MAX_HORIZON_MONTHS
+  ) {
+    throw new ItemPayloadError(
+      'InvalidForecastHorizon',
+      `horizonMonths must be a whole number from 1 to ${MAX_HORIZON_MONTHS}.`,
+    );
   }
 }

@@ -61,6 +61,11 @@ export class JobFailure extends Error {
   constructor(details: JobFailureDetails) {
     super(details.message);
     this.name = 'JobFailure';
-    this.details = { errorCode: details.errorCode, message: details.message, source: details.source ?? 'User', isPermanent: details.isPermanent ?? true };
+    this.details = {
+      errorCode: details.errorCode,
+      message: details.message,
+      source: details.source ?? 'User',
+      isPermanent: details.isPermanent ?? true,
+    };
   }
 }

@@ -64,7 +64,8 @@ export function toHttpHandler<Path, Body, Caller extends AuthenticatedApp>(
     const correlation = readCorrelation(request.headers);
     const summary: SummaryFields = { operation: operation.name };
     const log = createRequestLog(context, correlation, summary, summaries);
-    if (!correlation.activityId || !correlation.requestId) log.info('request has no usable ActivityId or RequestId header');
+    if (!correlation.activityId || !correlation.requestId)
+      log.info('request has no usable ActivityId or RequestId header');
     let response: HttpResponseInit;
     try {
       const path = operation.parsePath(request.params);
@@ -73,7 +74,10 @@ export function toHttpHandler<Path, Body, Caller extends AuthenticatedApp>(
       const caller = (
         operation.auth === 'appOnly'
           ? await authenticator.authenticateApp(authorization)
-          : await authenticator.authenticate({ authorization, clientTenantId: request.headers.get('x-ms-client-tenant-id') })
+          : await authenticator.authenticate({
+              authorization,
+              clientTenantId: request.headers.get('x-ms-client-tenant-id'),
+            })
       ) as Caller;
       if ('tenantId' in caller) summary.tenantId = (caller as AuthenticatedApp & { tenantId: string }).tenantId;
       const body = (operation.parseBody ? operation.parseBody(await readJsonBody(request)) : undefined) as Body;
@@ -123,7 +127,11 @@ function pathFields(path: unknown): SummaryFields {
 /** The answer's errorCode, the failed authentication rule, and on a 401 the tenant the request claimed (when it is a GUID). */
 function failureFields(error: unknown, claimedTenant: string | null): SummaryFields {
   if (error instanceof AuthError) {
-    return { errorCode: error.errorCode, authRule: error.rule, tenantId: isGuid(claimedTenant) ? claimedTenant.toLowerCase() : undefined };
+    return {
+      errorCode: error.errorCode,
+      authRule: error.rule,
+      tenantId: isGuid(claimedTenant) ? claimedTenant.toLowerCase() : undefined,
+    };
   }
   return { errorCode: error instanceof FabricError ? error.errorCode : 'InternalError' };
 }

@@ -29,8 +29,10 @@ export async function readJsonBody(request: HttpRequest, maxBytes = MAX_BODY_BYT
   } catch {
     throw new InvalidRequestBodyError('it is not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidRequestBodyError('it is not a JSON object');
-  if (depthExceeds(value, MAX_JSON_DEPTH)) throw new InvalidRequestBodyError(`it is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InvalidRequestBodyError('it is not a JSON object');
+  if (depthExceeds(value, MAX_JSON_DEPTH))
+    throw new InvalidRequestBodyError(`it is nested deeper than ${MAX_JSON_DEPTH} levels`);
   return value;
 }
 

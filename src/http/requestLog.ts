@@ -41,7 +41,12 @@ export function readCorrelation(headers: HeaderSource): Correlation {
  * invocation context. `summary` is the request's summary in the making: the
  * pipeline writes it once the answer is known, with what `annotate` added.
  */
-export function createRequestLog(context: InvocationContext, correlation: Correlation, summary: SummaryFields, summaries: SummaryWriter): RequestLog {
+export function createRequestLog(
+  context: InvocationContext,
+  correlation: Correlation,
+  summary: SummaryFields,
+  summaries: SummaryWriter,
+): RequestLog {
   const suffix = ` [ActivityId=${correlation.activityId ?? '(none)'} RequestId=${correlation.requestId ?? '(none)'}]`;
   return {
     info: (message) => context.info(message + suffix),
@@ -49,7 +54,12 @@ export function createRequestLog(context: InvocationContext, correlation: Correl
     error: (message) => context.error(message + suffix),
     annotate: (fields) => Object.assign(summary, fields),
     transition: (fields) =>
-      summaries.write(context, 'JobTransition', { operation: summary.operation, activityId: correlation.activityId, requestId: correlation.requestId, ...fields }),
+      summaries.write(context, 'JobTransition', {
+        operation: summary.operation,
+        activityId: correlation.activityId,
+        requestId: correlation.requestId,
+        ...fields,
+      }),
   };
 }
 
@@ -67,7 +77,11 @@ export interface RunnerLog extends LineLog {
 }
 
 /** A job runner's lines carry the job's ids, the way a request's carry its correlation ids. */
-export function createJobLog(context: InvocationContext, job: { itemId: string; jobInstanceId: string }, summaries: SummaryWriter): RunnerLog {
+export function createJobLog(
+  context: InvocationContext,
+  job: { itemId: string; jobInstanceId: string },
+  summaries: SummaryWriter,
+): RunnerLog {
   const prefix = `job ${job.itemId}/${job.jobInstanceId}: `;
   return {
     info: (message) => context.info(prefix + message),

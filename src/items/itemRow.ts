@@ -57,7 +57,11 @@ export function itemRowOf(entity: Record<string, unknown>, owner: ItemOwner): bo
     const value = entity[column];
     return typeof value === 'string' && value.toLowerCase() === expected.toLowerCase();
   };
-  return same(ITEM_COLUMNS.tenantId, owner.tenantId) && same(ITEM_COLUMNS.workspaceId, owner.workspaceId) && same(ITEM_COLUMNS.itemType, owner.itemType);
+  return (
+    same(ITEM_COLUMNS.tenantId, owner.tenantId) &&
+    same(ITEM_COLUMNS.workspaceId, owner.workspaceId) &&
+    same(ITEM_COLUMNS.itemType, owner.itemType)
+  );
 }
 
 /** Parses the caller's row; throws InvalidItemRecordError naming every problem. */
@@ -76,10 +80,13 @@ export function parseItemRow(entity: Record<string, unknown>): ItemRecord {
   const displayName = text(ITEM_COLUMNS.displayName) ?? '';
   const description = text(ITEM_COLUMNS.description, true);
   const payload = text(ITEM_COLUMNS.payload) ?? '{}';
-  if (!isGuid(itemId) || !isGuid(tenantId) || !isGuid(workspaceId)) problems.push('a key or owner column is not a GUID');
+  if (!isGuid(itemId) || !isGuid(tenantId) || !isGuid(workspaceId))
+    problems.push('a key or owner column is not a GUID');
   if (!isJsonObjectText(payload)) problems.push(`${ITEM_COLUMNS.payload} is not the JSON text of an object`);
   if (problems.length > 0) {
-    throw new InvalidItemRecordError(`item row PartitionKey=${forLog(entity[ITEM_COLUMNS.partitionKey])} is invalid: ${problems.join('; ')}`);
+    throw new InvalidItemRecordError(
+      `item row PartitionKey=${forLog(entity[ITEM_COLUMNS.partitionKey])} is invalid: ${problems.join('; ')}`,
+    );
   }
   const record: ItemRecord = { itemId, tenantId, workspaceId, itemType, displayName, payload };
   if (description !== undefined) record.description = description;

@@ -5,7 +5,8 @@ import { describeStorageError, isEntityNotFound, statusCodeOf } from '../jobs/st
 import { ITEM_ROW_KEY, itemRowOf, parseItemRow, toItemEntity, type ItemRecord } from './itemRow';
 
 /** `none`: no row; `foreign`: another owner's row, answered exactly like none. */
-export type ItemLookup = { found: 'none' } | { found: 'foreign' } | { found: 'record'; record: ItemRecord; etag: string };
+export type ItemLookup =
+  { found: 'none' } | { found: 'foreign' } | { found: 'record'; record: ItemRecord; etag: string };
 
 /**
  * The Items table: one point read, insert, ETag-conditional replace or
@@ -37,18 +38,20 @@ export class ItemStore {
   }
 
   private async readEntity(itemId: string): Promise<(Record<string, unknown> & { etag?: string }) | undefined> {
-    return this.call(`point read of item ${itemId}`, [404], (abortSignal) => this.table.getEntity(itemId, ITEM_ROW_KEY, { abortSignal })).catch(
-      (error: unknown) => {
-        if (isEntityNotFound(error)) return undefined;
-        throw error;
-      },
-    );
+    return this.call(`point read of item ${itemId}`, [404], (abortSignal) =>
+      this.table.getEntity(itemId, ITEM_ROW_KEY, { abortSignal }),
+    ).catch((error: unknown) => {
+      if (isEntityNotFound(error)) return undefined;
+      throw error;
+    });
   }
 
   /** Inserts the row; false when a row with this item id exists (never overwritten). */
   async insert(record: ItemRecord): Promise<boolean> {
     try {
-      await this.call(`insert of item ${record.itemId}`, [409], (abortSignal) => this.table.createEntity(toItemEntity(record), { abortSignal }));
+      await this.call(`insert of item ${record.itemId}`, [409], (abortSignal) =>
+        this.table.createEntity(toItemEntity(record), { abortSignal }),
+      );
       return true;
     } catch (error) {
       if (statusCodeOf(error) === 409) return false;
@@ -72,11 +75,11 @@ export class ItemStore {
 
   /** Deletes the row whatever its ETag; a row already gone is fine. */
   async delete(itemId: string): Promise<void> {
-    await this.call(`delete of item ${itemId}`, [404], (abortSignal) => this.table.deleteEntity(itemId, ITEM_ROW_KEY, { abortSignal })).catch(
-      (error: unknown) => {
-        if (!isEntityNotFound(error)) throw error;
-      },
-    );
+    await this.call(`delete of item ${itemId}`, [404], (abortSignal) =>
+      this.table.deleteEntity(itemId, ITEM_ROW_KEY, { abortSignal }),
+    ).catch((error: unknown) => {
+      if (!isEntityNotFound(error)) throw error;
+    });
   }
 
   /** One storage call; anything but the `expected` answers (a 404 only when it is the entity's) is a StorageUnavailableError. */
@@ -85,7 +88,8 @@ export class ItemStore {
       return await call(AbortSignal.timeout(this.deadlineMs));
     } catch (error) {
       const status = statusCodeOf(error);
-      if (status !== undefined && expected.includes(status) && !(status === 404 && !isEntityNotFound(error))) throw error;
+      if (status !== undefined && expected.includes(status) && !(status === 404 && !isEntityNotFound(error)))
+        throw error;
       throw new StorageUnavailableError(`${what} in ${this.table.tableName} failed: ${describeStorageError(error)}`);
     }
   }

@@ -50,7 +50,8 @@ export class Items {
   async update(address: ItemAddress, request: UpdateItemRequest, log: RequestLog): Promise<void> {
     const handler = this.handlerOf(address.itemType);
     let current = await this.readOwned(address, log);
-    if (request.updatePayload !== undefined) await handler.validateUpdate?.(JSON.parse(request.updatePayload), toItem(current.record));
+    if (request.updatePayload !== undefined)
+      await handler.validateUpdate?.(JSON.parse(request.updatePayload), toItem(current.record));
     for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt++) {
       const next: ItemRecord = { ...current.record };
       if (request.displayName !== undefined) next.displayName = request.displayName;
@@ -89,7 +90,9 @@ export class Items {
     const second = await this.jobs.purge(address.itemId, address, log);
     const deleted = first.deleted + second.deleted;
     const cancelled = first.cancelled + second.cancelled;
-    log.info(`item ${address.itemId}: ${existing === 'own' ? 'deleted' : 'had no row'}; ${deleted} job rows deleted, ${cancelled} running jobs cancelled`);
+    log.info(
+      `item ${address.itemId}: ${existing === 'own' ? 'deleted' : 'had no row'}; ${deleted} job rows deleted, ${cancelled} running jobs cancelled`,
+    );
   }
 
   /** ItemLifecycle_GetItemPayload: what the item handler makes of the stored item (default: the stored payload). */
@@ -121,12 +124,23 @@ export class Items {
 }
 
 function itemConflict(itemId: string): ConflictError {
-  return new ConflictError('ItemConflict', 'An item with this id already exists for another tenant, workspace or item type.', `item ${itemId} exists under another owner`);
+  return new ConflictError(
+    'ItemConflict',
+    'An item with this id already exists for another tenant, workspace or item type.',
+    `item ${itemId} exists under another owner`,
+  );
 }
 
 function toItem(record: ItemRecord): Item {
   const { workspaceId, itemType, itemId, tenantId, displayName, description } = record;
-  const item: Item = { workspaceId, itemType, itemId, tenantId, displayName, payload: JSON.parse(record.payload) as Record<string, unknown> };
+  const item: Item = {
+    workspaceId,
+    itemType,
+    itemId,
+    tenantId,
+    displayName,
+    payload: JSON.parse(record.payload) as Record<string, unknown>,
+  };
   if (description !== undefined) item.description = description;
   return item;
 }

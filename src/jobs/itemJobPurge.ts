@@ -44,11 +44,15 @@ export class ItemJobPurge {
         if (error instanceof StorageUnavailableError) throw error;
         // Gone already (another DeleteItem), corrupt, or changing too fast: deleted below either way,
         // and a runner whose row is gone stops as if cancelled.
-        if (!(error instanceof JobNotFoundError)) log.warn(`job ${itemId}/${row.rowKey} could not be cancelled before its deletion: ${describe(error)}`);
+        if (!(error instanceof JobNotFoundError))
+          log.warn(`job ${itemId}/${row.rowKey} could not be cancelled before its deletion: ${describe(error)}`);
       }
     }
     for (let start = 0; start < rows.length; start += MAX_BATCH_OPERATIONS) {
-      await this.deleteBatch(rows.slice(start, start + MAX_BATCH_OPERATIONS).map((row) => row.rowKey), itemId);
+      await this.deleteBatch(
+        rows.slice(start, start + MAX_BATCH_OPERATIONS).map((row) => row.rowKey),
+        itemId,
+      );
     }
     return { cancelled, deleted: rows.length };
   }
@@ -65,7 +69,9 @@ export class ItemJobPurge {
         }
       }
     } catch (error) {
-      throw new StorageUnavailableError(`query of the job rows of item ${itemId} in ${this.table.tableName} failed: ${describeStorageError(error)}`);
+      throw new StorageUnavailableError(
+        `query of the job rows of item ${itemId} in ${this.table.tableName} failed: ${describeStorageError(error)}`,
+      );
     }
     return owned;
   }
@@ -82,14 +88,17 @@ export class ItemJobPurge {
       return;
     } catch (error) {
       if (statusCodeOf(error) !== 404) {
-        throw new StorageUnavailableError(`deleting ${rowKeys.length} job rows of item ${itemId} failed: ${describeStorageError(error)}`);
+        throw new StorageUnavailableError(
+          `deleting ${rowKeys.length} job rows of item ${itemId} failed: ${describeStorageError(error)}`,
+        );
       }
     }
     for (const rowKey of rowKeys) {
       try {
         await this.table.deleteEntity(itemId, rowKey, { abortSignal: AbortSignal.timeout(this.deadlineMs) });
       } catch (error) {
-        if (!isEntityNotFound(error)) throw new StorageUnavailableError(`deleting job ${itemId}/${rowKey} failed: ${describeStorageError(error)}`);
+        if (!isEntityNotFound(error))
+          throw new StorageUnavailableError(`deleting job ${itemId}/${rowKey} failed: ${describeStorageError(error)}`);
       }
     }
   }

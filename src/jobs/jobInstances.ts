@@ -38,11 +38,15 @@ export function isRunnerLost(record: JobRecord, now: Date, heartbeatSeconds: num
 
 /** Records a lost runner as `Failed JobRunnerLost`; leaves every other row as it is. */
 export function markLostRunner(heartbeatSeconds: number): JobDecision {
-  return (current, now) => (isRunnerLost(current, now, heartbeatSeconds) ? applyTransition(current, 'Failed', now, RUNNER_LOST_DETAILS) : undefined);
+  return (current, now) =>
+    isRunnerLost(current, now, heartbeatSeconds)
+      ? applyTransition(current, 'Failed', now, RUNNER_LOST_DETAILS)
+      : undefined;
 }
 
 /** Cancel, and DeleteItem before it deletes a job: NotStarted and InProgress become Cancelled; terminal states stay. */
-export const cancelUnlessTerminal: JobDecision = (current, now) => (isTerminal(current.status) ? undefined : applyTransition(current, 'Cancelled', now));
+export const cancelUnlessTerminal: JobDecision = (current, now) =>
+  isTerminal(current.status) ? undefined : applyTransition(current, 'Cancelled', now);
 
 /**
  * The job instances as Fabric's three Jobs operations see them: ownership
@@ -61,7 +65,12 @@ export class JobInstances {
   async state(job: JobAddress, log: RequestLog): Promise<ItemJobInstanceState> {
     const found = await this.readOwned(job, log);
     if (!found) return JOB_NOT_FOUND_STATE;
-    const update = await this.writer.update(job.itemId, job.jobInstanceId, markLostRunner(this.heartbeatSeconds), found);
+    const update = await this.writer.update(
+      job.itemId,
+      job.jobInstanceId,
+      markLostRunner(this.heartbeatSeconds),
+      found,
+    );
     const { record } = update;
     log.info(`job ${job.itemId}/${job.jobInstanceId}: ${describe(record)}`);
     recordTransition(update, log);
@@ -110,7 +119,9 @@ export class JobInstances {
     );
     const { record, changed } = update;
     recordTransition(update, log);
-    log.info(`job ${job.itemId}/${job.jobInstanceId}: ${changed && record.status === 'Cancelled' ? 'cancelled' : `not cancelled, ${describe(record)}`}`);
+    log.info(
+      `job ${job.itemId}/${job.jobInstanceId}: ${changed && record.status === 'Cancelled' ? 'cancelled' : `not cancelled, ${describe(record)}`}`,
+    );
     return toItemJobInstanceState(record);
   }
 
@@ -119,9 +130,12 @@ export class JobInstances {
     const lookup = await this.store.readFor(job.itemId, job.jobInstanceId, job);
     if (lookup.found === 'record') return { record: lookup.record, etag: lookup.etag };
     if (lookup.found === 'foreign' && lookup.unreadableOwner) {
-      log.error(`job ${job.itemId}/${job.jobInstanceId}: the row's TenantId, WorkspaceId, ItemType or JobType is missing or malformed; answering JobInstanceNotFound`);
+      log.error(
+        `job ${job.itemId}/${job.jobInstanceId}: the row's TenantId, WorkspaceId, ItemType or JobType is missing or malformed; answering JobInstanceNotFound`,
+      );
     } else {
-      const why = lookup.found === 'none' ? 'no row' : 'the row is not of this tenant, workspace, item type and job type';
+      const why =
+        lookup.found === 'none' ? 'no row' : 'the row is not of this tenant, workspace, item type and job type';
       log.info(`job ${job.itemId}/${job.jobInstanceId}: ${why}; answering JobInstanceNotFound`);
     }
     return undefined;

@@ -26,7 +26,9 @@ export async function listJobInstances(table: TableClient, itemId: string, limit
   if (!isGuid(itemId)) throw new InvalidJobInputError('item must be a GUID');
   checkListLimit(limit);
   const rows: Record<string, unknown>[] = [];
-  const pages = table.listEntities({ queryOptions: { filter: itemPartitionFilter(itemId) } }).byPage({ maxPageSize: 200 });
+  const pages = table
+    .listEntities({ queryOptions: { filter: itemPartitionFilter(itemId) } })
+    .byPage({ maxPageSize: 200 });
   for await (const page of pages) {
     rows.push(...page);
     if (rows.length >= MAX_ROWS_SCANNED) break;
@@ -40,7 +42,8 @@ export async function listJobInstances(table: TableClient, itemId: string, limit
 
 /** Throws InvalidJobInputError unless `limit` is a whole number from 1 to MAX_LIST_LIMIT; `name` is how the caller spells it. */
 export function checkListLimit(limit: number, name = 'limit'): void {
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new InvalidJobInputError(`${name} must be 1 to ${MAX_LIST_LIMIT}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT)
+    throw new InvalidJobInputError(`${name} must be 1 to ${MAX_LIST_LIMIT}`);
 }
 
 function toListedJob(entity: Record<string, unknown>): ListedJob {

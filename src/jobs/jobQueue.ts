@@ -15,14 +15,20 @@ export interface JobMessage {
 export const DEFAULT_ENQUEUE_DEADLINE_MS = 10_000;
 
 /** Few, short retries: Fabric retries a Create that got a 503. */
-const QUEUE_RETRY_OPTIONS: StoragePipelineOptions['retryOptions'] = { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 1000 };
+const QUEUE_RETRY_OPTIONS: StoragePipelineOptions['retryOptions'] = {
+  maxTries: 3,
+  retryDelayInMs: 200,
+  maxRetryDelayInMs: 1000,
+};
 
 /**
  * The queue trigger decodes base64 (host.json `messageEncoding`, the
  * default), so the message text is the JSON's base64.
  */
 export function encodeJobMessage(message: JobMessage): string {
-  return Buffer.from(JSON.stringify({ itemId: message.itemId, jobInstanceId: message.jobInstanceId }), 'utf8').toString('base64');
+  return Buffer.from(JSON.stringify({ itemId: message.itemId, jobInstanceId: message.jobInstanceId }), 'utf8').toString(
+    'base64',
+  );
 }
 
 /**
@@ -61,13 +67,19 @@ export class JobQueue {
     try {
       await this.client.sendMessage(encodeJobMessage(message), { abortSignal: AbortSignal.timeout(this.deadlineMs) });
     } catch (error) {
-      throw new StorageUnavailableError(`enqueue of job ${message.itemId}/${message.jobInstanceId} on ${this.client.name} failed: ${describeStorageError(error)}`);
+      throw new StorageUnavailableError(
+        `enqueue of job ${message.itemId}/${message.jobInstanceId} on ${this.client.name} failed: ${describeStorageError(error)}`,
+      );
     }
   }
 }
 
 /** A client of one queue over the app's `JobQueue` connection. */
-export function createQueueClient(connection: QueueConnection, queueName: string, env: Record<string, string | undefined> = process.env): QueueClient {
+export function createQueueClient(
+  connection: QueueConnection,
+  queueName: string,
+  env: Record<string, string | undefined> = process.env,
+): QueueClient {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { QueueClient } = require('@azure/storage-queue') as typeof import('@azure/storage-queue');
   const options: StoragePipelineOptions = { retryOptions: QUEUE_RETRY_OPTIONS };

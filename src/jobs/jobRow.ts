@@ -91,7 +91,12 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
     const value = entity[column];
     if (value === undefined || value === null) return undefined;
     // Edm.DateTime arrives as a Date; a string must say its offset, never be read as local time.
-    const date = value instanceof Date ? value : typeof value === 'string' && ISO_DATE_TIME.test(value) ? new Date(value) : undefined;
+    const date =
+      value instanceof Date
+        ? value
+        : typeof value === 'string' && ISO_DATE_TIME.test(value)
+          ? new Date(value)
+          : undefined;
     if (!date || Number.isNaN(date.getTime())) problems.push(`${column} is not a date-time`);
     return date;
   };
@@ -123,7 +128,15 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
       `row PartitionKey=${forLog(entity[COLUMNS.partitionKey])} RowKey=${forLog(entity[COLUMNS.rowKey])} is invalid: ${problems.join('; ')}`,
     );
   }
-  const record: JobRecord = { itemId, jobInstanceId, tenantId, workspaceId, itemType, jobType, status: status as JobInstanceStatus };
+  const record: JobRecord = {
+    itemId,
+    jobInstanceId,
+    tenantId,
+    workspaceId,
+    itemType,
+    jobType,
+    status: status as JobInstanceStatus,
+  };
   if (startTimeUtc) record.startTimeUtc = startTimeUtc;
   if (endTimeUtc) record.endTimeUtc = endTimeUtc;
   if (errorDetails) record.errorDetails = errorDetails;
@@ -199,7 +212,14 @@ export interface ItemOwner {
 }
 
 /** The columns DeleteItem reads of each job row of an item ($select spells the keys as the service does). */
-export const ITEM_PURGE_COLUMNS = ['PartitionKey', 'RowKey', COLUMNS.tenantId, COLUMNS.workspaceId, COLUMNS.itemType, COLUMNS.status] as const;
+export const ITEM_PURGE_COLUMNS = [
+  'PartitionKey',
+  'RowKey',
+  COLUMNS.tenantId,
+  COLUMNS.workspaceId,
+  COLUMNS.itemType,
+  COLUMNS.status,
+] as const;
 
 /** Whether a job row is one of this owner's item (any job type); the same comparison as rowAnswers. */
 export function rowOfItemOwner(entity: Record<string, unknown>, owner: ItemOwner): boolean {
@@ -219,7 +239,12 @@ export function rowStatusOf(entity: Record<string, unknown>): JobInstanceStatus 
 /** Whether the columns that say whose a row is can be read at all. */
 export function hasReadableOwner(entity: Record<string, unknown>): boolean {
   const text = (column: string) => typeof entity[column] === 'string' && entity[column] !== '';
-  return isGuid(entity[COLUMNS.tenantId]) && isGuid(entity[COLUMNS.workspaceId]) && text(COLUMNS.itemType) && text(COLUMNS.jobType);
+  return (
+    isGuid(entity[COLUMNS.tenantId]) &&
+    isGuid(entity[COLUMNS.workspaceId]) &&
+    text(COLUMNS.itemType) &&
+    text(COLUMNS.jobType)
+  );
 }
 
 export function toItemJobInstanceState(record: JobRecord): ItemJobInstanceState {

@@ -82,10 +82,15 @@ export class JobRunner {
   private async markCouldNotStart(message: JobMessage, log: RunnerLog): Promise<void> {
     const lost = markLostRunner(this.heartbeatSeconds);
     const result = await this.update(message, (current, now) =>
-      current.status === 'NotStarted' ? applyTransition(current, 'Failed', now, JOB_COULD_NOT_START) : lost(current, now),
+      current.status === 'NotStarted'
+        ? applyTransition(current, 'Failed', now, JOB_COULD_NOT_START)
+        : lost(current, now),
     );
     if (result) logTransition(result, log);
-    if (result?.changed) log.info(`${result.record.status} (${forLog(result.record.errorDetails?.errorCode)}): its message reached the poison queue`);
+    if (result?.changed)
+      log.info(
+        `${result.record.status} (${forLog(result.record.errorDetails?.errorCode)}): its message reached the poison queue`,
+      );
     else if (result) log.info(`left ${result.record.status}: its message reached the poison queue`);
   }
 
@@ -93,7 +98,9 @@ export class JobRunner {
   private async claim(message: JobMessage, log: RunnerLog): Promise<VersionedJob | undefined> {
     const lost = markLostRunner(this.heartbeatSeconds);
     const result = await this.update(message, (current, now) =>
-      current.status === 'NotStarted' ? { ...applyTransition(current, 'InProgress', now), heartbeatUtc: now } : lost(current, now),
+      current.status === 'NotStarted'
+        ? { ...applyTransition(current, 'InProgress', now), heartbeatUtc: now }
+        : lost(current, now),
     );
     if (!result) return undefined;
     logTransition(result, log);
@@ -101,11 +108,20 @@ export class JobRunner {
       log.info('InProgress: claimed');
       return result;
     }
-    log.info(result.changed ? `${result.record.status} (${forLog(result.record.errorDetails?.errorCode)}): its runner was lost` : `not run: it is ${result.record.status}`);
+    log.info(
+      result.changed
+        ? `${result.record.status} (${forLog(result.record.errorDetails?.errorCode)}): its runner was lost`
+        : `not run: it is ${result.record.status}`,
+    );
     return undefined;
   }
 
-  private async runHandler(handler: JobHandler, record: JobRecord, signal: AbortSignal, log: RunnerLog): Promise<Outcome> {
+  private async runHandler(
+    handler: JobHandler,
+    record: JobRecord,
+    signal: AbortSignal,
+    log: RunnerLog,
+  ): Promise<Outcome> {
     try {
       // The handler's log writes lines only: transitions are the runner's.
       await handler(toJob(record), { signal, log: { info: log.info, warn: log.warn, error: log.error } });
@@ -114,7 +130,9 @@ export class JobRunner {
       if (error instanceof JobFailure) {
         const details = storableDetails(error);
         if (details) return { status: 'Failed', errorDetails: details };
-        log.error(`the handler threw a JobFailure whose details are not a contract ErrorDetails: ${forLog(error.details.errorCode)}`);
+        log.error(
+          `the handler threw a JobFailure whose details are not a contract ErrorDetails: ${forLog(error.details.errorCode)}`,
+        );
       } else {
         log.error(`the handler threw: ${describeUnexpected(error)}`);
       }
@@ -128,7 +146,11 @@ export class JobRunner {
    * someone judged this runner lost), the handler's signal is aborted.
    * A heartbeat that cannot reach storage is logged and tried again next time.
    */
-  private startHeartbeat(claimed: VersionedJob, controller: AbortController, log: RunnerLog): { stop(): Promise<void> } {
+  private startHeartbeat(
+    claimed: VersionedJob,
+    controller: AbortController,
+    log: RunnerLog,
+  ): { stop(): Promise<void> } {
     let known = claimed;
     let stopped = false;
     let inFlight: Promise<void> = Promise.resolve();
@@ -180,10 +202,15 @@ export class JobRunner {
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await this.update(message, (current, now) =>
-          current.status === 'InProgress' ? applyTransition(current, outcome.status, now, outcome.errorDetails) : undefined,
+          current.status === 'InProgress'
+            ? applyTransition(current, outcome.status, now, outcome.errorDetails)
+            : undefined,
         );
         if (result) logTransition(result, log);
-        if (result?.changed) log.info(outcome.errorDetails ? `${outcome.status} (${forLog(outcome.errorDetails.errorCode)})` : outcome.status);
+        if (result?.changed)
+          log.info(
+            outcome.errorDetails ? `${outcome.status} (${forLog(outcome.errorDetails.errorCode)})` : outcome.status,
+          );
         else if (result) log.info(`the handler ended; the job stays ${result.record.status}`);
         return;
       } catch (error) {
@@ -229,7 +256,8 @@ function toJob(record: JobRecord): Job {
   let creationPayload: Record<string, unknown> = {};
   try {
     const parsed: unknown = JSON.parse(record.creationPayload ?? '{}');
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) creationPayload = parsed as Record<string, unknown>;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+      creationPayload = parsed as Record<string, unknown>;
   } catch {
     // Written by another tool: the handler gets an empty payload rather than none.
   }
@@ -243,8 +271,16 @@ export const MAX_FAILURE_MESSAGE_LENGTH = 4096;
 /** The JobFailure's details as the contract's ErrorDetails, known fields only; undefined when they are not valid. */
 function storableDetails(failure: JobFailure): ErrorDetails | undefined {
   const { errorCode, message, source, isPermanent } = failure.details;
-  const details = { errorCode, message: typeof message === 'string' ? message.slice(0, MAX_FAILURE_MESSAGE_LENGTH) : message, source, isPermanent };
-  const valid = errorDetailsProblems(details).length === 0 && typeof errorCode === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(errorCode);
+  const details = {
+    errorCode,
+    message: typeof message === 'string' ? message.slice(0, MAX_FAILURE_MESSAGE_LENGTH) : message,
+    source,
+    isPermanent,
+  };
+  const valid =
+    errorDetailsProblems(details).length === 0 &&
+    typeof errorCode === 'string' &&
+    /^[A-Za-z0-9._-]{1,128}$/.test(errorCode);
   return valid ? (details as ErrorDetails) : undefined;
 }
 

@@ -15,7 +15,10 @@ const WARM_UP_KEY = 'warm-up';
 /** `none`: no row; `foreign`: a row that is not the caller's, to be answered exactly like none. */
 export type JobLookup =
   | { found: 'none' }
-  | { found: 'foreign'; /** The row's own owner columns are missing or malformed: an operator should look. */ unreadableOwner: boolean }
+  | {
+      found: 'foreign';
+      /** The row's own owner columns are missing or malformed: an operator should look. */ unreadableOwner: boolean;
+    }
   | { found: 'record'; record: JobRecord; /** For a conditional write of what was read. */ etag: string };
 
 /** Reads job instance rows with one point read each; never a query. */
@@ -57,12 +60,19 @@ export class JobStateStore {
   }
 
   /** One point read; throws StorageUnavailableError for anything but a missing row. */
-  private async readEntity(itemId: string, jobInstanceId: string): Promise<(Record<string, unknown> & { etag?: string }) | undefined> {
+  private async readEntity(
+    itemId: string,
+    jobInstanceId: string,
+  ): Promise<(Record<string, unknown> & { etag?: string }) | undefined> {
     try {
-      return await this.table.getEntity(itemId, jobInstanceId, { abortSignal: AbortSignal.timeout(this.readDeadlineMs) });
+      return await this.table.getEntity(itemId, jobInstanceId, {
+        abortSignal: AbortSignal.timeout(this.readDeadlineMs),
+      });
     } catch (error) {
       if (isEntityNotFound(error)) return undefined;
-      throw new StorageUnavailableError(`point read of ${this.table.tableName}(${itemId}, ${jobInstanceId}) failed: ${describeStorageError(error)}`);
+      throw new StorageUnavailableError(
+        `point read of ${this.table.tableName}(${itemId}, ${jobInstanceId}) failed: ${describeStorageError(error)}`,
+      );
     }
   }
 }

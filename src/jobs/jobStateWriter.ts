@@ -8,9 +8,18 @@ import { describeStorageError, isEntityNotFound, statusCodeOf } from './storageE
 import { StorageUnavailableError } from '../fabric/errors';
 import { createTableClient } from './tableClient';
 import { applyTransition, checkTarget, INITIAL_STATUSES } from './jobTransitions';
-import { ConcurrentUpdateError, IllegalTransitionError, InvalidJobInputError, JobAlreadyExistsError, JobNotFoundError } from './writerErrors';
+import {
+  ConcurrentUpdateError,
+  IllegalTransitionError,
+  InvalidJobInputError,
+  JobAlreadyExistsError,
+  JobNotFoundError,
+} from './writerErrors';
 
-export type NewJobInstance = Pick<JobRecord, 'itemId' | 'jobInstanceId' | 'tenantId' | 'workspaceId' | 'itemType' | 'jobType'> &
+export type NewJobInstance = Pick<
+  JobRecord,
+  'itemId' | 'jobInstanceId' | 'tenantId' | 'workspaceId' | 'itemType' | 'jobType'
+> &
   Partial<Pick<JobRecord, 'invokeType' | 'creationPayload' | 'userObjectId'>> & {
     /** NotStarted (default) or InProgress. */
     status?: JobInstanceStatus;
@@ -84,7 +93,8 @@ export class JobStateWriter {
     await this.storage(`insert of job ${record.itemId}/${record.jobInstanceId}`, [409], (abortSignal) =>
       this.table.createEntity(toJobEntity(record), { abortSignal }),
     ).catch((error: unknown) => {
-      if (statusCodeOf(error) === 409) throw new JobAlreadyExistsError(`job ${record.itemId}/${record.jobInstanceId} already exists`);
+      if (statusCodeOf(error) === 409)
+        throw new JobAlreadyExistsError(`job ${record.itemId}/${record.jobInstanceId} already exists`);
       throw error;
     });
     return record;
@@ -94,7 +104,12 @@ export class JobStateWriter {
    * Moves the job to `status` if the move is legal. On an ETag conflict the
    * row is read again and the move re-applied while it is still legal.
    */
-  async setStatus(itemId: string, jobInstanceId: string, status: JobInstanceStatus, errorDetails?: ErrorDetails): Promise<JobRecord> {
+  async setStatus(
+    itemId: string,
+    jobInstanceId: string,
+    status: JobInstanceStatus,
+    errorDetails?: ErrorDetails,
+  ): Promise<JobRecord> {
     checkStatusChange(itemId, jobInstanceId, status, errorDetails);
     let attempt = 0;
     const { record } = await this.update(itemId, jobInstanceId, (current, now) => {
@@ -103,7 +118,9 @@ export class JobStateWriter {
         return applyTransition(current, status, now, errorDetails);
       } catch (error) {
         if (attempt > 1 && error instanceof IllegalTransitionError) {
-          throw new IllegalTransitionError(`${error.message}; another writer changed it while this update was in flight`);
+          throw new IllegalTransitionError(
+            `${error.message}; another writer changed it while this update was in flight`,
+          );
         }
         throw error;
       }
@@ -133,7 +150,9 @@ export class JobStateWriter {
       }
       current = await this.read(itemId.toLowerCase(), jobInstanceId.toLowerCase());
     }
-    throw new ConcurrentUpdateError(`job ${itemId}/${jobInstanceId} changed on every one of ${this.maxAttempts} attempts`);
+    throw new ConcurrentUpdateError(
+      `job ${itemId}/${jobInstanceId} changed on every one of ${this.maxAttempts} attempts`,
+    );
   }
 
   /** The row with its ETag; JobNotFoundError when there is none. */
@@ -151,14 +170,19 @@ export class JobStateWriter {
    * One storage call. With a deadline, any failure other than the answers the
    * caller handles itself (`expected` status codes) becomes a StorageUnavailableError.
    */
-  private async storage<T>(what: string, expected: number[], call: (abortSignal?: AbortSignal) => Promise<T>): Promise<T> {
+  private async storage<T>(
+    what: string,
+    expected: number[],
+    call: (abortSignal?: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const { deadlineMs } = this.options;
     if (deadlineMs === undefined) return call();
     try {
       return await call(AbortSignal.timeout(deadlineMs));
     } catch (error) {
       const status = statusCodeOf(error);
-      if (status !== undefined && expected.includes(status) && !(status === 404 && !isEntityNotFound(error))) throw error;
+      if (status !== undefined && expected.includes(status) && !(status === 404 && !isEntityNotFound(error)))
+        throw error;
       throw new StorageUnavailableError(`${what} in ${this.table.tableName} failed: ${describeStorageError(error)}`);
     }
   }
@@ -166,27 +190,44 @@ export class JobStateWriter {
 
 /** Everything create() checks before it touches storage; throws InvalidJobInputError. */
 export function checkNewJobInstance(job: NewJobInstance): void {
-  checkIds({ itemId: job.itemId, jobInstanceId: job.jobInstanceId, tenantId: job.tenantId, workspaceId: job.workspaceId });
+  checkIds({
+    itemId: job.itemId,
+    jobInstanceId: job.jobInstanceId,
+    tenantId: job.tenantId,
+    workspaceId: job.workspaceId,
+  });
   for (const name of ['itemType', 'jobType'] as const) {
     if (!isTypeName(job[name])) throw new InvalidJobInputError(`${name} must be ${TYPE_NAME_RULE}`);
   }
   const status = job.status ?? 'NotStarted';
-  if (!INITIAL_STATUSES.includes(status)) throw new InvalidJobInputError(`a job starts as ${INITIAL_STATUSES.join(' or ')}, not ${forLog(status)}`);
+  if (!INITIAL_STATUSES.includes(status))
+    throw new InvalidJobInputError(`a job starts as ${INITIAL_STATUSES.join(' or ')}, not ${forLog(status)}`);
 }
 
 /** Everything setStatus() checks before it touches storage; throws InvalidJobInputError. */
-export function checkStatusChange(itemId: string, jobInstanceId: string, status: unknown, errorDetails?: unknown): void {
+export function checkStatusChange(
+  itemId: string,
+  jobInstanceId: string,
+  status: unknown,
+  errorDetails?: unknown,
+): void {
   checkIds({ itemId, jobInstanceId });
   checkTarget(status, errorDetails);
 }
 
 function checkIds(ids: Record<string, string>): void {
-  const bad = Object.entries(ids).filter(([, value]) => !isGuid(value)).map(([name]) => name);
-  if (bad.length > 0) throw new InvalidJobInputError(`${bad.join(', ')} must be ${bad.length > 1 ? 'GUIDs' : 'a GUID'}`);
+  const bad = Object.entries(ids)
+    .filter(([, value]) => !isGuid(value))
+    .map(([name]) => name);
+  if (bad.length > 0)
+    throw new InvalidJobInputError(`${bad.join(', ')} must be ${bad.length > 1 ? 'GUIDs' : 'a GUID'}`);
 }
 
 /** A writer for the job-state table named by the environment (the endpoint's table settings). */
-export function createJobStateWriter(env: Record<string, string | undefined> = process.env, options?: JobStateWriterOptions): JobStateWriter {
+export function createJobStateWriter(
+  env: Record<string, string | undefined> = process.env,
+  options?: JobStateWriterOptions,
+): JobStateWriter {
   const { table, tableName } = readTableConfig(env);
   return new JobStateWriter(createTableClient(table, tableName, env), options);
 }

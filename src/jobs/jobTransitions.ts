@@ -1,4 +1,9 @@
-import { errorDetailsProblems, isJobInstanceStatus, type ErrorDetails, type JobInstanceStatus } from '../fabric/contract';
+import {
+  errorDetailsProblems,
+  isJobInstanceStatus,
+  type ErrorDetails,
+  type JobInstanceStatus,
+} from '../fabric/contract';
 import { forLog } from '../logValue';
 import type { JobRecord } from './jobRow';
 import { IllegalTransitionError, InvalidJobInputError } from './writerErrors';
@@ -39,7 +44,12 @@ export function checkTarget(to: unknown, errorDetails?: unknown): asserts to is 
  * The record after moving to `to`: `InProgress` stamps StartTimeUtc if absent,
  * terminal states stamp EndTimeUtc, `Failed` carries its ErrorDetails.
  */
-export function applyTransition(record: JobRecord, to: JobInstanceStatus, now: Date, errorDetails?: ErrorDetails): JobRecord {
+export function applyTransition(
+  record: JobRecord,
+  to: JobInstanceStatus,
+  now: Date,
+  errorDetails?: ErrorDetails,
+): JobRecord {
   checkTarget(to, errorDetails);
   if (!LEGAL_TRANSITIONS[record.status].includes(to)) {
     const allowed = LEGAL_TRANSITIONS[record.status];

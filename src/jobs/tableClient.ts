@@ -21,7 +21,12 @@ export function createTableClient(connection: TableConnection, tableName: string
   }
   const url = tryParseUrl(connection.endpoint);
   options.allowInsecureConnection = url !== undefined && url.protocol === 'http:' && isLoopbackHost(url.hostname);
-  return new TableClient(connection.endpoint, tableName, createCredential(connection.managedIdentityClientId, env), options);
+  return new TableClient(
+    connection.endpoint,
+    tableName,
+    createCredential(connection.managedIdentityClientId, env),
+    options,
+  );
 }
 
 /** True when the string points at Azurite on this machine: only then is plain http allowed. */

@@ -75,7 +75,13 @@ export function startSummaryExport(options: ExportOptions): SummaryExport {
   const exporter = reportingFailures(new AzureMonitorLogExporter(exporterOptions), report);
   const provider = new LoggerProvider({
     resource: resourceFromAttributes({ 'service.name': options.roleName }),
-    processors: [new BatchLogRecordProcessor(exporter, { maxQueueSize: MAX_QUEUED_RECORDS, maxExportBatchSize: 512, scheduledDelayMillis: 1000 })],
+    processors: [
+      new BatchLogRecordProcessor(exporter, {
+        maxQueueSize: MAX_QUEUED_RECORDS,
+        maxExportBatchSize: 512,
+        scheduledDelayMillis: 1000,
+      }),
+    ],
   });
   const logger = provider.getLogger('fabric-workload-backend');
   return {
@@ -122,10 +128,15 @@ function watchingIngestion(report: (message: string) => void): PipelinePolicy {
       request.timeout = SEND_TIMEOUT_MS;
       try {
         const response = await next(request);
-        if (response.status !== 200) report(`Application Insights answered ${response.status} to a batch of summary records (kept and retried if it is retriable)`);
+        if (response.status !== 200)
+          report(
+            `Application Insights answered ${response.status} to a batch of summary records (kept and retried if it is retriable)`,
+          );
         return response;
       } catch (error) {
-        report(`summary records not sent to Application Insights: ${error instanceof Error ? error.message : String(error)}`);
+        report(
+          `summary records not sent to Application Insights: ${error instanceof Error ? error.message : String(error)}`,
+        );
         throw error;
       }
     },
@@ -138,7 +149,10 @@ function reportingFailures(exporter: LogRecordExporter, report: (message: string
     export: (records, done) =>
       exporter.export(records, (result) => {
         // ExportResultCode.SUCCESS is 0.
-        if (result.code !== 0) report(`${records.length} summary record(s) not delivered to Application Insights: ${result.error?.message ?? 'unknown error'}`);
+        if (result.code !== 0)
+          report(
+            `${records.length} summary record(s) not delivered to Application Insights: ${result.error?.message ?? 'unknown error'}`,
+          );
         done(result);
       }),
     shutdown: () => exporter.shutdown(),
@@ -151,5 +165,10 @@ export function invocationContext(traceParent: string | undefined): Context | un
   const parsed = parseTraceParent(traceParent);
   if (!parsed) return undefined;
   const traceFlags = parsed.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE;
-  return trace.setSpanContext(ROOT_CONTEXT, { traceId: parsed.traceId, spanId: parsed.spanId, traceFlags, isRemote: true });
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: parsed.traceId,
+    spanId: parsed.spanId,
+    traceFlags,
+    isRemote: true,
+  });
 }

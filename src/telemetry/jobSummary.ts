@@ -5,7 +5,16 @@ import type { SummaryFields } from './summary';
 /** A job's ids and owner, for the summary of a request or transition about it. */
 export function jobFields(record: JobRecord): SummaryFields {
   const { tenantId, workspaceId, itemType, itemId, jobType, jobInstanceId } = record;
-  return { tenantId, workspaceId, itemType, itemId, jobType, jobInstanceId, jobStatus: record.status, errorCode: record.errorDetails?.errorCode };
+  return {
+    tenantId,
+    workspaceId,
+    itemType,
+    itemId,
+    jobType,
+    jobInstanceId,
+    jobStatus: record.status,
+    errorCode: record.errorDetails?.errorCode,
+  };
 }
 
 /**
@@ -13,9 +22,12 @@ export function jobFields(record: JobRecord): SummaryFields {
  * it changed nothing. A job that ended carries its run time (StartTimeUtc to
  * EndTimeUtc), so job durations are one query away.
  */
-export function transitionFields(update: Pick<JobUpdate, 'record' | 'changed' | 'previousStatus'>): SummaryFields | undefined {
+export function transitionFields(
+  update: Pick<JobUpdate, 'record' | 'changed' | 'previousStatus'>,
+): SummaryFields | undefined {
   if (!update.changed) return undefined;
   const { record } = update;
-  const ran = record.startTimeUtc && record.endTimeUtc ? record.endTimeUtc.getTime() - record.startTimeUtc.getTime() : undefined;
+  const ran =
+    record.startTimeUtc && record.endTimeUtc ? record.endTimeUtc.getTime() - record.startTimeUtc.getTime() : undefined;
   return { ...jobFields(record), previousStatus: update.previousStatus, durationMs: ran };
 }

@@ -57,7 +57,9 @@ export function exportingSummaryWriter(start: StartExport, warn: (message: strin
       for (const { record } of pending) pipeline.emit(record);
     } catch (error) {
       failed = true;
-      warn(`summaries go to the Functions log: the Application Insights export did not start: ${describeUnexpected(error, 500)}`);
+      warn(
+        `summaries go to the Functions log: the Application Insights export did not start: ${describeUnexpected(error, 500)}`,
+      );
       for (const { context, event, fields } of pending) logSummaryWriter.write(context, event, fields);
     }
     pending = [];
@@ -110,6 +112,11 @@ export function summaryWriterFor(
     // The pipeline's own bundle (dist/app/telemetry.js), loaded here and only here.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { startSummaryExport } = require('./exportPipeline') as typeof import('./exportPipeline');
-    return startSummaryExport({ connectionString, roleName, credential: entraAuthentication ? credential() : undefined, onFailure: warn });
+    return startSummaryExport({
+      connectionString,
+      roleName,
+      credential: entraAuthentication ? credential() : undefined,
+      onFailure: warn,
+    });
   }, warn);
 }

@@ -40,10 +40,21 @@ const operations = (target: typeof item): OperationCall[] => {
     { name: 'ItemLifecycle_UpdateItem', method: 'PATCH', path: itemPath(target), body: { displayName: 'changed' } },
     { name: 'ItemLifecycle_DeleteItem', method: 'DELETE', path: itemPath(target) },
     { name: 'ItemLifecycle_GetItemPayload', method: 'GET', path: `${itemPath(target)}/payload` },
-    { name: 'Jobs_CreateItemJobInstance', method: 'POST', path: jobPath(targetJob), body: { invokeType: 'Manual', creationPayload: { durationSeconds: 0 } } },
+    {
+      name: 'Jobs_CreateItemJobInstance',
+      method: 'POST',
+      path: jobPath(targetJob),
+      body: { invokeType: 'Manual', creationPayload: { durationSeconds: 0 } },
+    },
     { name: 'Jobs_GetItemJobInstanceState', method: 'GET', path: jobPath(targetJob) },
     { name: 'Jobs_CancelItemJobInstance', method: 'POST', path: `${jobPath(targetJob)}/cancel` },
-    { name: 'EndpointResolution_Resolve', method: 'POST', path: '/resolve-api-path-placeholder', body: { context: [{ name: 'TenantRegion', value: 'westeurope' }] }, appOnly: true },
+    {
+      name: 'EndpointResolution_Resolve',
+      method: 'POST',
+      path: '/resolve-api-path-placeholder',
+      body: { context: [{ name: 'TenantRegion', value: 'westeurope' }] },
+      appOnly: true,
+    },
   ];
 };
 
@@ -54,9 +65,19 @@ beforeAll(async () => {
   );
   ctx = createAuthContext(stack.issuer);
   expect((await stack.send('POST', itemPath(item), { displayName: 'kept' }, stack.headers())).status).toBe(200);
-  expect((await stack.send('POST', jobPath(job), { invokeType: 'Manual', creationPayload: { durationSeconds: 0 } }, stack.headers())).status).toBe(202);
+  expect(
+    (
+      await stack.send(
+        'POST',
+        jobPath(job),
+        { invokeType: 'Manual', creationPayload: { durationSeconds: 0 } },
+        stack.headers(),
+      )
+    ).status,
+  ).toBe(202);
   // The snapshots below compare ETags: the job must have stopped changing first.
-  while ((await stack.get(jobPath(job), stack.headers())).json.status !== 'Completed') await new Promise((resolve) => setTimeout(resolve, 100));
+  while ((await stack.get(jobPath(job), stack.headers())).json.status !== 'Completed')
+    await new Promise((resolve) => setTimeout(resolve, 100));
 });
 afterAll(() => stack?.close());
 
@@ -74,11 +95,19 @@ const appliesTo = (operation: OperationCall, rule: string, name: string) =>
 async function snapshot() {
   const row = await stack.itemsTable.getEntity(item.itemId, 'item');
   const jobs = await partitionRows(stack.table, item.itemId);
-  return { itemEtag: row.etag, jobs: jobs.map((j) => j.etag), unwrittenItem: await stack.itemsTable.getEntity(unwritten.itemId, 'item').catch(() => undefined), unwrittenJobs: (await partitionRows(stack.table, unwritten.itemId)).length };
+  return {
+    itemEtag: row.etag,
+    jobs: jobs.map((j) => j.etag),
+    unwrittenItem: await stack.itemsTable.getEntity(unwritten.itemId, 'item').catch(() => undefined),
+    unwrittenJobs: (await partitionRows(stack.table, unwritten.itemId)).length,
+  };
 }
 
 describe.each([...operations(item).map((o) => [o.name, o] as const)])('%s', (_name, operation) => {
-  const target = operation.name.endsWith('CreateItem') || operation.name.endsWith('CreateItemJobInstance') ? operations(unwritten).find((o) => o.name === operation.name)! : operation;
+  const target =
+    operation.name.endsWith('CreateItem') || operation.name.endsWith('CreateItemJobInstance')
+      ? operations(unwritten).find((o) => o.name === operation.name)!
+      : operation;
 
   it('rejects every attack of authCases.ts with 401 and reads and writes nothing', async () => {
     const before = await snapshot();
@@ -87,14 +116,22 @@ describe.each([...operations(item).map((o) => [o.name, o] as const)])('%s', (_na
     for (const authCase of cases) {
       const answer = await call(target, authCase.request(ctx));
       expect(answer.status, authCase.name).toBe(401);
-      expect(answer.json).toEqual({ errorCode: 'AuthError', message: 'The request could not be authenticated.', source: 'External', isPermanent: false });
+      expect(answer.json).toEqual({
+        errorCode: 'AuthError',
+        message: 'The request could not be authenticated.',
+        source: 'External',
+        isPermanent: false,
+      });
     }
     expect(await snapshot()).toEqual(before);
   });
 
   it('accepts every accepted case of authCases.ts', async () => {
     for (const authCase of ACCEPTED) {
-      const answer = await call(operation.name === 'ItemLifecycle_DeleteItem' ? operations(unwritten)[2] : operation, authCase.request(ctx));
+      const answer = await call(
+        operation.name === 'ItemLifecycle_DeleteItem' ? operations(unwritten)[2] : operation,
+        authCase.request(ctx),
+      );
       expect(answer.status, authCase.name).toBeLessThan(500);
       expect(answer.status, authCase.name).not.toBe(401);
     }
@@ -105,48 +142,89 @@ describe('endpoint resolution authentication', () => {
   const resolve = operations(item)[7];
 
   it('accepts the app token alone: an empty subject token and no x-ms-client-tenant-id', async () => {
-    const answer = await call(resolve, { authorization: `SubjectAndAppToken1.0 subjectToken="", appToken="${ctx.appToken()}"` });
+    const answer = await call(resolve, {
+      authorization: `SubjectAndAppToken1.0 subjectToken="", appToken="${ctx.appToken()}"`,
+    });
     expect(answer.status).toBe(200);
     expect(answer.json).toEqual({ url: 'https://backend.contoso.example/api', ttlInMinutes: 60 });
   });
 
   it('still checks a subject token that is sent', async () => {
-    const answer = await call(resolve, { authorization: subjectAndAppHeader(ctx.subjectToken({ scp: 'Item.Read' }), ctx.appToken()) });
+    const answer = await call(resolve, {
+      authorization: subjectAndAppHeader(ctx.subjectToken({ scp: 'Item.Read' }), ctx.appToken()),
+    });
     expect(answer.status).toBe(401);
   });
 
   it('is refused to an item operation with an empty subject token (SubjectAndApp operations need the user)', async () => {
-    const answer = await call(operations(item)[3], { authorization: `SubjectAndAppToken1.0 subjectToken="", appToken="${ctx.appToken()}"`, tenant: ctx.subjectClaims().tid as string });
+    const answer = await call(operations(item)[3], {
+      authorization: `SubjectAndAppToken1.0 subjectToken="", appToken="${ctx.appToken()}"`,
+      tenant: ctx.subjectClaims().tid as string,
+    });
     expect(answer.status).toBe(401);
   });
 });
 
 describe('hostile bodies', () => {
   const withBodies = operations(item).filter((o) => o.body !== undefined);
-  const raw = (operation: OperationCall, body: string | Buffer) => stack.send(operation.method, operation.path, body, stack.headers());
+  const raw = (operation: OperationCall, body: string | Buffer) =>
+    stack.send(operation.method, operation.path, body, stack.headers());
 
-  it.each(withBodies.map((o) => [o.name, o] as const))('%s: a well-formed 400 InvalidRequestBody for each broken body, nothing written', async (_name, operation) => {
-    const before = await snapshot();
-    const bodies: (string | Buffer)[] = ['', 'not json', '[]', '"text"', '42', 'null', '{"a":', Buffer.from([0xff, 0xfe, 0x7b, 0x7d]), deepJsonText(200), `{"x":"${'a'.repeat(70 * 1024)}"}`];
-    for (const body of bodies) {
-      const answer = await raw(operation, body);
-      expect(answer.status, String(body).slice(0, 40)).toBe(400);
-      expect(answer.json.errorCode).toBe('InvalidRequestBody');
-      expect(isErrorResponse(answer.json)).toBe(true);
-    }
-    const after = await snapshot();
-    expect(after.unwrittenItem).toBeUndefined();
-    expect(after).toEqual(before);
-  });
+  it.each(withBodies.map((o) => [o.name, o] as const))(
+    '%s: a well-formed 400 InvalidRequestBody for each broken body, nothing written',
+    async (_name, operation) => {
+      const before = await snapshot();
+      const bodies: (string | Buffer)[] = [
+        '',
+        'not json',
+        '[]',
+        '"text"',
+        '42',
+        'null',
+        '{"a":',
+        Buffer.from([0xff, 0xfe, 0x7b, 0x7d]),
+        deepJsonText(200),
+        `{"x":"${'a'.repeat(70 * 1024)}"}`,
+      ];
+      for (const body of bodies) {
+        const answer = await raw(operation, body);
+        expect(answer.status, String(body).slice(0, 40)).toBe(400);
+        expect(answer.json.errorCode).toBe('InvalidRequestBody');
+        expect(isErrorResponse(answer.json)).toBe(true);
+      }
+      const after = await snapshot();
+      expect(after.unwrittenItem).toBeUndefined();
+      expect(after).toEqual(before);
+    },
+  );
 
-  it.each(withBodies.map((o) => [o.name, o] as const))('%s: any JSON value is answered, never with a 5xx', async (_name, operation) => {
-    await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.dictionary(fc.constantFrom('displayName', 'description', 'creationPayload', 'updatePayload', 'invokeType', 'context'), fc.jsonValue({ maxDepth: 3 }))), async (value) => {
-        const answer = await raw(operation, JSON.stringify(value));
-        expect([200, 202, 400, 404, 409]).toContain(answer.status);
-        if (answer.status >= 400) expect(isErrorResponse(answer.json), answer.text).toBe(true);
-      }),
-      { numRuns: 40 },
-    );
-  });
+  it.each(withBodies.map((o) => [o.name, o] as const))(
+    '%s: any JSON value is answered, never with a 5xx',
+    async (_name, operation) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.jsonValue({ maxDepth: 4 }),
+            fc.dictionary(
+              fc.constantFrom(
+                'displayName',
+                'description',
+                'creationPayload',
+                'updatePayload',
+                'invokeType',
+                'context',
+              ),
+              fc.jsonValue({ maxDepth: 3 }),
+            ),
+          ),
+          async (value) => {
+            const answer = await raw(operation, JSON.stringify(value));
+            expect([200, 202, 400, 404, 409]).toContain(answer.status);
+            if (answer.status >= 400) expect(isErrorResponse(answer.json), answer.text).toBe(true);
+          },
+        ),
+        { numRuns: 40 },
+      );
+    },
+  );
 });

@@ -56,7 +56,9 @@ describe(`rejected over HTTP (${REJECTED.length} attacks)`, () => {
     const lines = stack.logs.filter((l) => l.line.includes(requestId));
     expect(lines.some((l) => l.level === 'warning' && authCase.reason!.test(l.line))).toBe(true);
     const summaries = lines.map((l) => parseSummaryLine(l.line)).filter((s) => s !== undefined);
-    expect(summaries).toEqual([expect.objectContaining({ event: 'RequestSummary', statusCode: 401, errorCode: 'AuthError', requestId })]);
+    expect(summaries).toEqual([
+      expect.objectContaining({ event: 'RequestSummary', statusCode: 401, errorCode: 'AuthError', requestId }),
+    ]);
     expect(summaries[0].authRule).toMatch(AUTH_RULE);
   });
 
@@ -64,13 +66,22 @@ describe(`rejected over HTTP (${REJECTED.length} attacks)`, () => {
     const key = ctx.issuer.keys[0];
     const token = forge({ alg: 'RS256', typ: 'JWT', kid: key.kid }, LOG_INJECTION_PAYLOAD, rs256(key.privateKey));
     const requestId = randomUUID();
-    const answer = await send({ authorization: subjectAndAppHeader(ctx.subjectToken(), token), tenant: USER_TENANT }, requestId);
+    const answer = await send(
+      { authorization: subjectAndAppHeader(ctx.subjectToken(), token), tenant: USER_TENANT },
+      requestId,
+    );
     expect(answer.status).toBe(401);
     const all = stack.logs.filter((l) => l.line.includes(requestId)).map((l) => l.line);
-    expect(all.map(parseSummaryLine).filter(Boolean)).toEqual([expect.objectContaining({ authRule: 'appToken.payload' })]);
+    expect(all.map(parseSummaryLine).filter(Boolean)).toEqual([
+      expect.objectContaining({ authRule: 'appToken.payload' }),
+    ]);
     const lines = all.filter((line) => !parseSummaryLine(line));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^authentication failed: app token: payload is not a JSON object \\[ActivityId=[0-9a-f-]{36} RequestId=${requestId}\\]$`));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^authentication failed: app token: payload is not a JSON object \\[ActivityId=[0-9a-f-]{36} RequestId=${requestId}\\]$`,
+      ),
+    );
     for (const { line } of stack.logs) expect(line).not.toContain('2099 info X');
   });
 

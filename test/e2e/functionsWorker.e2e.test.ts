@@ -56,14 +56,24 @@ route.handler(request, context)
 describe('the bundle in the Functions worker', () => {
   it('registers every function and an appTerminate hook that sends the buffered summaries', async () => {
     const dead = `http://127.0.0.1:${await freeLoopbackPort()}`;
-    const settings = appSettings(`${dead}/keys`, `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=${dead}/devstoreaccount1;`, 'JobInstances');
+    const settings = appSettings(
+      `${dead}/keys`,
+      `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=${dead}/devstoreaccount1;`,
+      'JobInstances',
+    );
     const run = await runNodeScript(WORKER, { ...settings, ...ingestion.exporterEnv });
     expect(run.status, run.stderr).toBe(0);
-    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { status: number; functions: string[]; hooks: string[] };
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
+      status: number;
+      functions: string[];
+      hooks: string[];
+    };
     expect(result.status).toBe(401);
     expect(result.functions).toHaveLength(10);
     expect(result.hooks).toEqual(['appTerminate']);
     const summaries = ingestion.envelopes().map((e) => e.data.baseData.properties ?? {});
-    expect(summaries).toEqual([expect.objectContaining({ event: 'RequestSummary', requestId: 'worker-request', statusCode: '401' })]);
+    expect(summaries).toEqual([
+      expect.objectContaining({ event: 'RequestSummary', requestId: 'worker-request', statusCode: '401' }),
+    ]);
   });
 });

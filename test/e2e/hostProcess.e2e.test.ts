@@ -43,10 +43,16 @@ describe('npm run host (the local host serving the bundle)', () => {
   it('serves the seed example on $HOST:$PORT and stops cleanly on SIGTERM', async () => {
     const host = await startHostProcess(settings);
     try {
-      const line = host.output().split('\n').find((l) => l.includes('listening on'));
+      const line = host
+        .output()
+        .split('\n')
+        .find((l) => l.includes('listening on'));
       expect(line).toContain(`http://127.0.0.1:${host.port}/api`);
       const tokens = tokenFactory(issuer);
-      const answer = await get(`${host.baseUrl}${jobPath(SEED)}`, { authorization: tokens.header(), 'x-ms-client-tenant-id': USER_TENANT });
+      const answer = await get(`${host.baseUrl}${jobPath(SEED)}`, {
+        authorization: tokens.header(),
+        'x-ms-client-tenant-id': USER_TENANT,
+      });
       expect(answer.status).toBe(200);
       expect(answer.text).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
     } finally {
@@ -58,14 +64,22 @@ describe('npm run host (the local host serving the bundle)', () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as AddressInfo;
-    const result = spawnSync(process.execPath, [HOST_ENTRY], { env: cleanEnv({ ...settings, PORT: String(port) }), encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [HOST_ENTRY], {
+      env: cleanEnv({ ...settings, PORT: String(port) }),
+      encoding: 'utf8',
+    });
     blocker.close();
     expect(result.status).toBe(1);
-    expect(result.stderr.trim()).toBe(`The local host cannot listen on 127.0.0.1:${port}: the port is in use (set PORT to another)`);
+    expect(result.stderr.trim()).toBe(
+      `The local host cannot listen on 127.0.0.1:${port}: the port is in use (set PORT to another)`,
+    );
   });
 
   it('refuses to start with bad settings, naming every problem', () => {
-    const result = spawnSync(process.execPath, [HOST_ENTRY], { env: cleanEnv({ PUBLISHER_TENANT_ID: 'nope' }), encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [HOST_ENTRY], {
+      env: cleanEnv({ PUBLISHER_TENANT_ID: 'nope' }),
+      encoding: 'utf8',
+    });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('PUBLISHER_TENANT_ID must be a GUID');
     expect(result.stderr).toContain('WORKLOAD_CLIENT_ID is required');
@@ -77,7 +91,11 @@ describe('the Functions entry point (the bundle)', () => {
   it("is package.json's main and registers every operation of the catalog and the two queue functions", () => {
     const main: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).main;
     expect(main).toBe('dist/app/main.js');
-    const result = load(BUNDLE_DIR, settings, `console.log(JSON.stringify([m.routes.map((r) => r.name), m.queueFunctions.map((q) => q.queueName)]))`);
+    const result = load(
+      BUNDLE_DIR,
+      settings,
+      `console.log(JSON.stringify([m.routes.map((r) => r.name), m.queueFunctions.map((q) => q.queueName)]))`,
+    );
     expect(result.status).toBe(0);
     const [routes, queues] = JSON.parse(result.stdout.trim().split('\n').pop()!);
     expect(routes).toEqual(OPERATIONS.map((declare) => declare({} as never).name));
@@ -93,7 +111,11 @@ describe('the Functions entry point (the bundle)', () => {
       expect(bad.status).not.toBe(0);
       expect(bad.stderr).toContain('WORKLOAD_AUDIENCE is required');
       // The managed-identity path loads @azure/identity from the sibling identity.js.
-      const identity = load(copy, { ...settings, JOB_STATE_TABLE_CONNECTION_STRING: '', JOB_STATE_TABLE_ENDPOINT: 'https://example.table.core.windows.net' });
+      const identity = load(copy, {
+        ...settings,
+        JOB_STATE_TABLE_CONNECTION_STRING: '',
+        JOB_STATE_TABLE_ENDPOINT: 'https://example.table.core.windows.net',
+      });
       expect(identity.stderr).not.toContain('Cannot find module');
       expect(identity.status).toBe(0);
     } finally {

@@ -8,7 +8,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_AUTHORIZATION_LENGTH, SCHEME } from '../../src/auth/subjectAndAppHeader';
 import { jobInstancePath, type JobPath } from '../../src/http/jobPath';
-import { authorizationHeader, expectRejected, hostilePath, tenantHeader, tokenSegments } from '../fixtures/hostileInput';
+import {
+  authorizationHeader,
+  expectRejected,
+  hostilePath,
+  tenantHeader,
+  tokenSegments,
+} from '../fixtures/hostileInput';
 import { startHostProcess } from '../fixtures/hostProcess';
 import { get, type HttpAnswer } from '../fixtures/http';
 import { jobPath, SEED, startStack, USER_TENANT, type TestStack } from '../fixtures/stack';
@@ -29,9 +35,14 @@ async function send(path: string, headers: Record<string, string>) {
 }
 
 /** Every byte of the UTF-8 form percent-encoded, as a hostile client may send it. */
-const percentEncoded = (value: string) => Array.from(Buffer.from(value, 'utf8'), (b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+const percentEncoded = (value: string) =>
+  Array.from(Buffer.from(value, 'utf8'), (b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 const encodedPath = (path: JobPath) =>
-  jobInstancePath(Object.fromEntries(Object.entries(path).map(([name, value]) => [name, percentEncoded(value)])) as unknown as JobPath);
+  jobInstancePath(
+    Object.fromEntries(
+      Object.entries(path).map(([name, value]) => [name, percentEncoded(value)]),
+    ) as unknown as JobPath,
+  );
 
 describe('hostile requests over HTTP', () => {
   it('answers 400 naming the first bad value to any percent-encoded path', async () => {
@@ -75,7 +86,12 @@ describe('hostile requests over HTTP', () => {
       for (const [shape, authorization] of Object.entries(shapes)) {
         expect(authorization.length, shape).toBeGreaterThanOrEqual(MAX_AUTHORIZATION_LENGTH);
         const started = performance.now();
-        const answer = await get(`${host.baseUrl}${jobPath(SEED)}`, { 'x-ms-client-tenant-id': USER_TENANT, authorization }, 'GET', 5000);
+        const answer = await get(
+          `${host.baseUrl}${jobPath(SEED)}`,
+          { 'x-ms-client-tenant-id': USER_TENANT, authorization },
+          'GET',
+          5000,
+        );
         const elapsedMs = performance.now() - started;
         expectRejected({ status: answer.status, body: answer.json, headers: answer.headers, logs: [] }, 401);
         // The suite's one timing assertion, generous on purpose: catastrophic backtracking takes seconds to hours.

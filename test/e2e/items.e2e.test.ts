@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITEM_ROW_KEY } from '../../src/items/itemRow';
 import { contractValidator } from '../fixtures/contractSchema';
-import { ITEM, itemPath, OTHER_ITEM_TYPE, OWNER, partitionRows, seedJobRows, testHandlers, waitForAbort } from '../fixtures/items';
+import {
+  ITEM,
+  itemPath,
+  OTHER_ITEM_TYPE,
+  OWNER,
+  partitionRows,
+  seedJobRows,
+  testHandlers,
+  waitForAbort,
+} from '../fixtures/items';
 import { jobPath, SEED, startStack, USER_TENANT, type TestStack } from '../fixtures/stack';
 import { OTHER_TENANT } from '../fixtures/authCases';
 
@@ -19,13 +28,20 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 const newItem = (change: Partial<typeof ITEM> = {}) => ({ ...ITEM, itemId: randomUUID(), ...change });
-const create = (item: typeof ITEM, body: object, headers = stack.headers()) => stack.send('POST', itemPath(item), body, headers);
-const patch = (item: typeof ITEM, body: object, headers = stack.headers()) => stack.send('PATCH', itemPath(item), body, headers);
-const remove = (item: typeof ITEM, headers = stack.headers()) => stack.send('DELETE', itemPath(item), undefined, headers);
+const create = (item: typeof ITEM, body: object, headers = stack.headers()) =>
+  stack.send('POST', itemPath(item), body, headers);
+const patch = (item: typeof ITEM, body: object, headers = stack.headers()) =>
+  stack.send('PATCH', itemPath(item), body, headers);
+const remove = (item: typeof ITEM, headers = stack.headers()) =>
+  stack.send('DELETE', itemPath(item), undefined, headers);
 const payloadOf = (item: typeof ITEM, headers = stack.headers()) => stack.get(`${itemPath(item)}/payload`, headers);
-const itemRow = (itemId: string) => stack.itemsTable.getEntity<Record<string, unknown>>(itemId, ITEM_ROW_KEY).catch(() => undefined);
+const itemRow = (itemId: string) =>
+  stack.itemsTable.getEntity<Record<string, unknown>>(itemId, ITEM_ROW_KEY).catch(() => undefined);
 const otherTenantHeaders = () =>
-  stack.headers({ tenant: OTHER_TENANT, subject: { tid: OTHER_TENANT, iss: `https://login.microsoftonline.com/${OTHER_TENANT}/v2.0` } });
+  stack.headers({
+    tenant: OTHER_TENANT,
+    subject: { tid: OTHER_TENANT, iss: `https://login.microsoftonline.com/${OTHER_TENANT}/v2.0` },
+  });
 
 function expectError(answer: { status: number; json: any }, status: number, errorCode: string) {
   expect(answer.status).toBe(status);
@@ -34,7 +50,11 @@ function expectError(answer: { status: number; json: any }, status: number, erro
 }
 
 describe('ItemLifecycle_CreateItem', () => {
-  const body = { displayName: 'Q3 forecast', description: 'Revenue', creationPayload: { horizonMonths: 6, region: 'EMEA' } };
+  const body = {
+    displayName: 'Q3 forecast',
+    description: 'Revenue',
+    creationPayload: { horizonMonths: 6, region: 'EMEA' },
+  };
 
   it('answers 200, stores one row with the owner columns, and the editor gets the payload', async () => {
     expect(isCreateRequest(body)).toBe(true);
@@ -43,7 +63,13 @@ describe('ItemLifecycle_CreateItem', () => {
     expect(answer.status).toBe(200);
     expect(answer.text).toBe('');
     const row = await itemRow(item.itemId);
-    expect(row).toMatchObject({ TenantId: USER_TENANT, WorkspaceId: item.workspaceId, ItemType: item.itemType, DisplayName: 'Q3 forecast', Description: 'Revenue' });
+    expect(row).toMatchObject({
+      TenantId: USER_TENANT,
+      WorkspaceId: item.workspaceId,
+      ItemType: item.itemType,
+      DisplayName: 'Q3 forecast',
+      Description: 'Revenue',
+    });
     const payload = await payloadOf(item);
     expect(payload.status).toBe(200);
     expect(payload.json).toEqual({ itemPayload: { horizonMonths: 6, region: 'EMEA' } });
@@ -86,10 +112,30 @@ describe('ItemLifecycle_CreateItem', () => {
     ['no displayName', { description: 'x' }, 'InvalidRequestBody', /displayName is required/],
     ['a displayName of 257 characters', { displayName: 'x'.repeat(257) }, 'InvalidRequestBody', /longer than 256/],
     ['a displayName that is not a string', { displayName: 5 }, 'InvalidRequestBody', /displayName must be a string/],
-    ['a description that is not a string', { displayName: 'a', description: {} }, 'InvalidRequestBody', /description must be a string/],
-    ['a creationPayload that is an array', { displayName: 'a', creationPayload: [1] }, 'InvalidRequestBody', /creationPayload must be a JSON object/],
-    ['a creationPayload too long for one Table property', { displayName: 'a', creationPayload: { s: 'x'.repeat(33_000) } }, 'InvalidRequestBody', /at most 32768/],
-    ['a horizon the item handler refuses', { displayName: 'a', creationPayload: { horizonMonths: 0 } }, 'InvalidForecastHorizon', /horizonMonths/],
+    [
+      'a description that is not a string',
+      { displayName: 'a', description: {} },
+      'InvalidRequestBody',
+      /description must be a string/,
+    ],
+    [
+      'a creationPayload that is an array',
+      { displayName: 'a', creationPayload: [1] },
+      'InvalidRequestBody',
+      /creationPayload must be a JSON object/,
+    ],
+    [
+      'a creationPayload too long for one Table property',
+      { displayName: 'a', creationPayload: { s: 'x'.repeat(33_000) } },
+      'InvalidRequestBody',
+      /at most 32768/,
+    ],
+    [
+      'a horizon the item handler refuses',
+      { displayName: 'a', creationPayload: { horizonMonths: 0 } },
+      'InvalidForecastHorizon',
+      /horizonMonths/,
+    ],
   ])('refuses %s with 400 and writes nothing', async (_name, badBody, errorCode, message) => {
     const item = newItem();
     const answer = await create(item, badBody);
@@ -118,23 +164,35 @@ describe('ItemLifecycle_UpdateItem', () => {
     const body = { displayName: 'Renamed', description: null };
     expect(isUpdateRequest({ displayName: 'Renamed' })).toBe(true);
     expect((await patch(item, body)).status).toBe(200);
-    expect(await itemRow(item.itemId)).toMatchObject({ DisplayName: 'Renamed', Description: 'Keep me', Payload: '{"horizonMonths":3}' });
+    expect(await itemRow(item.itemId)).toMatchObject({
+      DisplayName: 'Renamed',
+      Description: 'Keep me',
+      Payload: '{"horizonMonths":3}',
+    });
     expect((await patch(item, { updatePayload: { horizonMonths: 24 } })).status).toBe(200);
     expect(await itemRow(item.itemId)).toMatchObject({ DisplayName: 'Renamed', Description: 'Keep me' });
     expect((await payloadOf(item)).json).toEqual({ itemPayload: { horizonMonths: 24 } });
     expect((await patch(item, {})).status).toBe(200);
-    expect(await itemRow(item.itemId)).toMatchObject({ DisplayName: 'Renamed', Description: 'Keep me', Payload: '{"horizonMonths":24}' });
+    expect(await itemRow(item.itemId)).toMatchObject({
+      DisplayName: 'Renamed',
+      Description: 'Keep me',
+      Payload: '{"horizonMonths":24}',
+    });
   });
 
   it('refuses an update payload the item handler refuses, with its errorCode, and changes nothing', async () => {
     const item = newItem();
     await create(item, original);
     const before = await itemRow(item.itemId);
-    expectError(await patch(item, { displayName: 'x', updatePayload: { horizonMonths: 500 } }), 400, 'InvalidForecastHorizon');
+    expectError(
+      await patch(item, { displayName: 'x', updatePayload: { horizonMonths: 500 } }),
+      400,
+      'InvalidForecastHorizon',
+    );
     expect((await itemRow(item.itemId))!.etag).toBe(before!.etag);
   });
 
-  it('answers 404 ItemNotFound for a missing item and for another owner\'s, and changes nothing', async () => {
+  it("answers 404 ItemNotFound for a missing item and for another owner's, and changes nothing", async () => {
     expectError(await patch(newItem(), { displayName: 'x' }), 404, 'ItemNotFound');
     const item = newItem();
     await create(item, original);
@@ -165,10 +223,15 @@ describe('ItemLifecycle_UpdateItem', () => {
 });
 
 describe('ItemLifecycle_GetItemPayload', () => {
-  it('answers 404 ItemNotFound (source User) for a missing item and for another owner\'s', async () => {
+  it("answers 404 ItemNotFound (source User) for a missing item and for another owner's", async () => {
     const missing = await payloadOf(newItem());
     expectError(missing, 404, 'ItemNotFound');
-    expect(missing.json).toEqual({ errorCode: 'ItemNotFound', message: 'The item was not found.', source: 'User', isPermanent: true });
+    expect(missing.json).toEqual({
+      errorCode: 'ItemNotFound',
+      message: 'The item was not found.',
+      source: 'User',
+      isPermanent: true,
+    });
     const item = newItem();
     await create(item, { displayName: 'mine' });
     expectError(await payloadOf(item, otherTenantHeaders()), 404, 'ItemNotFound');
@@ -212,10 +275,13 @@ describe('ItemLifecycle_DeleteItem', () => {
     expect(await itemRow(item.itemId)).toBeUndefined();
   });
 
-  it('deletes an item of the caller\'s whose row is corrupt (beyond its owner columns), with its job rows', async () => {
+  it("deletes an item of the caller's whose row is corrupt (beyond its owner columns), with its job rows", async () => {
     const item = newItem();
     await create(item, { displayName: 'soon corrupt' });
-    await stack.itemsTable.updateEntity({ partitionKey: item.itemId, rowKey: ITEM_ROW_KEY, Payload: 'not json' }, 'Merge');
+    await stack.itemsTable.updateEntity(
+      { partitionKey: item.itemId, rowKey: ITEM_ROW_KEY, Payload: 'not json' },
+      'Merge',
+    );
     await seedJobRows(stack.table, { ...OWNER, itemId: item.itemId, jobType: SEED.jobType, status: 'NotStarted' }, 3);
     expect((await remove(item)).status).toBe(200);
     expect(await itemRow(item.itemId)).toBeUndefined();
@@ -224,12 +290,22 @@ describe('ItemLifecycle_DeleteItem', () => {
 
   it('deletes the job rows of an item that has no item row (workloads that keep no item state)', async () => {
     const item = newItem();
-    await seedJobRows(stack.table, { ...OWNER, itemId: item.itemId, jobType: SEED.jobType, status: 'Failed', errorDetails: { errorCode: 'E', message: 'm', source: 'User' } }, 3);
+    await seedJobRows(
+      stack.table,
+      {
+        ...OWNER,
+        itemId: item.itemId,
+        jobType: SEED.jobType,
+        status: 'Failed',
+        errorDetails: { errorCode: 'E', message: 'm', source: 'User' },
+      },
+      3,
+    );
     expect((await remove(item)).status).toBe(200);
     expect(await partitionRows(stack.table, item.itemId)).toEqual([]);
   });
 
-  it('leaves another owner\'s item and job rows alone, and answers as if they were missing', async () => {
+  it("leaves another owner's item and job rows alone, and answers as if they were missing", async () => {
     const item = newItem();
     await create(item, { displayName: 'not yours' });
     await seedJobRows(stack.table, { ...OWNER, itemId: item.itemId, jobType: SEED.jobType, status: 'NotStarted' }, 2);
@@ -243,9 +319,9 @@ describe('ItemLifecycle_DeleteItem', () => {
 });
 
 describe('Jobs_CreateItemJobInstance and the item row', () => {
-  it('answers 409 ItemConflict for an item id that is another owner\'s item, and writes no job row', async () => {
+  it("answers 409 ItemConflict for an item id that is another owner's item, and writes no job row", async () => {
     const item = newItem();
-    await create(item, { displayName: 'someone else\'s' });
+    await create(item, { displayName: "someone else's" });
     const job = { ...item, jobType: SEED.jobType, jobInstanceId: randomUUID() };
     const answer = await stack.send('POST', jobPath(job), { invokeType: 'Manual' }, otherTenantHeaders());
     expectError(answer, 409, 'ItemConflict');
@@ -254,6 +330,15 @@ describe('Jobs_CreateItemJobInstance and the item row', () => {
 
   it('still schedules a job of an item that has no item row', async () => {
     const job = { ...newItem(), jobType: SEED.jobType, jobInstanceId: randomUUID() };
-    expect((await stack.send('POST', jobPath(job), { invokeType: 'Manual', creationPayload: { durationSeconds: 0 } }, stack.headers())).status).toBe(202);
+    expect(
+      (
+        await stack.send(
+          'POST',
+          jobPath(job),
+          { invokeType: 'Manual', creationPayload: { durationSeconds: 0 } },
+          stack.headers(),
+        )
+      ).status,
+    ).toBe(202);
   });
 });

@@ -40,7 +40,11 @@ describe('the seed example', () => {
   });
 
   it('echoes RequestId and ActivityId and puts both on every log line of the request', async () => {
-    const headers = { ...stack.headers(), requestid: '11111111-2222-4333-8444-555555555555', activityid: '66666666-7777-4888-8999-aaaaaaaaaaaa' };
+    const headers = {
+      ...stack.headers(),
+      requestid: '11111111-2222-4333-8444-555555555555',
+      activityid: '66666666-7777-4888-8999-aaaaaaaaaaaa',
+    };
     const answer = await stack.get(jobPath(SEED), headers);
     expect(answer.headers.requestid).toBe(headers.requestid);
     expect(answer.headers.activityid).toBe(headers.activityid);
@@ -70,11 +74,19 @@ describe('the seed example', () => {
 describe('job rows', () => {
   const notFound = {
     status: 'Failed',
-    errorDetails: { errorCode: 'JobInstanceNotFound', message: 'The job instance was not found.', source: 'System', isPermanent: true },
+    errorDetails: {
+      errorCode: 'JobInstanceNotFound',
+      message: 'The job instance was not found.',
+      source: 'System',
+      isPermanent: true,
+    },
   };
 
   it('answers a missing row with 200 Failed JobInstanceNotFound', async () => {
-    const answer = await stack.get(jobPath({ ...SEED, jobInstanceId: '00000000-0000-4000-8000-000000000404' }), stack.headers());
+    const answer = await stack.get(
+      jobPath({ ...SEED, jobInstanceId: '00000000-0000-4000-8000-000000000404' }),
+      stack.headers(),
+    );
     expect(answer.status).toBe(200);
     expect(answer.json).toEqual(notFound);
     expect(isJobState(answer.json)).toBe(true);
@@ -95,13 +107,21 @@ describe('job rows', () => {
   });
 
   it('compares item and job type case-insensitively', async () => {
-    const answer = await stack.get(jobPath({ ...SEED, itemType: SEED.itemType.toLowerCase(), jobType: 'CALCULATEFORECAST' }), stack.headers());
+    const answer = await stack.get(
+      jobPath({ ...SEED, itemType: SEED.itemType.toLowerCase(), jobType: 'CALCULATEFORECAST' }),
+      stack.headers(),
+    );
     expect(answer.json.status).toBe('InProgress');
   });
 
   it('answers a failed job with its error details and both times', async () => {
     const jobInstanceId = crypto.randomUUID();
-    const errorDetails = { errorCode: 'QuotaExceeded', message: 'The forecast ran out of quota.', source: 'User' as const, isPermanent: true };
+    const errorDetails = {
+      errorCode: 'QuotaExceeded',
+      message: 'The forecast ran out of quota.',
+      source: 'User' as const,
+      isPermanent: true,
+    };
     await stack.seed({
       jobInstanceId,
       status: 'Failed',
@@ -110,7 +130,12 @@ describe('job rows', () => {
       errorDetails,
     });
     const answer = await stack.get(jobPath({ ...SEED, jobInstanceId }), stack.headers());
-    expect(answer.json).toEqual({ status: 'Failed', startTimeUtc: '2023-12-10T14:41:39.412Z', endTimeUtc: '2023-12-10T15:00:00.000Z', errorDetails });
+    expect(answer.json).toEqual({
+      status: 'Failed',
+      startTimeUtc: '2023-12-10T14:41:39.412Z',
+      endTimeUtc: '2023-12-10T15:00:00.000Z',
+      errorDetails,
+    });
     expect(isJobState(answer.json)).toBe(true);
   });
 
@@ -126,7 +151,10 @@ describe('job rows', () => {
     ['a StartTimeUtc in local time', { StartTimeUtc: '2023-12-10 14:41:39' }],
     ['an EndTimeUtc that is no date', { Status: 'Completed', EndTimeUtc: 'soon' }],
     ['ErrorDetails that is not JSON', { ErrorDetails: '{not json' }],
-    ['ErrorDetails that is not a contract object', { ErrorDetails: JSON.stringify({ errorCode: 'X', message: 'y', source: 'Nobody' }) }],
+    [
+      'ErrorDetails that is not a contract object',
+      { ErrorDetails: JSON.stringify({ errorCode: 'X', message: 'y', source: 'Nobody' }) },
+    ],
   ] as const;
   it.each(corrupt)('answers a row with %s with 500 InvalidJobStateRecord and logs its keys', async (_name, change) => {
     const jobInstanceId = crypto.randomUUID();
@@ -135,7 +163,9 @@ describe('job rows', () => {
     expect(answer.status).toBe(500);
     expect(answer.json).toMatchObject({ errorCode: 'InvalidJobStateRecord', source: 'System', isPermanent: false });
     expect(isErrorResponse(answer.json)).toBe(true);
-    expect(stack.logs.some((l) => l.level === 'error' && l.line.includes(jobInstanceId) && l.line.includes(SEED.itemId))).toBe(true);
+    expect(
+      stack.logs.some((l) => l.level === 'error' && l.line.includes(jobInstanceId) && l.line.includes(SEED.itemId)),
+    ).toBe(true);
   });
 });
 
@@ -156,7 +186,11 @@ describe('corrupt rows of others', () => {
     await putRawRow(jobInstanceId, { TenantId: undefined });
     const answer = await stack.get(jobPath({ ...SEED, jobInstanceId }), stack.headers());
     expect(answer.json.errorDetails.errorCode).toBe('JobInstanceNotFound');
-    expect(stack.logs.some((l) => l.level === 'error' && l.line.includes(jobInstanceId) && l.line.includes('missing or malformed'))).toBe(true);
+    expect(
+      stack.logs.some(
+        (l) => l.level === 'error' && l.line.includes(jobInstanceId) && l.line.includes('missing or malformed'),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -172,7 +206,12 @@ describe('path parameters', () => {
   it.each(bad)('rejects a bad %s with 400 InvalidParameter before authentication', async (name, change) => {
     const answer = await stack.get(jobPath({ ...SEED, ...change }), {});
     expect(answer.status).toBe(400);
-    expect(answer.json).toMatchObject({ errorCode: 'InvalidParameter', source: 'User', isPermanent: true, messageParameters: [name] });
+    expect(answer.json).toMatchObject({
+      errorCode: 'InvalidParameter',
+      source: 'User',
+      isPermanent: true,
+      messageParameters: [name],
+    });
     expect(answer.json.message).toContain(name);
     expect(isErrorResponse(answer.json)).toBe(true);
   });
@@ -188,7 +227,9 @@ describe('the local host', () => {
   it('answers a malformed absolute request target with 404, not a crash', async () => {
     const { port } = new URL(stack.host.baseUrl);
     const raw = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), '127.0.0.1', () => socket.end('GET http://[::1/api/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.end('GET http://[::1/api/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      );
       let text = '';
       socket.on('data', (chunk) => (text += chunk.toString()));
       socket.on('end', () => resolve(text));

@@ -55,7 +55,8 @@ function job(jobType: string, jobInstanceId = randomUUID()) {
   return { ...SEED, jobType, jobInstanceId };
 }
 
-const create = (path: string, body: unknown = { invokeType: 'Manual' }, headers = stack.headers()) => stack.send('POST', path, body, headers);
+const create = (path: string, body: unknown = { invokeType: 'Manual' }, headers = stack.headers()) =>
+  stack.send('POST', path, body, headers);
 const state = async (path: string) => (await stack.get(path, stack.headers())).json;
 
 async function rowOf(j: { itemId: string; jobInstanceId: string }): Promise<Record<string, unknown> | undefined> {
@@ -65,26 +66,50 @@ async function rowOf(j: { itemId: string; jobInstanceId: string }): Promise<Reco
 describe('Jobs_CreateItemJobInstance', () => {
   it('answers 202 with no body, writes one NotStarted row with what came, and the runner completes the job', async () => {
     const j = job(SEED.jobType);
-    const answer = await create(jobPath(j), { invokeType: 'Scheduled', creationPayload: { durationSeconds: 0.2 }, unknown: 'ignored' });
+    const answer = await create(jobPath(j), {
+      invokeType: 'Scheduled',
+      creationPayload: { durationSeconds: 0.2 },
+      unknown: 'ignored',
+    });
     expect(answer.status).toBe(202);
     expect(answer.text).toBe('');
     const row = await rowOf(j);
-    expect(row).toMatchObject({ TenantId: USER_TENANT, WorkspaceId: SEED.workspaceId, ItemType: ITEM_TYPE, JobType: SEED.jobType, InvokeType: 'Scheduled' });
+    expect(row).toMatchObject({
+      TenantId: USER_TENANT,
+      WorkspaceId: SEED.workspaceId,
+      ItemType: ITEM_TYPE,
+      JobType: SEED.jobType,
+      InvokeType: 'Scheduled',
+    });
     expect(JSON.parse(String(row!.CreationPayload))).toEqual({ durationSeconds: 0.2 });
     expect(typeof row!.UserObjectId).toBe('string');
-    const done = await until(() => state(jobPath(j)), (s) => s.status === 'Completed', 'Completed');
+    const done = await until(
+      () => state(jobPath(j)),
+      (s) => s.status === 'Completed',
+      'Completed',
+    );
     expect(isState(done)).toBe(true);
     expect(done).toEqual({ status: 'Completed', startTimeUtc: expect.any(String), endTimeUtc: expect.any(String) });
   });
 
   it('is idempotent: a retried Create answers 202 again, keeps one row, and the handler runs once', async () => {
     const j = job('counted');
-    const answers = await Promise.all(Array.from({ length: 20 }, () => create(jobPath(j), { invokeType: 'Manual', creationPayload: { seconds: 0.3 } })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => create(jobPath(j), { invokeType: 'Manual', creationPayload: { seconds: 0.3 } })),
+    );
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(202));
-    await until(() => state(jobPath(j)), (s) => s.status === 'Completed', 'Completed');
+    await until(
+      () => state(jobPath(j)),
+      (s) => s.status === 'Completed',
+      'Completed',
+    );
     expect((await create(jobPath(j))).status).toBe(202);
     // Messages of the retries reach the runner too: give them time, then count.
-    await until(async () => (await queue.getProperties()).approximateMessagesCount ?? 0, (n) => n === 0, 'an empty queue');
+    await until(
+      async () => (await queue.getProperties()).approximateMessagesCount ?? 0,
+      (n) => n === 0,
+      'an empty queue',
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(runs.get(j.jobInstanceId)).toBe(1);
   });
@@ -92,7 +117,10 @@ describe('Jobs_CreateItemJobInstance', () => {
   it('answers 409 JobInstanceConflict for the same id under another job type, workspace or tenant, and changes nothing', async () => {
     const j = job('counted');
     await stack.seed({ ...j, status: 'Completed', startTimeUtc: new Date(), endTimeUtc: new Date() });
-    for (const other of [{ ...j, jobType: 'fails' }, { ...j, workspaceId: randomUUID() }]) {
+    for (const other of [
+      { ...j, jobType: 'fails' },
+      { ...j, workspaceId: randomUUID() },
+    ]) {
       const answer = await create(jobPath(other));
       expect(answer.status).toBe(409);
       expect(answer.json).toMatchObject({ errorCode: 'JobInstanceConflict', source: 'User' });
@@ -118,7 +146,10 @@ describe('Jobs_CreateItemJobInstance', () => {
     ['invokeType not a word', { invokeType: 'Manual\r\nX' }],
     ['creationPayload not an object', { invokeType: 'Manual', creationPayload: 'x' }],
     ['creationPayload an array', { invokeType: 'Manual', creationPayload: [1] }],
-    ['a payload longer than a Table property holds', { invokeType: 'Manual', creationPayload: { text: 'x'.repeat(32_768) } }],
+    [
+      'a payload longer than a Table property holds',
+      { invokeType: 'Manual', creationPayload: { text: 'x'.repeat(32_768) } },
+    ],
     ['nested too deeply', `{"invokeType":"Manual","creationPayload":${'{"a":'.repeat(100)}1${'}'.repeat(100)}}`],
     ['larger than 64 KiB', { invokeType: 'Manual', creationPayload: { text: 'x'.repeat(64 * 1024) } }],
   ])('answers 400 InvalidRequestBody (%s) and writes nothing', async (_name, body) => {
@@ -132,7 +163,8 @@ describe('Jobs_CreateItemJobInstance', () => {
 
   it('takes a body of exactly 64 KiB and refuses one byte more (unknown properties are ignored, so padding fills it)', async () => {
     const framing = JSON.stringify({ invokeType: 'Manual', padding: '' }).length;
-    const body = (extra: number) => JSON.stringify({ invokeType: 'Manual', padding: ' '.repeat(64 * 1024 - framing + extra) });
+    const body = (extra: number) =>
+      JSON.stringify({ invokeType: 'Manual', padding: ' '.repeat(64 * 1024 - framing + extra) });
     expect(Buffer.byteLength(body(0))).toBe(64 * 1024);
     expect((await create(jobPath(job(SEED.jobType)), body(0))).status).toBe(202);
     const over = await create(jobPath(job(SEED.jobType)), body(1));
@@ -153,8 +185,15 @@ describe('hostile Create bodies (property-based)', () => {
     fc.uint8Array({ maxLength: 2048 }).map((bytes) => Buffer.from(bytes)),
     fc.json({ depthSize: 'medium' }),
     fc.string({ unit: 'binary', maxLength: 512 }),
-    fc.record({ invokeType: fc.anything(), creationPayload: fc.anything() }, { requiredKeys: [] }).map((value) => JSON.stringify(value) ?? 'null'),
-    fc.record({ invokeType: fc.constant('Manual'), creationPayload: fc.string({ maxLength: 40_000 }).map((text) => ({ text })) }).map((value) => JSON.stringify(value)),
+    fc
+      .record({ invokeType: fc.anything(), creationPayload: fc.anything() }, { requiredKeys: [] })
+      .map((value) => JSON.stringify(value) ?? 'null'),
+    fc
+      .record({
+        invokeType: fc.constant('Manual'),
+        creationPayload: fc.string({ maxLength: 40_000 }).map((text) => ({ text })),
+      })
+      .map((value) => JSON.stringify(value)),
   );
 
   it('always answers 202 or a well-formed 400, never a 500, and a 400 writes nothing', async () => {
@@ -180,23 +219,28 @@ describe('authentication of Create and Cancel', () => {
     quiet = await startStack({}, { handlers, queues: false });
   });
   afterAll(async () => {
-    const queued = await new QueueClient(quiet.settings.JobQueue, quiet.settings.JOB_QUEUE_NAME).getProperties().catch(() => undefined);
+    const queued = await new QueueClient(quiet.settings.JobQueue, quiet.settings.JOB_QUEUE_NAME)
+      .getProperties()
+      .catch(() => undefined);
     await quiet?.close();
     expect(queued?.approximateMessagesCount ?? 0).toBe(0);
   });
 
-  it.each(REJECTED.map((c) => [c.name, c] as const))('%s: 401, nothing written, nothing enqueued', async (_name, authCase) => {
-    const request = authCase.request(createAuthContext(quiet.issuer));
-    const headers: Record<string, string | string[]> = {};
-    if (request.authorization !== undefined) headers.authorization = request.authorization;
-    if (request.tenant !== undefined) headers['x-ms-client-tenant-id'] = request.tenant;
-    const j = job(SEED.jobType);
-    const created = await quiet.send('POST', jobPath(j), { invokeType: 'Manual' }, headers);
-    const cancelled = await quiet.send('POST', `${jobPath(j)}/cancel`, undefined, headers);
-    expect([created.status, cancelled.status]).toEqual([401, 401]);
-    expect(created.headers['www-authenticate']).toBe('SubjectAndAppToken1.0');
-    expect(await quiet.table.getEntity(j.itemId, j.jobInstanceId).catch(() => undefined)).toBeUndefined();
-  });
+  it.each(REJECTED.map((c) => [c.name, c] as const))(
+    '%s: 401, nothing written, nothing enqueued',
+    async (_name, authCase) => {
+      const request = authCase.request(createAuthContext(quiet.issuer));
+      const headers: Record<string, string | string[]> = {};
+      if (request.authorization !== undefined) headers.authorization = request.authorization;
+      if (request.tenant !== undefined) headers['x-ms-client-tenant-id'] = request.tenant;
+      const j = job(SEED.jobType);
+      const created = await quiet.send('POST', jobPath(j), { invokeType: 'Manual' }, headers);
+      const cancelled = await quiet.send('POST', `${jobPath(j)}/cancel`, undefined, headers);
+      expect([created.status, cancelled.status]).toEqual([401, 401]);
+      expect(created.headers['www-authenticate']).toBe('SubjectAndAppToken1.0');
+      expect(await quiet.table.getEntity(j.itemId, j.jobInstanceId).catch(() => undefined)).toBeUndefined();
+    },
+  );
 });
 
 describe('Jobs_CancelItemJobInstance', () => {
@@ -230,24 +274,36 @@ describe('Jobs_CancelItemJobInstance', () => {
   it('reaches running code: the handler sees its signal aborted within a heartbeat, and the job stays Cancelled', async () => {
     const j = job('counted');
     await create(jobPath(j), { invokeType: 'Manual', creationPayload: { seconds: 20 } });
-    await until(() => state(jobPath(j)), (s) => s.status === 'InProgress', 'InProgress');
+    await until(
+      () => state(jobPath(j)),
+      (s) => s.status === 'InProgress',
+      'InProgress',
+    );
     expect((await cancel(jobPath(j))).json.status).toBe('Cancelled');
     await until(async () => aborted.has(j.jobInstanceId), Boolean, 'the handler to see the abort');
     expect(await state(jobPath(j))).toMatchObject({ status: 'Cancelled' });
   });
 });
 
-describe('Cancel racing the job\'s completion', () => {
-  it('leaves exactly one terminal state, and Cancel\'s answer is what is stored', async () => {
+describe("Cancel racing the job's completion", () => {
+  it("leaves exactly one terminal state, and Cancel's answer is what is stored", async () => {
     const outcomes: string[] = [];
     for (let i = 0; i < 8; i++) {
       const j = job('counted');
       await create(jobPath(j), { invokeType: 'Manual', creationPayload: { seconds: 0.2 } });
-      await until(() => state(jobPath(j)), (s) => s.status === 'InProgress', 'InProgress');
+      await until(
+        () => state(jobPath(j)),
+        (s) => s.status === 'InProgress',
+        'InProgress',
+      );
       // Around the moment the handler returns: sometimes before, sometimes after.
       await new Promise((resolve) => setTimeout(resolve, 120 + 20 * i));
       const answer = (await stack.send('POST', `${jobPath(j)}/cancel`, undefined, stack.headers())).json;
-      const stored = await until(() => state(jobPath(j)), (s) => s.status !== 'InProgress', 'a terminal state');
+      const stored = await until(
+        () => state(jobPath(j)),
+        (s) => s.status !== 'InProgress',
+        'a terminal state',
+      );
       expect(['Cancelled', 'Completed']).toContain(answer.status);
       expect(stored).toEqual(answer);
       outcomes.push(answer.status);
@@ -260,38 +316,76 @@ describe('the job runner', () => {
   it('fails a job with the details of the JobFailure its handler throws', async () => {
     const j = job('fails');
     await create(jobPath(j));
-    const done = await until(() => state(jobPath(j)), (s) => s.status === 'Failed', 'Failed');
-    expect(done.errorDetails).toEqual({ errorCode: 'QuotaExceeded', message: 'Out of quota.', source: 'User', isPermanent: false });
+    const done = await until(
+      () => state(jobPath(j)),
+      (s) => s.status === 'Failed',
+      'Failed',
+    );
+    expect(done.errorDetails).toEqual({
+      errorCode: 'QuotaExceeded',
+      message: 'Out of quota.',
+      source: 'User',
+      isPermanent: false,
+    });
   });
 
   it('fails a job whose handler throws anything else with JobHandlerError; the stack goes to the log only', async () => {
     const j = job('throws');
     await create(jobPath(j));
-    const done = await until(() => state(jobPath(j)), (s) => s.status === 'Failed', 'Failed');
+    const done = await until(
+      () => state(jobPath(j)),
+      (s) => s.status === 'Failed',
+      'Failed',
+    );
     expect(done.errorDetails).toMatchObject({ errorCode: 'JobHandlerError', source: 'System' });
     expect(JSON.stringify(done)).not.toContain('secret internal detail');
-    expect(stack.logs.some(({ line }) => line.includes('secret internal detail') && line.includes(j.jobInstanceId))).toBe(true);
+    expect(
+      stack.logs.some(({ line }) => line.includes('secret internal detail') && line.includes(j.jobInstanceId)),
+    ).toBe(true);
   });
 
   it('runs the demo handler: failWith fails the job with those details', async () => {
     const j = job(SEED.jobType);
-    await create(jobPath(j), { invokeType: 'Manual', creationPayload: { durationSeconds: 0, failWith: { errorCode: 'NoData', message: 'No data.' } } });
-    const done = await until(() => state(jobPath(j)), (s) => s.status === 'Failed', 'Failed');
+    await create(jobPath(j), {
+      invokeType: 'Manual',
+      creationPayload: { durationSeconds: 0, failWith: { errorCode: 'NoData', message: 'No data.' } },
+    });
+    const done = await until(
+      () => state(jobPath(j)),
+      (s) => s.status === 'Failed',
+      'Failed',
+    );
     expect(done.errorDetails).toEqual({ errorCode: 'NoData', message: 'No data.', source: 'User', isPermanent: true });
   });
 
   it('keeps a JobFailure whose message is too long to store, cut to 4096 characters, instead of losing the outcome', async () => {
     const j = job('failsAtLength');
     await create(jobPath(j));
-    const done = await until(() => state(jobPath(j)), (s) => s.status === 'Failed', 'Failed');
-    expect(done.errorDetails).toEqual({ errorCode: 'TooMuch', message: 'm'.repeat(4096), source: 'User', isPermanent: true });
+    const done = await until(
+      () => state(jobPath(j)),
+      (s) => s.status === 'Failed',
+      'Failed',
+    );
+    expect(done.errorDetails).toEqual({
+      errorCode: 'TooMuch',
+      message: 'm'.repeat(4096),
+      source: 'User',
+      isPermanent: true,
+    });
   });
 
   it('never lets a caller-chosen errorCode shape a log line: one with a line break fails the job with JobHandlerError', async () => {
     const j = job(SEED.jobType);
     const forged = 'Boom)\n2099 error forged line';
-    await create(jobPath(j), { invokeType: 'Manual', creationPayload: { durationSeconds: 0, failWith: { errorCode: forged, message: 'x' } } });
-    const done = await until(() => state(jobPath(j)), (s) => s.status === 'Failed', 'Failed');
+    await create(jobPath(j), {
+      invokeType: 'Manual',
+      creationPayload: { durationSeconds: 0, failWith: { errorCode: forged, message: 'x' } },
+    });
+    const done = await until(
+      () => state(jobPath(j)),
+      (s) => s.status === 'Failed',
+      'Failed',
+    );
     expect(done.errorDetails.errorCode).toBe('JobHandlerError');
     await state(jobPath(j));
     expect(stack.logs.filter(({ line }) => line.includes('forged line') && line.includes('\n'))).toEqual([]);
@@ -302,18 +396,35 @@ describe('the job runner', () => {
     await create(jobPath(j), { invokeType: 'Manual', creationPayload: { seconds: 0.2 } });
     const text = Buffer.from(JSON.stringify({ itemId: j.itemId, jobInstanceId: j.jobInstanceId })).toString('base64');
     await Promise.all([queue.sendMessage(text), queue.sendMessage(text)]);
-    await until(() => state(jobPath(j)), (s) => s.status === 'Completed', 'Completed');
-    await until(async () => (await queue.getProperties()).approximateMessagesCount ?? 0, (n) => n === 0, 'an empty queue');
+    await until(
+      () => state(jobPath(j)),
+      (s) => s.status === 'Completed',
+      'Completed',
+    );
+    await until(
+      async () => (await queue.getProperties()).approximateMessagesCount ?? 0,
+      (n) => n === 0,
+      'an empty queue',
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(runs.get(j.jobInstanceId)).toBe(1);
   });
 
   it('records a lost runner (a heartbeat older than four beats) as Failed JobRunnerLost on Get, through the writer', async () => {
     const j = job('counted');
-    const record = { ...j, tenantId: USER_TENANT, status: 'InProgress' as const, startTimeUtc: new Date(Date.now() - 60_000), heartbeatUtc: new Date(Date.now() - 5_000) };
+    const record = {
+      ...j,
+      tenantId: USER_TENANT,
+      status: 'InProgress' as const,
+      startTimeUtc: new Date(Date.now() - 60_000),
+      heartbeatUtc: new Date(Date.now() - 5_000),
+    };
     await stack.table.upsertEntity(toJobEntity(record), 'Replace');
     const answer = await state(jobPath(j));
-    expect(answer).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'JobRunnerLost', source: 'System', isPermanent: false } });
+    expect(answer).toMatchObject({
+      status: 'Failed',
+      errorDetails: { errorCode: 'JobRunnerLost', source: 'System', isPermanent: false },
+    });
     expect((await rowOf(j))!.Status).toBe('Failed');
     // A row without a heartbeat (a runner of the vendor's own) is never judged lost.
     const own = job('counted');
@@ -326,8 +437,14 @@ describe('the job runner', () => {
     await stack.seed({ ...j, status: 'NotStarted', startTimeUtc: undefined });
     const poison = new QueueClient(stack.settings.JobQueue, `${stack.settings.JOB_QUEUE_NAME}-poison`);
     await poison.createIfNotExists();
-    await poison.sendMessage(Buffer.from(JSON.stringify({ itemId: j.itemId, jobInstanceId: j.jobInstanceId })).toString('base64'));
-    const done = await until(() => state(jobPath(j)), (s) => s.status === 'Failed', 'Failed');
+    await poison.sendMessage(
+      Buffer.from(JSON.stringify({ itemId: j.itemId, jobInstanceId: j.jobInstanceId })).toString('base64'),
+    );
+    const done = await until(
+      () => state(jobPath(j)),
+      (s) => s.status === 'Failed',
+      'Failed',
+    );
     expect(done.errorDetails).toMatchObject({ errorCode: 'JobCouldNotStart', source: 'System' });
   });
 });

@@ -27,14 +27,32 @@ afterAll(async () => {
 });
 
 function jobstate(args: string[], env: Record<string, string> = settings, dir = cwd) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+  });
   const json = result.status === 0 && /^[[{]/.test(result.stdout) ? JSON.parse(result.stdout) : undefined;
   return { code: result.status, stdout: result.stdout, stderr: result.stderr, json };
 }
 
 function newJob() {
   const ids = { item: randomUUID(), instance: randomUUID() };
-  const create = ['create', '--item', ids.item, '--instance', ids.instance, '--tenant', randomUUID(), '--workspace', randomUUID(), '--item-type', 'Contoso.Forecast', '--job-type', 'calculate'];
+  const create = [
+    'create',
+    '--item',
+    ids.item,
+    '--instance',
+    ids.instance,
+    '--tenant',
+    randomUUID(),
+    '--workspace',
+    randomUUID(),
+    '--item-type',
+    'Contoso.Forecast',
+    '--job-type',
+    'calculate',
+  ];
   return { ...ids, create, id: ['--item', ids.item, '--instance', ids.instance] };
 }
 
@@ -55,9 +73,25 @@ describe('jobstate, the happy path', () => {
     expect(created.json).toMatchObject({ itemId: job.item, jobInstanceId: job.instance, status: 'NotStarted' });
 
     expect(jobstate(['set', 'InProgress', ...job.id]).json.status).toBe('InProgress');
-    const failed = jobstate(['set', 'Failed', ...job.id, '--error-code', 'Quota', '--error-message', 'Out of quota', '--error-source', 'User', '--permanent']);
+    const failed = jobstate([
+      'set',
+      'Failed',
+      ...job.id,
+      '--error-code',
+      'Quota',
+      '--error-message',
+      'Out of quota',
+      '--error-source',
+      'User',
+      '--permanent',
+    ]);
     expect(failed.code).toBe(0);
-    expect(failed.json.errorDetails).toEqual({ errorCode: 'Quota', message: 'Out of quota', source: 'User', isPermanent: true });
+    expect(failed.json.errorDetails).toEqual({
+      errorCode: 'Quota',
+      message: 'Out of quota',
+      source: 'User',
+      isPermanent: true,
+    });
 
     const shown = jobstate(['show', ...job.id]);
     expect(shown.json).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'Quota' } });
@@ -73,11 +107,23 @@ describe('jobstate, the happy path', () => {
   it('shows the invoke type, the heartbeat and the payload size of a job created by Fabric, never the payload', async () => {
     const id = { itemId: randomUUID(), jobInstanceId: randomUUID() };
     await table.createEntity({
-      partitionKey: id.itemId, rowKey: id.jobInstanceId, TenantId: randomUUID(), WorkspaceId: randomUUID(), ItemType: 'T', JobType: 'J',
-      Status: 'InProgress', InvokeType: 'Scheduled', CreationPayload: '{"secret":"customer data"}', HeartbeatUtc: new Date('2026-01-01T00:00:00Z'),
+      partitionKey: id.itemId,
+      rowKey: id.jobInstanceId,
+      TenantId: randomUUID(),
+      WorkspaceId: randomUUID(),
+      ItemType: 'T',
+      JobType: 'J',
+      Status: 'InProgress',
+      InvokeType: 'Scheduled',
+      CreationPayload: '{"secret":"customer data"}',
+      HeartbeatUtc: new Date('2026-01-01T00:00:00Z'),
     });
     const shown = jobstate(['show', '--item', id.itemId, '--instance', id.jobInstanceId]);
-    expect(shown.json).toMatchObject({ invokeType: 'Scheduled', heartbeatUtc: '2026-01-01T00:00:00.000Z', creationPayloadCharacters: 26 });
+    expect(shown.json).toMatchObject({
+      invokeType: 'Scheduled',
+      heartbeatUtc: '2026-01-01T00:00:00.000Z',
+      creationPayloadCharacters: 26,
+    });
     expect(shown.stdout).not.toContain('customer data');
   });
 
@@ -130,8 +176,16 @@ describe('jobstate, bad input: a one-line error, a non-zero exit, nothing writte
     jobstate(job.create);
     expectOneLineFailure(jobstate(['set', 'Failed', ...job.id]), 2, /Failed needs --error-code and --error-message$/m);
     expectOneLineFailure(jobstate(['set', 'Failed', ...job.id, '--error-code', 'X']), 2, /go together/);
-    expectOneLineFailure(jobstate(['set', 'Completed', ...job.id, '--error-code', 'X', '--error-message', 'm']), 2, /only Failed takes --error-code and --error-message, not "Completed"/);
-    expectOneLineFailure(jobstate(['set', ...job.id]), 2, /the status \(InProgress, Completed, Failed or Cancelled\) is missing/);
+    expectOneLineFailure(
+      jobstate(['set', 'Completed', ...job.id, '--error-code', 'X', '--error-message', 'm']),
+      2,
+      /only Failed takes --error-code and --error-message, not "Completed"/,
+    );
+    expectOneLineFailure(
+      jobstate(['set', ...job.id]),
+      2,
+      /the status \(InProgress, Completed, Failed or Cancelled\) is missing/,
+    );
     expect((await store.read(job.item, job.instance))?.status).toBe('NotStarted');
   });
 
@@ -148,8 +202,16 @@ describe('jobstate, bad input: a one-line error, a non-zero exit, nothing writte
   });
 
   it('checks the input before it reads any setting', () => {
-    expectOneLineFailure(jobstate(['set', 'Running', '--item', randomUUID(), '--instance', randomUUID()], {}), 2, /unknown status "Running"/);
-    expectOneLineFailure(jobstate(['list', '--item', randomUUID(), '--limit', '500'], {}), 2, /--limit must be 1 to 100/);
+    expectOneLineFailure(
+      jobstate(['set', 'Running', '--item', randomUUID(), '--instance', randomUUID()], {}),
+      2,
+      /unknown status "Running"/,
+    );
+    expectOneLineFailure(
+      jobstate(['list', '--item', randomUUID(), '--limit', '500'], {}),
+      2,
+      /--limit must be 1 to 100/,
+    );
   });
 
   it('names the missing setting and, in a folder without local.settings.json, says what to do', async () => {
@@ -164,20 +226,31 @@ describe('jobstate, bad input: a one-line error, a non-zero exit, nothing writte
 
   it('says where it looked when local.settings.json has no table either', () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobstate-empty-'));
-    writeFileSync(join(dir, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: { JOB_STATE_TABLE_NAME: 'JobInstances' } }));
-    expectOneLineFailure(jobstate(newJob().create, {}, dir), 2, /is required: neither is in the environment or in .\/local.settings.json$/m);
+    writeFileSync(
+      join(dir, 'local.settings.json'),
+      JSON.stringify({ IsEncrypted: false, Values: { JOB_STATE_TABLE_NAME: 'JobInstances' } }),
+    );
+    expectOneLineFailure(
+      jobstate(newJob().create, {}, dir),
+      2,
+      /is required: neither is in the environment or in .\/local.settings.json$/m,
+    );
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('rejects unknown options, missing options and unknown commands', () => {
-    expectOneLineFailure(jobstate(['show', '--item', randomUUID(), '--bogus', 'x']), 2, /^jobstate show: Unknown option '--bogus' \(jobstate show --help lists the options\)$/m);
+    expectOneLineFailure(
+      jobstate(['show', '--item', randomUUID(), '--bogus', 'x']),
+      2,
+      /^jobstate show: Unknown option '--bogus' \(jobstate show --help lists the options\)$/m,
+    );
     expectOneLineFailure(jobstate(['show', '--item', randomUUID()]), 2, /--instance is required/);
     expectOneLineFailure(jobstate(['frobnicate']), 2, /unknown command "frobnicate"/);
   });
 });
 
 describe('npx jobstate', () => {
-  it('runs the project\'s CLI by name', () => {
+  it("runs the project's CLI by name", () => {
     const result = spawnSync('npx', ['--no-install', 'jobstate', '--help'], { cwd: ROOT, encoding: 'utf8' });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('Usage: jobstate <command>');

@@ -9,7 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ROOT = join(__dirname, '..', '..');
 
 /** Starts a program in a process group of its own, as a terminal does, and collects its output until `ready` is in it. */
-function startUntil(command: string, args: string[], env: NodeJS.ProcessEnv, ready: string): Promise<{ child: ChildProcess; output: () => string }> {
+function startUntil(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: string,
+): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   return new Promise((resolve, reject) => {
@@ -74,7 +79,9 @@ afterAll(async () => {
 
 /** The `export NAME='value'` lines it printed, as an environment. */
 function printedSettings(): Record<string, string> {
-  return Object.fromEntries([...stack.output().matchAll(/^export (\w+)='([^']*)'$/gm)].map(([, name, value]) => [name, value]));
+  return Object.fromEntries(
+    [...stack.output().matchAll(/^export (\w+)='([^']*)'$/gm)].map(([, name, value]) => [name, value]),
+  );
 }
 
 describe('npm run stack (the development stack without a Functions host)', () => {
@@ -86,7 +93,9 @@ describe('npm run stack (the development stack without a Functions host)', () =>
   it('prints every setting a host needs, all pointing at loopback', () => {
     const settings = printedSettings();
     // Every app setting of the development stack, and where the host listens.
-    expect(Object.keys(settings).sort()).toEqual([...Object.keys(appSettingsOf(devSettings({}, ROOT))), 'HOST', 'PORT'].sort());
+    expect(Object.keys(settings).sort()).toEqual(
+      [...Object.keys(appSettingsOf(devSettings({}, ROOT))), 'HOST', 'PORT'].sort(),
+    );
     expect(settings.JobQueue).toMatch(/QueueEndpoint=http:\/\/127\.0\.0\.1:\d+\//);
     expect(settings.ENTRA_JWKS_URI).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
     expect(settings.JOB_STATE_TABLE_CONNECTION_STRING).toMatch(/TableEndpoint=http:\/\/127\.0\.0\.1:\d+\//);
@@ -94,10 +103,20 @@ describe('npm run stack (the development stack without a Functions host)', () =>
 
   it("serves a host started by hand with those settings (npm run host's program): the printed curl line answers", async () => {
     const settings = printedSettings();
-    const started = await startUntil(process.execPath, [join(ROOT, 'dist', 'dev', 'localHost.js')], { PATH: process.env.PATH, ...settings }, 'listening');
+    const started = await startUntil(
+      process.execPath,
+      [join(ROOT, 'dist', 'dev', 'localHost.js')],
+      { PATH: process.env.PATH, ...settings },
+      'listening',
+    );
     host = started.child;
-    const curl = stack.output().split('\n').find((line) => line.startsWith('curl '))!;
-    expect(execFileSync('bash', ['-c', curl], { encoding: 'utf8' })).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
+    const curl = stack
+      .output()
+      .split('\n')
+      .find((line) => line.startsWith('curl '))!;
+    expect(execFileSync('bash', ['-c', curl], { encoding: 'utf8' })).toBe(
+      '{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}',
+    );
   });
 
   it('stops everything it started on Ctrl-C (SIGINT to its process group)', async () => {
@@ -113,7 +132,11 @@ describe('npm run stack (the development stack without a Functions host)', () =>
 
 describe('npm start with an option it does not know', () => {
   it('says so in one line instead of starting anything', () => {
-    const result = spawnSync(process.execPath, [join(ROOT, 'dist', 'dev', 'start.js'), '--stack'], { env: { PATH: process.env.PATH, DEV_DATA_DIR: dataDir }, encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync(process.execPath, [join(ROOT, 'dist', 'dev', 'start.js'), '--stack'], {
+      env: { PATH: process.env.PATH, DEV_DATA_DIR: dataDir },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(result.status).toBe(1);
     expect(result.stderr).toBe('npm start: unknown option "--stack" (the options are --stack-only and --json)\n');
   });

@@ -74,7 +74,8 @@ async function expectCleanStop(child: ChildProcess): Promise<void> {
   expect(started.filter(alive)).toEqual([]);
 }
 
-const freshEnv = (dataDir: string, extra: NodeJS.ProcessEnv = {}) => devStackEnv(dataDir, { DEV_FUNCTIONS_HOST: 'local', ...extra });
+const freshEnv = (dataDir: string, extra: NodeJS.ProcessEnv = {}) =>
+  devStackEnv(dataDir, { DEV_FUNCTIONS_HOST: 'local', ...extra });
 
 let dataDir: string;
 let env: NodeJS.ProcessEnv;
@@ -101,7 +102,7 @@ describe('npm start', () => {
     expect(output).toContain("Functions host: the project's local host");
   });
 
-  it('prints a curl line that returns the demo job exactly as in Fabric\'s example', () => {
+  it("prints a curl line that returns the demo job exactly as in Fabric's example", () => {
     const body = execFileSync('bash', ['-c', curlLines[0]], { encoding: 'utf8' });
     expect(body).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
   });
@@ -149,7 +150,11 @@ describe('npm start', () => {
     const authorization = /^Authorization: (.*)$/m.exec(printed)![1];
     const tenant = /^x-ms-client-tenant-id: (.*)$/m.exec(printed)![1];
     const url = /curl -sS '([^']+)'/.exec(curlLines[0])![1];
-    const body = execFileSync('curl', ['-sS', url, '-H', `Authorization: ${authorization}`, '-H', `x-ms-client-tenant-id: ${tenant}`], { encoding: 'utf8' });
+    const body = execFileSync(
+      'curl',
+      ['-sS', url, '-H', `Authorization: ${authorization}`, '-H', `x-ms-client-tenant-id: ${tenant}`],
+      { encoding: 'utf8' },
+    );
     expect(JSON.parse(body).status).toBe('InProgress');
   });
 
@@ -160,7 +165,11 @@ describe('npm start', () => {
 
 describe('the development issuer', () => {
   it('refuses to run inside Azure', () => {
-    const result = spawnSync(process.execPath, [START], { env: { ...env, WEBSITE_INSTANCE_ID: 'abc123' }, encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync(process.execPath, [START], {
+      env: { ...env, WEBSITE_INSTANCE_ID: 'abc123' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('refuses to run inside Azure (WEBSITE_INSTANCE_ID is set)');
     expect(result.stderr).not.toMatch(/\n\s+at /);
@@ -204,7 +213,9 @@ wait
   });
 
   it('prints curl lines that work against it', () => {
-    expect(execFileSync('bash', ['-c', running.curlLines[0]], { encoding: 'utf8' })).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
+    expect(execFileSync('bash', ['-c', running.curlLines[0]], { encoding: 'utf8' })).toBe(
+      '{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}',
+    );
   });
 
   it('stops func and its worker with everything else', async () => {

@@ -40,7 +40,10 @@ describe('signing keys over HTTP', () => {
     const answers = await Promise.all(
       Array.from({ length: 60 }, () => {
         const appToken = stack!.issuer.sign(stack!.tokens.appClaims(), { ...rogue, kid: randomUUID() });
-        const headers = { ...stack!.headers(), authorization: subjectAndAppHeader(stack!.tokens.subjectToken(), appToken) };
+        const headers = {
+          ...stack!.headers(),
+          authorization: subjectAndAppHeader(stack!.tokens.subjectToken(), appToken),
+        };
         return stack!.get(jobPath(SEED), headers);
       }),
     );
@@ -81,8 +84,14 @@ describe('table storage over HTTP', () => {
   });
 
   it.each([
-    ['storage is unreachable', async () => ({ JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString(await freeLoopbackPort()) })],
-    ['the items table does not exist (never read as a missing item)', async () => ({ ITEMS_TABLE_NAME: 'NoSuchItemsTable' })],
+    [
+      'storage is unreachable',
+      async () => ({ JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString(await freeLoopbackPort()) }),
+    ],
+    [
+      'the items table does not exist (never read as a missing item)',
+      async () => ({ ITEMS_TABLE_NAME: 'NoSuchItemsTable' }),
+    ],
   ])('answers every item operation 503 StorageUnavailable when %s', async (_name, settings) => {
     stack = await startStack(await settings(), { queues: false });
     const path = itemPath({ workspaceId: SEED.workspaceId, itemType: SEED.itemType, itemId: randomUUID() });
@@ -103,7 +112,10 @@ describe('table storage over HTTP', () => {
   it('authenticates before it reads: a bad token never reaches storage', async () => {
     const deadPort = await freeLoopbackPort();
     stack = await startStack({ JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString(deadPort) });
-    const answer = await stack.get(jobPath(SEED), { ...stack.headers(), 'x-ms-client-tenant-id': USER_TENANT.replace('c', 'd') });
+    const answer = await stack.get(jobPath(SEED), {
+      ...stack.headers(),
+      'x-ms-client-tenant-id': USER_TENANT.replace('c', 'd'),
+    });
     expect(answer.status).toBe(401);
   });
 });

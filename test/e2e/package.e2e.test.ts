@@ -61,7 +61,10 @@ describe('the deployment package', () => {
       const functions = loadFunctionsEntry(join(work, 'site', 'dist', 'app', 'main.js'));
       const host = await startLocalHost({ functions, port: 0, log: () => undefined });
       try {
-        const answer = await get(`${host.baseUrl}${jobPath(SEED)}`, { authorization: tokenFactory(backends.issuer).header(), 'x-ms-client-tenant-id': USER_TENANT });
+        const answer = await get(`${host.baseUrl}${jobPath(SEED)}`, {
+          authorization: tokenFactory(backends.issuer).header(),
+          'x-ms-client-tenant-id': USER_TENANT,
+        });
         expect(answer.status).toBe(200);
         expect(answer.text).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
       } finally {

@@ -22,15 +22,33 @@ afterAll(async () => {
 });
 
 function newJob() {
-  return { itemId: randomUUID(), jobInstanceId: randomUUID(), tenantId: randomUUID(), workspaceId: randomUUID(), itemType: 'Contoso.FinanceAnalytics.Forecast', jobType: 'calculateForecast' };
+  return {
+    itemId: randomUUID(),
+    jobInstanceId: randomUUID(),
+    tenantId: randomUUID(),
+    workspaceId: randomUUID(),
+    itemType: 'Contoso.FinanceAnalytics.Forecast',
+    jobType: 'calculateForecast',
+  };
 }
-const statusOf = async (job: { itemId: string; jobInstanceId: string }) => (await new JobStateStore(table).read(job.itemId, job.jobInstanceId))?.status;
+const statusOf = async (job: { itemId: string; jobInstanceId: string }) =>
+  (await new JobStateStore(table).read(job.itemId, job.jobInstanceId))?.status;
 
 describe('the package as a job runner installs it (npm pack)', () => {
   it('exports the writer with its declarations, and ships no sources, tests, maps or dev tools', () => {
-    expect(project.manifest.exports['./writer']).toEqual({ types: './dist/src/writer.d.ts', default: './dist/src/writer.js' });
-    for (const file of ['dist/src/writer.js', 'dist/src/writer.d.ts', 'dist/src/jobs/jobStateWriter.d.ts', 'package.json']) expect(project.packedFiles).toContain(file);
-    for (const file of project.packedFiles) expect(file).not.toMatch(/^(src|test|dev|dist\/dev|infra|docs)\/|\.map$|(?<!\.d)\.ts$|local\.settings/);
+    expect(project.manifest.exports['./writer']).toEqual({
+      types: './dist/src/writer.d.ts',
+      default: './dist/src/writer.js',
+    });
+    for (const file of [
+      'dist/src/writer.js',
+      'dist/src/writer.d.ts',
+      'dist/src/jobs/jobStateWriter.d.ts',
+      'package.json',
+    ])
+      expect(project.packedFiles).toContain(file);
+    for (const file of project.packedFiles)
+      expect(file).not.toMatch(/^(src|test|dev|dist\/dev|infra|docs)\/|\.map$|(?<!\.d)\.ts$|local\.settings/);
   });
 
   it('has every exported entry point, with its declarations, in the tarball', () => {
@@ -43,7 +61,9 @@ describe('the package as a job runner installs it (npm pack)', () => {
 
 describe("the README's code blocks, exactly as printed", () => {
   it('are there: TypeScript, CommonJS and an ES module', () => {
-    expect(project.snippets.map((s) => s.file)).toEqual(expect.arrayContaining(['runJob.ts', 'markCompleted.cjs', 'cancel.mjs']));
+    expect(project.snippets.map((s) => s.file)).toEqual(
+      expect.arrayContaining(['runJob.ts', 'markCompleted.cjs', 'cancel.mjs']),
+    );
   });
 
   it('compile in strict TypeScript with node16+ resolution (exports) and with node10 resolution (typesVersions)', () => {
@@ -77,7 +97,10 @@ runJob(job, async () => { if (outcome === 'throws') throw new Error('no forecast
     expect(project.run('drive.cjs', [JSON.stringify(throws), 'throws'], settings).stdout).toBe('done\n');
     expect(await statusOf(works)).toBe('Completed');
     const failed = await new JobStateStore(table).read(throws.itemId, throws.jobInstanceId);
-    expect(failed).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'ForecastFailed', message: 'no forecast today', source: 'System', isPermanent: false } });
+    expect(failed).toMatchObject({
+      status: 'Failed',
+      errorDetails: { errorCode: 'ForecastFailed', message: 'no forecast today', source: 'System', isPermanent: false },
+    });
   });
 
   it('markCompleted.cjs (CommonJS) completes a running job', async () => {
@@ -97,7 +120,9 @@ runJob(job, async () => { if (outcome === 'throws') throw new Error('no forecast
     await writer.create({ ...ended, status: 'InProgress' });
     await writer.setStatus(ended.itemId, ended.jobInstanceId, 'Completed');
 
-    expect(project.run('cancel.mjs', [running.itemId, running.jobInstanceId], settings).stdout).toBe(`${running.jobInstanceId}: Cancelled\n`);
+    expect(project.run('cancel.mjs', [running.itemId, running.jobInstanceId], settings).stdout).toBe(
+      `${running.jobInstanceId}: Cancelled\n`,
+    );
     const refused = project.run('cancel.mjs', [ended.itemId, ended.jobInstanceId], settings);
     expect(refused.status).toBe(0);
     expect(refused.stdout).toMatch(/^not cancelled: job .* is Completed; it cannot become Cancelled/);

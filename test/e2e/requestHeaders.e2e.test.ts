@@ -74,7 +74,11 @@ describe('repeated header lines, joined as the Functions host joins them', () =>
   it('joins non-empty lines with a bare comma, so a split Authorization never looks like one', async () => {
     const [[, value], tenant] = credentials();
     const split = value.indexOf(', appToken=');
-    const answer = await getRaw(url(), [['Authorization', value.slice(0, split)], ['Authorization', value.slice(split + 2)], tenant]);
+    const answer = await getRaw(url(), [
+      ['Authorization', value.slice(0, split)],
+      ['Authorization', value.slice(split + 2)],
+      tenant,
+    ]);
     expect(answer.status).toBe(401);
   });
 });

@@ -16,7 +16,10 @@ const URLS = {
 let stack: TestStack;
 let unconfigured: TestStack;
 beforeAll(async () => {
-  [stack, unconfigured] = await Promise.all([startStack({ ENDPOINT_RESOLUTION_URLS: JSON.stringify(URLS) }, { queues: false }), startStack({}, { queues: false })]);
+  [stack, unconfigured] = await Promise.all([
+    startStack({ ENDPOINT_RESOLUTION_URLS: JSON.stringify(URLS) }, { queues: false }),
+    startStack({}, { queues: false }),
+  ]);
 });
 afterAll(async () => {
   await stack?.close();
@@ -30,14 +33,28 @@ const appOnly = (s: TestStack) => {
   return headers;
 };
 const resolve = (body: unknown, s = stack) => s.send('POST', PATH, body, appOnly(s));
-const context = (pairs: Record<string, string>) => ({ context: Object.entries(pairs).map(([name, value]) => ({ name, value })) });
+const context = (pairs: Record<string, string>) => ({
+  context: Object.entries(pairs).map(([name, value]) => ({ name, value })),
+});
 
 describe('EndpointResolution_Resolve', () => {
   it.each([
-    ['the workspace region', { EndpointName: 'Workload', TenantRegion: 'eastus', WorkspaceRegion: 'westeurope' }, URLS.westeurope],
-    ['the tenant region when the workspace region is unknown', { TenantRegion: 'eastus', WorkspaceRegion: 'brazilsouth' }, URLS.eastus],
+    [
+      'the workspace region',
+      { EndpointName: 'Workload', TenantRegion: 'eastus', WorkspaceRegion: 'westeurope' },
+      URLS.westeurope,
+    ],
+    [
+      'the tenant region when the workspace region is unknown',
+      { TenantRegion: 'eastus', WorkspaceRegion: 'brazilsouth' },
+      URLS.eastus,
+    ],
     ['the tenant region when there is no workspace region', { TenantRegion: 'East US' }, URLS.eastus],
-    ['the default for an unknown region', { TenantRegion: 'japaneast', TenantId: '11111111-2222-4333-8444-555555555555' }, URLS.default],
+    [
+      'the default for an unknown region',
+      { TenantRegion: 'japaneast', TenantId: '11111111-2222-4333-8444-555555555555' },
+      URLS.default,
+    ],
     ['the default for an empty context', {}, URLS.default],
     ['the default, never a region literally named "default"', { WorkspaceRegion: 'Default' }, URLS.default],
   ])('sends %s to its URL', async (_name, pairs, url) => {
@@ -56,7 +73,16 @@ describe('EndpointResolution_Resolve', () => {
     ['an unknown context name', context({ Planet: 'Mars' }), /name must be one of/],
     ['a property without a value', { context: [{ name: 'TenantRegion' }] }, /value must be a string/],
     ['a property that is not an object', { context: ['TenantRegion'] }, /must be an object/],
-    ['a name given twice', { context: [{ name: 'TenantRegion', value: 'a' }, { name: 'TenantRegion', value: 'b' }] }, /more than once/],
+    [
+      'a name given twice',
+      {
+        context: [
+          { name: 'TenantRegion', value: 'a' },
+          { name: 'TenantRegion', value: 'b' },
+        ],
+      },
+      /more than once/,
+    ],
     ['a huge value', context({ TenantRegion: 'x'.repeat(300) }), /at most 256/],
   ])('answers 400 InvalidRequestBody to %s', async (_name, body, message) => {
     const answer = await resolve(body);
@@ -75,7 +101,9 @@ describe('EndpointResolution_Resolve', () => {
       source: 'System',
       isPermanent: false,
     });
-    expect(unconfigured.logs.some((l) => l.level === 'error' && /ENDPOINT_RESOLUTION_URLS is not set/.test(l.line))).toBe(true);
+    expect(
+      unconfigured.logs.some((l) => l.level === 'error' && /ENDPOINT_RESOLUTION_URLS is not set/.test(l.line)),
+    ).toBe(true);
   });
 
   it('answers 405 to another method on its route', async () => {

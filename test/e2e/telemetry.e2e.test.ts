@@ -49,18 +49,28 @@ const NUMERIC_FIELDS = new Set(['statusCode', 'durationMs']);
 /** A trace's custom dimensions as summary fields (Application Insights keeps every value as a string). */
 function fromEnvelope(envelope: Envelope): Line {
   const { properties = {}, severityLevel, message } = envelope.data.baseData;
-  const fields = Object.fromEntries(Object.entries(properties).map(([name, value]) => [name, NUMERIC_FIELDS.has(name) ? Number(value) : value]));
+  const fields = Object.fromEntries(
+    Object.entries(properties).map(([name, value]) => [name, NUMERIC_FIELDS.has(name) ? Number(value) : value]),
+  );
   return { ...fields, level: String(severityLevel).toLowerCase(), message, traceId: envelope.tags['ai.operation.id'] };
 }
 
 let ingestion: FakeIngestion;
 const FORMS: [string, SummarySource][] = [
-  ['log', { start: (settings) => startHostProcess(settings, ['--json']), summaries: (host) => outputLines(host.output()) }],
+  [
+    'log',
+    { start: (settings) => startHostProcess(settings, ['--json']), summaries: (host) => outputLines(host.output()) },
+  ],
   [
     'export',
     {
-      start: (settings) => startHostProcess({ ...settings, ...ingestion.exporterEnv, WEBSITE_SITE_NAME: 'func-telemetry-test' }),
-      summaries: () => ingestion.envelopes().filter((e) => e.data.baseType === 'MessageData').map(fromEnvelope),
+      start: (settings) =>
+        startHostProcess({ ...settings, ...ingestion.exporterEnv, WEBSITE_SITE_NAME: 'func-telemetry-test' }),
+      summaries: () =>
+        ingestion
+          .envelopes()
+          .filter((e) => e.data.baseType === 'MessageData')
+          .map(fromEnvelope),
     },
   ],
 ];
@@ -117,10 +127,21 @@ describe.each(FORMS)('summaries, %s form', (form, source) => {
     return { authorization, 'x-ms-client-tenant-id': USER_TENANT, activityid: randomUUID(), requestid: requestId };
   }
 
-  async function send(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; summary: Line }> {
+  async function send(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; summary: Line }> {
     const requestId = randomUUID();
     const text = body === undefined ? undefined : JSON.stringify(body);
-    const answer = await get(`${host.baseUrl}${path}`, { 'content-type': 'application/json', ...(headers ?? fabricHeaders(requestId)), requestid: requestId }, method, undefined, text);
+    const answer = await get(
+      `${host.baseUrl}${path}`,
+      { 'content-type': 'application/json', ...(headers ?? fabricHeaders(requestId)), requestid: requestId },
+      method,
+      undefined,
+      text,
+    );
     return { status: answer.status, summary: await summaryOf(requestId) };
   }
 
@@ -145,15 +166,26 @@ describe.each(FORMS)('summaries, %s form', (form, source) => {
     it('400 InvalidParameter: the errorCode, and nothing of the path that failed its checks', async () => {
       const { status, summary } = await send('GET', jobPath({ ...SEED, itemId: 'not-a-guid' }));
       expect(status).toBe(400);
-      expect(summary).toMatchObject({ operation: 'Jobs_GetItemJobInstanceState', statusCode: 400, errorCode: 'InvalidParameter' });
+      expect(summary).toMatchObject({
+        operation: 'Jobs_GetItemJobInstanceState',
+        statusCode: 400,
+        errorCode: 'InvalidParameter',
+      });
       expect(summary).not.toHaveProperty('itemId');
       expect(JSON.stringify(summary)).not.toContain('not-a-guid');
     });
 
     it('400 InvalidRequestBody and UnknownJobType on Create', async () => {
       const body = await send('POST', jobPath({ ...SEED, jobInstanceId: randomUUID() }), { creationPayload: {} });
-      expect(body.summary).toMatchObject({ operation: 'Jobs_CreateItemJobInstance', statusCode: 400, errorCode: 'InvalidRequestBody', tenantId: USER_TENANT });
-      const unknown = await send('POST', jobPath({ ...SEED, jobType: 'noSuchJob', jobInstanceId: randomUUID() }), { invokeType: 'Manual' });
+      expect(body.summary).toMatchObject({
+        operation: 'Jobs_CreateItemJobInstance',
+        statusCode: 400,
+        errorCode: 'InvalidRequestBody',
+        tenantId: USER_TENANT,
+      });
+      const unknown = await send('POST', jobPath({ ...SEED, jobType: 'noSuchJob', jobInstanceId: randomUUID() }), {
+        invokeType: 'Manual',
+      });
       expect(unknown.summary).toMatchObject({ statusCode: 400, errorCode: 'UnknownJobType', jobType: 'noSuchJob' });
     });
 
@@ -162,20 +194,42 @@ describe.each(FORMS)('summaries, %s form', (form, source) => {
       const wrongAudience = subjectAndAppHeader(tokens.subjectToken(), tokens.appToken({ aud: 'api://someone-else' }));
       const audience = await send('GET', jobPath(SEED), undefined, fabricHeaders(requestId, wrongAudience));
       expect(audience.status).toBe(401);
-      expect(audience.summary).toMatchObject({ level: 'warning', statusCode: 401, errorCode: 'AuthError', authRule: 'appToken.audience', tenantId: USER_TENANT });
-      const missing = await send('GET', jobPath(SEED), undefined, { 'x-ms-client-tenant-id': 'not a guid', authorization: tokens.header() });
+      expect(audience.summary).toMatchObject({
+        level: 'warning',
+        statusCode: 401,
+        errorCode: 'AuthError',
+        authRule: 'appToken.audience',
+        tenantId: USER_TENANT,
+      });
+      const missing = await send('GET', jobPath(SEED), undefined, {
+        'x-ms-client-tenant-id': 'not a guid',
+        authorization: tokens.header(),
+      });
       expect(missing.summary).toMatchObject({ statusCode: 401, authRule: 'tenantHeader.notGuid' });
       expect(missing.summary).not.toHaveProperty('tenantId');
-      for (const segment of wrongAudience.split(/[ ",=.]+/).filter((s) => s.length > 20)) expect(host.output() + JSON.stringify(ingestion.envelopes())).not.toContain(segment);
+      for (const segment of wrongAudience.split(/[ ",=.]+/).filter((s) => s.length > 20))
+        expect(host.output() + JSON.stringify(ingestion.envelopes())).not.toContain(segment);
     });
 
     it('404 ItemNotFound and 409 JobInstanceConflict', async () => {
       const notFound = await send('GET', `${itemPath({ ...SEED, itemId: randomUUID() })}/payload`);
-      expect(notFound.summary).toMatchObject({ operation: 'ItemLifecycle_GetItemPayload', statusCode: 404, errorCode: 'ItemNotFound' });
-      const conflict = await send('POST', jobPath({ ...SEED, jobType: 'calculateForecast', itemType: SEED.itemType, workspaceId: randomUUID() }), {
-        invokeType: 'Manual',
+      expect(notFound.summary).toMatchObject({
+        operation: 'ItemLifecycle_GetItemPayload',
+        statusCode: 404,
+        errorCode: 'ItemNotFound',
       });
-      expect(conflict.summary).toMatchObject({ operation: 'Jobs_CreateItemJobInstance', statusCode: 409, errorCode: 'JobInstanceConflict' });
+      const conflict = await send(
+        'POST',
+        jobPath({ ...SEED, jobType: 'calculateForecast', itemType: SEED.itemType, workspaceId: randomUUID() }),
+        {
+          invokeType: 'Manual',
+        },
+      );
+      expect(conflict.summary).toMatchObject({
+        operation: 'Jobs_CreateItemJobInstance',
+        statusCode: 409,
+        errorCode: 'JobInstanceConflict',
+      });
     });
 
     it('500 InvalidJobStateRecord, as an error', async () => {
@@ -183,12 +237,21 @@ describe.each(FORMS)('summaries, %s form', (form, source) => {
       await table.createEntity({ ...toJobEntity({ ...SEED_RECORD, jobInstanceId }), Status: 'Exploded' });
       const { status, summary } = await send('GET', jobPath({ ...SEED, jobInstanceId }));
       expect(status).toBe(500);
-      expect(summary).toMatchObject({ level: 'error', statusCode: 500, errorCode: 'InvalidJobStateRecord', jobInstanceId });
+      expect(summary).toMatchObject({
+        level: 'error',
+        statusCode: 500,
+        errorCode: 'InvalidJobStateRecord',
+        jobInstanceId,
+      });
     });
 
     it('503 SigningKeysUnavailable, from a host whose keys endpoint is down', async () => {
       const deadJwks = `http://127.0.0.1:${await freeLoopbackPort()}/keys`;
-      const other = await source.start({ ...settings, ENTRA_JWKS_URI: deadJwks, JOB_QUEUE_NAME: `unused-${randomUUID().slice(0, 8)}` });
+      const other = await source.start({
+        ...settings,
+        ENTRA_JWKS_URI: deadJwks,
+        JOB_QUEUE_NAME: `unused-${randomUUID().slice(0, 8)}`,
+      });
       try {
         const requestId = randomUUID();
         const answer = await get(`${other.baseUrl}${jobPath(SEED)}`, fabricHeaders(requestId));
@@ -205,7 +268,10 @@ describe.each(FORMS)('summaries, %s form', (form, source) => {
   describe('JobTransition, one per job state change', () => {
     it('Create, claim and completion: None → NotStarted → InProgress → Completed, without the creation payload', async () => {
       const jobInstanceId = randomUUID();
-      const created = await send('POST', jobPath({ ...SEED, jobInstanceId }), { invokeType: 'Manual', creationPayload: { durationSeconds: 0, note: PAYLOAD_MARKER } });
+      const created = await send('POST', jobPath({ ...SEED, jobInstanceId }), {
+        invokeType: 'Manual',
+        creationPayload: { durationSeconds: 0, note: PAYLOAD_MARKER },
+      });
       expect(created.status).toBe(202);
       const seen = await transitions(jobInstanceId, (s) => s.some((l) => l.jobStatus === 'Completed'));
       expect(seen.map((l) => [l.operation, l.previousStatus, l.jobStatus])).toEqual([
@@ -221,38 +287,75 @@ describe.each(FORMS)('summaries, %s form', (form, source) => {
 
     it('a handler failure: InProgress → Failed with the errorCode', async () => {
       const jobInstanceId = randomUUID();
-      await send('POST', jobPath({ ...SEED, jobInstanceId }), { invokeType: 'Manual', creationPayload: { durationSeconds: 0, failWith: { errorCode: 'BadInput', message: 'no' } } });
+      await send('POST', jobPath({ ...SEED, jobInstanceId }), {
+        invokeType: 'Manual',
+        creationPayload: { durationSeconds: 0, failWith: { errorCode: 'BadInput', message: 'no' } },
+      });
       const seen = await transitions(jobInstanceId, (s) => s.some((l) => l.jobStatus === 'Failed'));
-      expect(seen.at(-1)).toMatchObject({ operation: 'JobRunner', previousStatus: 'InProgress', jobStatus: 'Failed', errorCode: 'BadInput' });
+      expect(seen.at(-1)).toMatchObject({
+        operation: 'JobRunner',
+        previousStatus: 'InProgress',
+        jobStatus: 'Failed',
+        errorCode: 'BadInput',
+      });
     });
 
     it('Cancel: InProgress → Cancelled, from the request', async () => {
       const jobInstanceId = randomUUID();
-      await send('POST', jobPath({ ...SEED, jobInstanceId }), { invokeType: 'Manual', creationPayload: { durationSeconds: 60 } });
+      await send('POST', jobPath({ ...SEED, jobInstanceId }), {
+        invokeType: 'Manual',
+        creationPayload: { durationSeconds: 60 },
+      });
       await transitions(jobInstanceId, (s) => s.some((l) => l.jobStatus === 'InProgress'));
       const cancel = await send('POST', `${jobPath({ ...SEED, jobInstanceId })}/cancel`);
-      expect(cancel.summary).toMatchObject({ operation: 'Jobs_CancelItemJobInstance', statusCode: 200, jobStatus: 'Cancelled' });
+      expect(cancel.summary).toMatchObject({
+        operation: 'Jobs_CancelItemJobInstance',
+        statusCode: 200,
+        jobStatus: 'Cancelled',
+      });
       const seen = await transitions(jobInstanceId, (s) => s.some((l) => l.jobStatus === 'Cancelled'));
-      expect(seen.at(-1)).toMatchObject({ operation: 'Jobs_CancelItemJobInstance', previousStatus: 'InProgress', requestId: cancel.summary.requestId });
+      expect(seen.at(-1)).toMatchObject({
+        operation: 'Jobs_CancelItemJobInstance',
+        previousStatus: 'InProgress',
+        requestId: cancel.summary.requestId,
+      });
     });
 
     it('a lost runner found by Get: InProgress → Failed JobRunnerLost', async () => {
       const jobInstanceId = randomUUID();
-      await table.createEntity(toJobEntity({ ...SEED_RECORD, jobInstanceId, heartbeatUtc: new Date(Date.now() - 3600_000) }));
+      await table.createEntity(
+        toJobEntity({ ...SEED_RECORD, jobInstanceId, heartbeatUtc: new Date(Date.now() - 3600_000) }),
+      );
       const get = await send('GET', jobPath({ ...SEED, jobInstanceId }));
       expect(get.summary).toMatchObject({ statusCode: 200, jobStatus: 'Failed' });
       const seen = await transitions(jobInstanceId, (s) => s.length > 0);
-      expect(seen).toEqual([expect.objectContaining({ operation: 'Jobs_GetItemJobInstanceState', previousStatus: 'InProgress', jobStatus: 'Failed', errorCode: 'JobRunnerLost' })]);
+      expect(seen).toEqual([
+        expect.objectContaining({
+          operation: 'Jobs_GetItemJobInstanceState',
+          previousStatus: 'InProgress',
+          jobStatus: 'Failed',
+          errorCode: 'JobRunnerLost',
+        }),
+      ]);
     });
 
     it('a poisoned message: NotStarted → Failed JobCouldNotStart', async () => {
       const jobInstanceId = randomUUID();
-      await table.createEntity(toJobEntity({ ...SEED_RECORD, jobInstanceId, status: 'NotStarted', startTimeUtc: undefined }));
+      await table.createEntity(
+        toJobEntity({ ...SEED_RECORD, jobInstanceId, status: 'NotStarted', startTimeUtc: undefined }),
+      );
       const poison = new QueueClient(settings.JobQueue, poisonQueueName(settings.JOB_QUEUE_NAME));
       await poison.createIfNotExists();
       await poison.sendMessage(encodeJobMessage({ itemId: SEED.itemId, jobInstanceId }));
       const seen = await transitions(jobInstanceId, (s) => s.length > 0);
-      expect(seen).toEqual([expect.objectContaining({ operation: 'JobRunnerPoison', previousStatus: 'NotStarted', jobStatus: 'Failed', errorCode: 'JobCouldNotStart' })]);
+      expect(seen).toEqual([
+        expect.objectContaining({
+          operation: 'JobRunnerPoison',
+          previousStatus: 'NotStarted',
+          jobStatus: 'Failed',
+          errorCode: 'JobCouldNotStart',
+        }),
+      ]);
     });
   });
 
@@ -270,7 +373,10 @@ describe.each(FORMS)('summaries, %s form', (form, source) => {
 
   if (form === 'log') {
     it('one JSON object a line', () => {
-      const jsonLines = host.output().split('\n').filter((line) => line.startsWith('{"'));
+      const jsonLines = host
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{"'));
       expect(jsonLines.length).toBeGreaterThan(15);
       for (const line of jsonLines) expect(() => JSON.parse(line)).not.toThrow();
     });
@@ -288,8 +394,13 @@ describe.each(FORMS)('summaries, %s form', (form, source) => {
 
       it('the message is the readable line; the severity, the instrumentation key and the role name are set', async () => {
         const { summary } = await send('GET', jobPath(SEED));
-        const envelope = ingestion.envelopes().find((e) => e.data.baseData.properties?.requestId === summary.requestId)!;
-        expect(envelope).toMatchObject({ name: 'Microsoft.ApplicationInsights.Message', iKey: ingestion.instrumentationKey });
+        const envelope = ingestion
+          .envelopes()
+          .find((e) => e.data.baseData.properties?.requestId === summary.requestId)!;
+        expect(envelope).toMatchObject({
+          name: 'Microsoft.ApplicationInsights.Message',
+          iKey: ingestion.instrumentationKey,
+        });
         expect(envelope.tags['ai.operation.name']).toBe('Jobs_GetItemJobInstanceState');
         expect(envelope.tags['ai.cloud.role']).toBe('func-telemetry-test');
         expect(envelope.data.baseData.severityLevel).toBe('Information');
@@ -317,7 +428,11 @@ describe.each(FORMS)('summaries, %s form', (form, source) => {
       });
 
       it('what is buffered when the host stops is sent first (the appTerminate hook)', async () => {
-        const other = await source.start({ ...settings, JOB_QUEUE_NAME: `unused-${randomUUID().slice(0, 8)}`, LOCAL_HOST_QUEUES: 'off' });
+        const other = await source.start({
+          ...settings,
+          JOB_QUEUE_NAME: `unused-${randomUUID().slice(0, 8)}`,
+          LOCAL_HOST_QUEUES: 'off',
+        });
         const requestId = randomUUID();
         expect((await get(`${other.baseUrl}${jobPath(SEED)}`, fabricHeaders(requestId))).status).toBe(200);
         await sleep(100); // the pipeline loads after the first summary

@@ -34,7 +34,8 @@ describe('THIRD-PARTY-NOTICES.txt of the bundles', () => {
 
   it('describes the bundles as built (the metafiles are of these files)', () => {
     for (const metafile of allMetafiles(meta)) {
-      for (const [output, { bytes }] of Object.entries(metafile.outputs)) expect(statSync(join(ROOT, output)).size, output).toBe(bytes);
+      for (const [output, { bytes }] of Object.entries(metafile.outputs))
+        expect(statSync(join(ROOT, output)).size, output).toBe(bytes);
     }
     expect(readdirSync(BUNDLE_DIR).filter((name) => name.endsWith('.LEGAL.txt'))).toEqual([]);
   });
@@ -47,7 +48,21 @@ describe('THIRD-PARTY-NOTICES.txt of the bundles', () => {
   });
 
   it('names the packages a reader would look for first', () => {
-    for (const name of ['jsonwebtoken', 'jws', 'jwa', '@azure/data-tables', '@azure/core-rest-pipeline', '@azure/identity', '@azure/msal-node', 'semver', 'lodash.once', 'fast-xml-parser', 'cookie', 'safe-buffer', 'tslib']) {
+    for (const name of [
+      'jsonwebtoken',
+      'jws',
+      'jwa',
+      '@azure/data-tables',
+      '@azure/core-rest-pipeline',
+      '@azure/identity',
+      '@azure/msal-node',
+      'semver',
+      'lodash.once',
+      'fast-xml-parser',
+      'cookie',
+      'safe-buffer',
+      'tslib',
+    ]) {
       expect(packages.map((p) => p.name)).toContain(name);
     }
   });
@@ -60,9 +75,14 @@ describe('THIRD-PARTY-NOTICES.txt of the bundles', () => {
       expect(start, p.name).toBeGreaterThan(0);
       const next = notices.indexOf(`\n\n${rule}\n`, notices.indexOf(`${rule}\n`, start + header.length) + rule.length);
       const section = notices.slice(start, next < 0 ? undefined : next);
-      const file = readdirSync(join(ROOT, p.dir)).find((entry) => /^(licen[cs]e|copying)(\.(md|txt|markdown))?$/i.test(entry));
+      const file = readdirSync(join(ROOT, p.dir)).find((entry) =>
+        /^(licen[cs]e|copying)(\.(md|txt|markdown))?$/i.test(entry),
+      );
       if (file) expect(section, p.name).toContain(readFileSync(join(ROOT, p.dir, file), 'utf8').trim());
-      else expect(section, p.name).toMatch(/ships no licence file; its package\.json declares MIT with author .+\n[\s\S]*Copyright \(c\) .+\n\nPermission is hereby granted/);
+      else
+        expect(section, p.name).toMatch(
+          /ships no licence file; its package\.json declares MIT with author .+\n[\s\S]*Copyright \(c\) .+\n\nPermission is hereby granted/,
+        );
     }
   });
 });
@@ -70,7 +90,9 @@ describe('THIRD-PARTY-NOTICES.txt of the bundles', () => {
 describe('packageDirOf', () => {
   it('finds the innermost package of a path, scoped or not, and none for project code', () => {
     expect(packageDirOf('node_modules/@azure/core-auth/dist/commonjs/index.js')).toBe('node_modules/@azure/core-auth');
-    expect(packageDirOf('node_modules/jws/node_modules/safe-buffer/index.js')).toBe('node_modules/jws/node_modules/safe-buffer');
+    expect(packageDirOf('node_modules/jws/node_modules/safe-buffer/index.js')).toBe(
+      'node_modules/jws/node_modules/safe-buffer',
+    );
     expect(packageDirOf('src/functions/getItemJobInstanceState.ts')).toBeUndefined();
     expect(existsSync(join(ROOT, 'node_modules', 'jws'))).toBe(true);
   });

@@ -17,7 +17,15 @@ import { encodeJobMessage } from '../../src/jobs/jobQueue';
 import { expectUnavailable, figure } from '../fixtures/faultRun';
 import { startHostProcess, type HostProcess } from '../fixtures/hostProcess';
 import { get } from '../fixtures/http';
-import { jobPath, SEED, startBackends, startStack, USER_TENANT, type Backends, type TestStack } from '../fixtures/stack';
+import {
+  jobPath,
+  SEED,
+  startBackends,
+  startStack,
+  USER_TENANT,
+  type Backends,
+  type TestStack,
+} from '../fixtures/stack';
 import { startStorageProxy, tablePortOf, type StorageProxy } from '../fixtures/storageProxy';
 import { azuriteConnectionString } from '../fixtures/tables';
 import { tokenFactory } from '../fixtures/tokens';
@@ -60,7 +68,11 @@ describe('the job queue stops and comes back', () => {
     await queue().createIfNotExists();
     const retried = await s.send('POST', jobPath(j), body, s.headers());
     expect(retried.status).toBe(202);
-    const done = await until(async () => (await s.get(jobPath(j), s.headers())).json, (state) => state.status === 'Completed', 'Completed');
+    const done = await until(
+      async () => (await s.get(jobPath(j), s.headers())).json,
+      (state) => state.status === 'Completed',
+      'Completed',
+    );
     expect(done.status).toBe('Completed');
   }, 60_000);
 });
@@ -70,22 +82,44 @@ describe('a host process killed in the middle of a job', () => {
     backends = await startBackends();
     const settings = { ...backends.settings, JOB_HEARTBEAT_SECONDS: '1' };
     const tokens = tokenFactory(backends.issuer);
-    const headers = () => ({ authorization: subjectAndAppHeader(tokens.subjectToken(), tokens.appToken()), 'x-ms-client-tenant-id': USER_TENANT });
+    const headers = () => ({
+      authorization: subjectAndAppHeader(tokens.subjectToken(), tokens.appToken()),
+      'x-ms-client-tenant-id': USER_TENANT,
+    });
     const first = await startHostProcess(settings);
     hosts.push(first);
     const j = job();
-    const created = await get(`${first.baseUrl}${jobPath(j)}`, { ...headers(), 'content-type': 'application/json' }, 'POST', undefined, JSON.stringify({ invokeType: 'Manual', creationPayload: { durationSeconds: 20 } }));
+    const created = await get(
+      `${first.baseUrl}${jobPath(j)}`,
+      { ...headers(), 'content-type': 'application/json' },
+      'POST',
+      undefined,
+      JSON.stringify({ invokeType: 'Manual', creationPayload: { durationSeconds: 20 } }),
+    );
     expect(created.status).toBe(202);
-    await until(async () => (await get(`${first.baseUrl}${jobPath(j)}`, headers())).json, (state) => state.status === 'InProgress', 'InProgress');
+    await until(
+      async () => (await get(`${first.baseUrl}${jobPath(j)}`, headers())).json,
+      (state) => state.status === 'InProgress',
+      'InProgress',
+    );
 
     first.child.kill('SIGKILL');
     await first.stop();
     const killedAt = Date.now();
     const second = await startHostProcess(settings);
     hosts.push(second);
-    const lost = await until(async () => (await get(`${second.baseUrl}${jobPath(j)}`, headers())).json, (state) => state.status !== 'InProgress', 'the end of InProgress');
-    figure(`host killed mid-job: JobRunnerLost recorded ${Date.now() - killedAt} ms after the kill (4 heartbeats of 1 s)`);
-    expect(lost).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'JobRunnerLost', source: 'System', isPermanent: false } });
+    const lost = await until(
+      async () => (await get(`${second.baseUrl}${jobPath(j)}`, headers())).json,
+      (state) => state.status !== 'InProgress',
+      'the end of InProgress',
+    );
+    figure(
+      `host killed mid-job: JobRunnerLost recorded ${Date.now() - killedAt} ms after the kill (4 heartbeats of 1 s)`,
+    );
+    expect(lost).toMatchObject({
+      status: 'Failed',
+      errorDetails: { errorCode: 'JobRunnerLost', source: 'System', isPermanent: false },
+    });
     await sleep(2000);
     expect((await get(`${second.baseUrl}${jobPath(j)}`, headers())).json.status).toBe('Failed');
   }, 60_000);
@@ -99,16 +133,29 @@ describe('table storage refuses while a job runs', () => {
       await sleep(1500);
     });
     proxy = await startStorageProxy(tablePortOf(azuriteConnectionString()));
-    const s = (stack = await startStack({ JOB_STATE_TABLE_CONNECTION_STRING: proxy.connectionString, JOB_HEARTBEAT_SECONDS: '1' }, { handlers }));
+    const s = (stack = await startStack(
+      { JOB_STATE_TABLE_CONNECTION_STRING: proxy.connectionString, JOB_HEARTBEAT_SECONDS: '1' },
+      { handlers },
+    ));
     const j = job('slow');
     expect((await s.send('POST', jobPath(j), { invokeType: 'Manual' }, s.headers())).status).toBe(202);
-    await until(async () => (await s.table.getEntity(j.itemId, j.jobInstanceId)).Status, (status) => status === 'InProgress', 'InProgress');
+    await until(
+      async () => (await s.table.getEntity(j.itemId, j.jobInstanceId)).Status,
+      (status) => status === 'InProgress',
+      'InProgress',
+    );
     // Storage busy from now until well past the runner's last try at writing the outcome.
     proxy.mode = { kind: 'throttle', status: 503 };
     await sleep(12_000);
     proxy.mode = { kind: 'pass' };
-    const end = await until(async () => (await s.table.getEntity(j.itemId, j.jobInstanceId)).Status, (status) => status !== 'InProgress', 'a terminal state');
-    const retried = s.logs.some(({ line }) => line.startsWith('local queue host: JobRunner') && line.includes(' failed: '));
+    const end = await until(
+      async () => (await s.table.getEntity(j.itemId, j.jobInstanceId)).Status,
+      (status) => status !== 'InProgress',
+      'a terminal state',
+    );
+    const retried = s.logs.some(
+      ({ line }) => line.startsWith('local queue host: JobRunner') && line.includes(' failed: '),
+    );
     figure(`storage refused during a job: it ended ${String(end)}`);
     expect(retried).toBe(true);
     expect(['Completed', 'Failed']).toContain(end);
@@ -121,18 +168,39 @@ describe('a message that always fails', () => {
   it('lands in the poison queue after maxDequeueCount tries, and its job ends Failed JobCouldNotStart', async () => {
     proxy = await startStorageProxy(tablePortOf(azuriteConnectionString()));
     // Retried at once instead of after host.json's 10 s, so five tries take seconds.
-    const s = (stack = await startStack({ JOB_STATE_TABLE_CONNECTION_STRING: proxy.connectionString }, { queueHostSettings: { visibilityTimeoutMs: 200, maxPollingIntervalMs: 200 } }));
+    const s = (stack = await startStack(
+      { JOB_STATE_TABLE_CONNECTION_STRING: proxy.connectionString },
+      { queueHostSettings: { visibilityTimeoutMs: 200, maxPollingIntervalMs: 200 } },
+    ));
     const j = job();
     proxy.mode = { kind: 'throttle', status: 503 }; // the runner can never read the row
     await s.seed({ ...j, status: 'NotStarted', startTimeUtc: undefined }); // straight to Azurite, past the proxy
     await new QueueClient(s.settings.JobQueue, s.settings.JOB_QUEUE_NAME).sendMessage(encodeJobMessage(j));
     const poison = new QueueClient(s.settings.JobQueue, `${s.settings.JOB_QUEUE_NAME}-poison`);
-    await until(() => Promise.resolve(s.logs.some(({ line }) => line.includes(`moved to ${s.settings.JOB_QUEUE_NAME}-poison after 5 attempts`))), Boolean, 'the move to the poison queue', 600);
+    await until(
+      () =>
+        Promise.resolve(
+          s.logs.some(({ line }) => line.includes(`moved to ${s.settings.JOB_QUEUE_NAME}-poison after 5 attempts`)),
+        ),
+      Boolean,
+      'the move to the poison queue',
+      600,
+    );
     proxy.mode = { kind: 'pass' }; // storage back: the poison-queue function can record why
-    const done = await until(async () => (await s.table.getEntity(j.itemId, j.jobInstanceId)).Status, (status) => status === 'Failed', 'Failed');
+    const done = await until(
+      async () => (await s.table.getEntity(j.itemId, j.jobInstanceId)).Status,
+      (status) => status === 'Failed',
+      'Failed',
+    );
     expect(done).toBe('Failed');
-    expect(JSON.parse(String((await s.table.getEntity(j.itemId, j.jobInstanceId)).ErrorDetails)).errorCode).toBe('JobCouldNotStart');
-    await until(async () => (await poison.getProperties()).approximateMessagesCount ?? 0, (n) => n === 0, 'an empty poison queue');
+    expect(JSON.parse(String((await s.table.getEntity(j.itemId, j.jobInstanceId)).ErrorDetails)).errorCode).toBe(
+      'JobCouldNotStart',
+    );
+    await until(
+      async () => (await poison.getProperties()).approximateMessagesCount ?? 0,
+      (n) => n === 0,
+      'an empty poison queue',
+    );
   }, 90_000);
 });
 
@@ -151,19 +219,36 @@ describe('load', () => {
       Array.from({ length: 16 }, async () => {
         while (next < jobs.length) {
           const j = jobs[next++];
-          const answer = await s.send('POST', jobPath(j), { invokeType: 'Manual', creationPayload: { durationSeconds: 0.2 } }, s.headers());
+          const answer = await s.send(
+            'POST',
+            jobPath(j),
+            { invokeType: 'Manual', creationPayload: { durationSeconds: 0.2 } },
+            s.headers(),
+          );
           expect(answer.status).toBe(202);
         }
       }),
     );
     const createdIn = Date.now() - started;
     for (const j of jobs) {
-      await until(async () => (await s.table.getEntity(j.itemId, j.jobInstanceId)).Status, (status) => status === 'Completed', `job ${j.jobInstanceId}`);
+      await until(
+        async () => (await s.table.getEntity(j.itemId, j.jobInstanceId)).Status,
+        (status) => status === 'Completed',
+        `job ${j.jobInstanceId}`,
+      );
     }
-    figure(`load: 200 Creates over 16 connections in ${createdIn} ms; all 200 Completed ${Date.now() - started} ms after the first`);
+    figure(
+      `load: 200 Creates over 16 connections in ${createdIn} ms; all 200 Completed ${Date.now() - started} ms after the first`,
+    );
     expect(jobs.map((j) => runs.get(j.jobInstanceId))).toEqual(Array(200).fill(1));
-    const count = async (name: string) => (await new QueueClient(s.settings.JobQueue, name).getProperties().catch(() => ({ approximateMessagesCount: 0 }))).approximateMessagesCount ?? 0;
-    await until(() => count(s.settings.JOB_QUEUE_NAME), (n) => n === 0, 'an empty job queue');
+    const count = async (name: string) =>
+      (await new QueueClient(s.settings.JobQueue, name).getProperties().catch(() => ({ approximateMessagesCount: 0 })))
+        .approximateMessagesCount ?? 0;
+    await until(
+      () => count(s.settings.JOB_QUEUE_NAME),
+      (n) => n === 0,
+      'an empty job queue',
+    );
     expect(await count(`${s.settings.JOB_QUEUE_NAME}-poison`)).toBe(0);
   }, 120_000);
 });

@@ -29,33 +29,46 @@ afterEach(async () => {
 });
 
 describe('an Application Insights endpoint that takes requests and never answers', () => {
-  it('leaves every answer to Fabric unaffected, is said in the Functions log once its 30 s bound passes, and does not hold up a shutdown', { timeout: 90_000 }, async () => {
-    backends = await startBackends();
-    await backends.table.createEntity(toJobEntity(SEED_RECORD));
-    ingestion = await startFakeIngestion();
-    ingestion.hang();
-    host = await startHostProcess({ ...backends.settings, ...ingestion.exporterEnv, LOCAL_HOST_QUEUES: 'off' });
-    const tokens = tokenFactory(backends.issuer);
-    const headers = { authorization: tokens.header(), 'x-ms-client-tenant-id': USER_TENANT };
+  it(
+    'leaves every answer to Fabric unaffected, is said in the Functions log once its 30 s bound passes, and does not hold up a shutdown',
+    { timeout: 90_000 },
+    async () => {
+      backends = await startBackends();
+      await backends.table.createEntity(toJobEntity(SEED_RECORD));
+      ingestion = await startFakeIngestion();
+      ingestion.hang();
+      host = await startHostProcess({ ...backends.settings, ...ingestion.exporterEnv, LOCAL_HOST_QUEUES: 'off' });
+      const tokens = tokenFactory(backends.issuer);
+      const headers = { authorization: tokens.header(), 'x-ms-client-tenant-id': USER_TENANT };
 
-    const statuses: number[] = [];
-    let slowest = 0;
-    const started = Date.now();
-    while (!host.output().includes('summary records not sent to Application Insights') && Date.now() - started < 50_000) {
-      const before = Date.now();
-      statuses.push((await get(`${host.baseUrl}${jobPath(SEED)}`, { ...headers, requestid: randomUUID() })).status);
-      slowest = Math.max(slowest, Date.now() - before);
-      await sleep(250);
-    }
-    figure(`ingestion hanging: ${statuses.length} requests in ${Date.now() - started} ms, slowest answer ${slowest} ms; ${ingestion.unanswered()} send(s) waiting`);
-    expect(statuses.length).toBeGreaterThan(10);
-    expect(statuses.every((status) => status === 200)).toBe(true);
-    expect(host.output()).toMatch(/summary records not sent to Application Insights: .*(timed out|timeout|aborted)/i);
-    expect(ingestion.envelopes()).toEqual([]);
+      const statuses: number[] = [];
+      let slowest = 0;
+      const started = Date.now();
+      while (
+        !host.output().includes('summary records not sent to Application Insights') &&
+        Date.now() - started < 50_000
+      ) {
+        const before = Date.now();
+        statuses.push((await get(`${host.baseUrl}${jobPath(SEED)}`, { ...headers, requestid: randomUUID() })).status);
+        slowest = Math.max(slowest, Date.now() - before);
+        await sleep(250);
+      }
+      figure(
+        `ingestion hanging: ${statuses.length} requests in ${Date.now() - started} ms, slowest answer ${slowest} ms; ${ingestion.unanswered()} send(s) waiting`,
+      );
+      expect(statuses.length).toBeGreaterThan(10);
+      expect(statuses.every((status) => status === 200)).toBe(true);
+      expect(host.output()).toMatch(/summary records not sent to Application Insights: .*(timed out|timeout|aborted)/i);
+      expect(ingestion.envelopes()).toEqual([]);
 
-    const stopping = Date.now();
-    expect(await host.stop()).toBe(0); // hostProcess kills it (exit code null) if it has not stopped 5 s after SIGTERM
-    figure(`stop with the endpoint hanging: ${Date.now() - stopping} ms`);
-    await until(async () => ingestion!.unanswered(), (n) => n === 0, 'the hung sends to end with the process');
-  });
+      const stopping = Date.now();
+      expect(await host.stop()).toBe(0); // hostProcess kills it (exit code null) if it has not stopped 5 s after SIGTERM
+      figure(`stop with the endpoint hanging: ${Date.now() - stopping} ms`);
+      await until(
+        async () => ingestion!.unanswered(),
+        (n) => n === 0,
+        'the hung sends to end with the process',
+      );
+    },
+  );
 });

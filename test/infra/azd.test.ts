@@ -17,12 +17,26 @@ const ROOT = join(INFRA_DIR, '..');
 const project = parse(readFileSync(join(ROOT, 'azure.yaml'), 'utf8')) as {
   name: string;
   infra: { provider: string; path: string; module: string };
-  services: Record<string, { project: string; language: string; host: string; dist: string; hooks: Record<string, { shell: string; run: string }> }>;
+  services: Record<
+    string,
+    {
+      project: string;
+      language: string;
+      host: string;
+      dist: string;
+      hooks: Record<string, { shell: string; run: string }>;
+    }
+  >;
 };
-const schema = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'azd', 'azure.yaml.schema.json'), 'utf8')) as object;
+const schema = JSON.parse(
+  readFileSync(join(ROOT, 'test', 'fixtures', 'azd', 'azure.yaml.schema.json'), 'utf8'),
+) as object;
 
 /** The schemas for Azure AI Foundry hosts that azd's schema refers to and that are not vendored. */
-const FOUNDRY_SCHEMAS = JSON.stringify(schema).match(/https:\/\/raw\.githubusercontent\.com\/Azure\/azure-dev\/main\/cli\/azd\/extensions\/[^"#]+\.json/g) ?? [];
+const FOUNDRY_SCHEMAS =
+  JSON.stringify(schema).match(
+    /https:\/\/raw\.githubusercontent\.com\/Azure\/azure-dev\/main\/cli\/azd\/extensions\/[^"#]+\.json/g,
+  ) ?? [];
 
 function validator() {
   const ajv = new Ajv2019({ allErrors: true, strict: false });
@@ -32,7 +46,9 @@ function validator() {
 }
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => (statSync(join(dir, name)).isDirectory() ? filesUnder(join(dir, name)) : [join(dir, name)]));
+  return readdirSync(dir).flatMap((name) =>
+    statSync(join(dir, name)).isDirectory() ? filesUnder(join(dir, name)) : [join(dir, name)],
+  );
 }
 
 describe('azure.yaml', () => {
@@ -51,7 +67,8 @@ describe('azure.yaml', () => {
 
   it('uses none of the hosts whose schemas are stood in for', () => {
     expect(FOUNDRY_SCHEMAS.length).toBeGreaterThan(0);
-    for (const service of Object.values(project.services)) expect(service.host).not.toMatch(/^(azure\.ai\.|microsoft\.foundry)/);
+    for (const service of Object.values(project.services))
+      expect(service.host).not.toMatch(/^(azure\.ai\.|microsoft\.foundry)/);
   });
 
   it('deploys one service, api: a TypeScript function app from the repository root', () => {
@@ -79,7 +96,11 @@ describe('azure.yaml', () => {
     try {
       writeFileSync(join(dir, 'stale.js'), 'left from an older package');
       expect(writePackageDir(dir, files)).toEqual([...files.keys()]);
-      expect(filesUnder(dir).map((f) => relative(dir, f).split('\\').join('/')).sort()).toEqual([...files.keys()].sort());
+      expect(
+        filesUnder(dir)
+          .map((f) => relative(dir, f).split('\\').join('/'))
+          .sort(),
+      ).toEqual([...files.keys()].sort());
       for (const [path, data] of files) expect(readFileSync(join(dir, path)).equals(data), path).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runBicep } from '../../dev/bicepCli';
 import { checkTemplates, INFRA_DIR, type TemplateCheck } from '../../dev/checkTemplates';
 import { DEFAULT_TABLE_NAME, SETTINGS } from '../../src/config';
-import { deploy, reference, resourceId, roleDefinitionId, type ArmTemplate, type Deployed, type Deployment } from '../fixtures/armTemplate';
+import {
+  deploy,
+  reference,
+  resourceId,
+  roleDefinitionId,
+  type ArmTemplate,
+  type Deployed,
+  type Deployment,
+} from '../fixtures/armTemplate';
 import { bicep, NO_COMPILER_IN_CI, skipCompiledTests } from '../fixtures/bicepCompiler';
 
 /**
@@ -54,24 +62,56 @@ const LEFT_OUT = {
 
 /** "Flex Consumption plan deprecations" in learn.microsoft.com/azure/azure-functions/functions-app-settings. */
 const FLEX_DEPRECATED_SETTINGS = [
-  'ENABLE_ORYX_BUILD', 'FUNCTIONS_EXTENSION_VERSION', 'FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_WORKER_RUNTIME_VERSION',
-  'FUNCTIONS_MAX_HTTP_CONCURRENCY', 'FUNCTIONS_WORKER_PROCESS_COUNT', 'FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED',
-  'SCM_DO_BUILD_DURING_DEPLOYMENT', 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING', 'WEBSITE_CONTENTOVERVNET', 'WEBSITE_CONTENTSHARE',
-  'WEBSITE_DNS_SERVER', 'WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT', 'WEBSITE_NODE_DEFAULT_VERSION', 'WEBSITE_RUN_FROM_PACKAGE',
-  'WEBSITE_SKIP_CONTENTSHARE_VALIDATION', 'WEBSITE_VNET_ROUTE_ALL',
+  'ENABLE_ORYX_BUILD',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_WORKER_RUNTIME_VERSION',
+  'FUNCTIONS_MAX_HTTP_CONCURRENCY',
+  'FUNCTIONS_WORKER_PROCESS_COUNT',
+  'FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED',
+  'SCM_DO_BUILD_DURING_DEPLOYMENT',
+  'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+  'WEBSITE_CONTENTOVERVNET',
+  'WEBSITE_CONTENTSHARE',
+  'WEBSITE_DNS_SERVER',
+  'WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_SKIP_CONTENTSHARE_VALIDATION',
+  'WEBSITE_VNET_ROUTE_ALL',
 ];
 const FLEX_DEPRECATED_SITE_PROPERTIES = [
-  'alwaysOn', 'containerSize', 'ftpsState', 'isReserved', 'isXenon', 'javaVersion', 'linuxFxVersion',
-  'netFrameworkVersion', 'powerShellVersion', 'functionAppScaleLimit', 'preWarmedInstanceCount',
-  'use32BitWorkerProcess', 'vnetBackupRestoreEnabled', 'vnetContentShareEnabled', 'vnetImagePullEnabled',
-  'vnetRouteAllEnabled', 'windowsFxVersion',
+  'alwaysOn',
+  'containerSize',
+  'ftpsState',
+  'isReserved',
+  'isXenon',
+  'javaVersion',
+  'linuxFxVersion',
+  'netFrameworkVersion',
+  'powerShellVersion',
+  'functionAppScaleLimit',
+  'preWarmedInstanceCount',
+  'use32BitWorkerProcess',
+  'vnetBackupRestoreEnabled',
+  'vnetContentShareEnabled',
+  'vnetImagePullEnabled',
+  'vnetRouteAllEnabled',
+  'windowsFxVersion',
 ];
 
 /** The linter rules the templates must never break, each shown firing by test/fixtures/bicep/lintViolations.bicep. */
 const RULES_AT_ERROR = [
-  'no-hardcoded-location', 'no-loc-expr-outside-params', 'no-hardcoded-env-urls', 'secure-secrets-in-params',
-  'no-unused-params', 'no-unused-vars', 'use-resource-id-functions', 'use-parent-property',
-  'outputs-should-not-contain-secrets', 'use-recent-api-versions',
+  'no-hardcoded-location',
+  'no-loc-expr-outside-params',
+  'no-hardcoded-env-urls',
+  'secure-secrets-in-params',
+  'no-unused-params',
+  'no-unused-vars',
+  'use-resource-id-functions',
+  'use-parent-property',
+  'outputs-should-not-contain-secrets',
+  'use-recent-api-versions',
 ];
 
 /** Every setting src/config.ts reads. A Functions connection (JobQueue) counts once, however it is spelt. */
@@ -99,7 +139,13 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     return found[0];
   };
   const site = (of = deployment): Body => one('Microsoft.Web/sites', of).body;
-  const settings = (of = deployment) => new Map<string, unknown>((site(of).properties.siteConfig.appSettings as Array<{ name: string; value: unknown }>).map((s) => [s.name, s.value]));
+  const settings = (of = deployment) =>
+    new Map<string, unknown>(
+      (site(of).properties.siteConfig.appSettings as Array<{ name: string; value: unknown }>).map((s) => [
+        s.name,
+        s.value,
+      ]),
+    );
   const account = () => one('Microsoft.Storage/storageAccounts');
   const identityId = () => one('Microsoft.ManagedIdentity/userAssignedIdentities').id;
   const clientId = () => reference(identityId(), '.clientId');
@@ -128,8 +174,17 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
   });
 
   describe('parameters', () => {
-    const file = JSON.parse(readFileSync(join(INFRA_DIR, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: unknown }> };
-    const jsonType = (value: unknown) => (Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'int' : typeof value === 'boolean' ? 'bool' : typeof value);
+    const file = JSON.parse(readFileSync(join(INFRA_DIR, 'main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, { value: unknown }>;
+    };
+    const jsonType = (value: unknown) =>
+      Array.isArray(value)
+        ? 'array'
+        : Number.isInteger(value)
+          ? 'int'
+          : typeof value === 'boolean'
+            ? 'bool'
+            : typeof value;
 
     it('main.parameters.json names only parameters of the template, each with a value of its type', () => {
       for (const [name, { value }] of Object.entries(file.parameters)) {
@@ -140,7 +195,9 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     });
 
     it('only the Entra values have no default; the file leaves them out and the guide passes each with -p', () => {
-      const required = Object.entries(template.parameters!).filter(([, p]) => !('defaultValue' in p)).map(([name]) => name);
+      const required = Object.entries(template.parameters!)
+        .filter(([, p]) => !('defaultValue' in p))
+        .map(([name]) => name);
       expect(required.sort()).toEqual(Object.keys(ENTRA).sort());
       for (const name of required) {
         expect(file.parameters).not.toHaveProperty(name);
@@ -152,14 +209,15 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       const retention = template.parameters!.logRetentionDays;
       expect(retention).toMatchObject({ type: 'int', minValue: 30 });
       expect(retention.defaultValue).toBeGreaterThanOrEqual(30);
-      const workspace = (of: Deployment) => one('Microsoft.OperationalInsights/workspaces', of).body.properties.retentionInDays;
+      const workspace = (of: Deployment) =>
+        one('Microsoft.OperationalInsights/workspaces', of).body.properties.retentionInDays;
       expect(workspace(deployment)).toBe(retention.defaultValue);
       expect(workspace(deploy(template, { ...ENTRA, logRetentionDays: 90 }))).toBe(90);
     });
   });
 
   describe('function app settings', () => {
-    it('are exactly what src/config.ts reads, less the ones left out on purpose, plus the host\'s', () => {
+    it("are exactly what src/config.ts reads, less the ones left out on purpose, plus the host's", () => {
       const names = [...settings().keys()];
       expect(new Set(names).size).toBe(names.length);
       expect(names.filter((n) => HOST_SETTINGS.includes(n)).sort()).toEqual([...HOST_SETTINGS].sort());
@@ -173,7 +231,9 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     it('connect the job queue with the identity, never with a key: JobQueue__queueServiceUri, __credential, __clientId', () => {
       const jobQueue = [...settings().keys()].filter((n) => connectionOf(n) === 'JobQueue').sort();
       expect(jobQueue).toEqual(['JobQueue__clientId', 'JobQueue__credential', 'JobQueue__queueServiceUri']);
-      expect(String(settings().get('JobQueue__queueServiceUri'))).toBe(reference(account().id, '.primaryEndpoints.queue'));
+      expect(String(settings().get('JobQueue__queueServiceUri'))).toBe(
+        reference(account().id, '.primaryEndpoints.queue'),
+      );
       expect(settings().get('JobQueue__credential')).toBe('managedidentity');
       expect(String(settings().get('JobQueue__clientId'))).toBe(clientId());
     });
@@ -181,13 +241,18 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     it('name the queue, the tables and the endpoints the template creates', () => {
       const s = settings();
       expect(s.get('JOB_QUEUE_NAME')).toBe('job-runs');
-      expect(all('Microsoft.Storage/storageAccounts/queueServices/queues').map((q) => q.id)).toContain(child('Microsoft.Storage/storageAccounts/queueServices/queues', 'default', 'job-runs'));
+      expect(all('Microsoft.Storage/storageAccounts/queueServices/queues').map((q) => q.id)).toContain(
+        child('Microsoft.Storage/storageAccounts/queueServices/queues', 'default', 'job-runs'),
+      );
       const tables = all('Microsoft.Storage/storageAccounts/tableServices/tables').map((t) => t.id);
       expect(s.get('JOB_STATE_TABLE_NAME')).toBe(DEFAULT_TABLE_NAME);
       expect(s.get('ITEMS_TABLE_NAME')).toBe('Items');
-      for (const table of [DEFAULT_TABLE_NAME, 'Items']) expect(tables).toContain(child('Microsoft.Storage/storageAccounts/tableServices/tables', 'default', table));
+      for (const table of [DEFAULT_TABLE_NAME, 'Items'])
+        expect(tables).toContain(child('Microsoft.Storage/storageAccounts/tableServices/tables', 'default', table));
       expect(String(s.get('JOB_STATE_TABLE_ENDPOINT'))).toBe(reference(account().id, '.primaryEndpoints.table'));
-      expect(String(s.get('AzureWebJobsStorage__blobServiceUri'))).toBe(reference(account().id, '.primaryEndpoints.blob'));
+      expect(String(s.get('AzureWebJobsStorage__blobServiceUri'))).toBe(
+        reference(account().id, '.primaryEndpoints.blob'),
+      );
     });
 
     it('pass the Entra values through and take the authority from the cloud deployed to', () => {
@@ -203,19 +268,24 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       const urls = { westeurope: 'https://weu.backend.example/api', default: 'https://backend.example/api' };
       const withUrls = deploy(template, { ...ENTRA, endpointResolutionUrls: urls });
       expect(JSON.parse(String(settings(withUrls).get('ENDPOINT_RESOLUTION_URLS')))).toEqual(urls);
-      expect(template.parameters!.endpointResolutionUrls).toEqual(expect.objectContaining({ type: 'object', defaultValue: {} }));
+      expect(template.parameters!.endpointResolutionUrls).toEqual(
+        expect.objectContaining({ type: 'object', defaultValue: {} }),
+      );
     });
 
     it('authenticate host storage, telemetry and the table client as the one identity', () => {
       const s = settings();
       expect(s.get('AzureWebJobsStorage__credential')).toBe('managedidentity');
-      for (const name of ['AzureWebJobsStorage__clientId', 'AZURE_CLIENT_ID']) expect(String(s.get(name)), name).toBe(clientId());
+      for (const name of ['AzureWebJobsStorage__clientId', 'AZURE_CLIENT_ID'])
+        expect(String(s.get(name)), name).toBe(clientId());
       expect(s.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe(`Authorization=AAD;ClientId=${clientId()}`);
     });
 
     it('include nothing Flex Consumption deprecates', () => {
       for (const name of FLEX_DEPRECATED_SETTINGS) expect([...settings().keys()]).not.toContain(name);
-      const keys = [...Object.keys(site().properties), ...Object.keys(site().properties.siteConfig)].map((k) => k.toLowerCase());
+      const keys = [...Object.keys(site().properties), ...Object.keys(site().properties.siteConfig)].map((k) =>
+        k.toLowerCase(),
+      );
       for (const key of FLEX_DEPRECATED_SITE_PROPERTIES) expect(keys).not.toContain(key.toLowerCase());
     });
   });
@@ -244,12 +314,18 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       const storage = site().properties.functionAppConfig.deployment.storage;
       expect(storage.type).toBe('blobContainer');
       expect(storage.value).toBe(`${reference(account().id, '.primaryEndpoints.blob')}app-package`);
-      expect(storage.authentication).toEqual({ type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId() });
+      expect(storage.authentication).toEqual({
+        type: 'UserAssignedIdentity',
+        userAssignedIdentityResourceId: identityId(),
+      });
     });
 
     it('carries the tag azd finds service "api" by, besides the caller\'s tags', () => {
       expect(site().tags).toEqual({ 'azd-service-name': 'api' });
-      expect(site(deploy(template, { ...ENTRA, tags: { team: 'jobs' } })).tags).toEqual({ team: 'jobs', 'azd-service-name': 'api' });
+      expect(site(deploy(template, { ...ENTRA, tags: { team: 'jobs' } })).tags).toEqual({
+        team: 'jobs',
+        'azd-service-name': 'api',
+      });
     });
   });
 
@@ -262,17 +338,24 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
         minimumTlsVersion: 'TLS1_2',
         supportsHttpsTrafficOnly: true,
       });
-      expect(one('Microsoft.Storage/storageAccounts/blobServices/containers').body.properties).toEqual({ publicAccess: 'None' });
+      expect(one('Microsoft.Storage/storageAccounts/blobServices/containers').body.properties).toEqual({
+        publicAccess: 'None',
+      });
     });
 
     it('holds the two tables, the job queue and its poison queue', () => {
-      const names = (type: string) => all(`Microsoft.Storage/storageAccounts/${type}`).map((r) => r.name.split('/').at(-1)).sort();
+      const names = (type: string) =>
+        all(`Microsoft.Storage/storageAccounts/${type}`)
+          .map((r) => r.name.split('/').at(-1))
+          .sort();
       expect(names('tableServices/tables')).toEqual(['Items', 'JobInstances']);
       expect(names('queueServices/queues')).toEqual(['job-runs', 'job-runs-poison']);
     });
 
     it('Log Analytics and Application Insights refuse local authentication', () => {
-      expect(one('Microsoft.OperationalInsights/workspaces').body.properties.features).toEqual({ disableLocalAuth: true });
+      expect(one('Microsoft.OperationalInsights/workspaces').body.properties.features).toEqual({
+        disableLocalAuth: true,
+      });
       expect(one('Microsoft.Insights/components').body.properties.DisableLocalAuth).toBe(true);
     });
   });
@@ -280,7 +363,9 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
   describe('role assignments', () => {
     const assignments = (of = deployment) =>
       all('Microsoft.Authorization/roleAssignments', of).map((a) => ({
-        role: Object.entries(ROLE).find(([, id]) => roleDefinitionId(id) === a.body.properties.roleDefinitionId)?.[0] ?? a.body.properties.roleDefinitionId,
+        role:
+          Object.entries(ROLE).find(([, id]) => roleDefinitionId(id) === a.body.properties.roleDefinitionId)?.[0] ??
+          a.body.properties.roleDefinitionId,
         scope: a.scope,
         principal: String(a.body.properties.principalId),
         principalType: a.body.properties.principalType,
@@ -292,7 +377,12 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     it('give the identity exactly these roles, each on the narrowest scope', () => {
       const appInsights = one('Microsoft.Insights/components').id;
       const app = reference(identityId(), '.principalId');
-      const granted = assignments().map(({ role, scope, principal, principalType }) => ({ role, scope, principal, principalType }));
+      const granted = assignments().map(({ role, scope, principal, principalType }) => ({
+        role,
+        scope,
+        principal,
+        principalType,
+      }));
       const expected = [
         ['storageBlobDataOwner', account().id],
         ['storageTableDataContributor', table(DEFAULT_TABLE_NAME)],
@@ -308,13 +398,14 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       expect(granted).toEqual(expected);
     });
 
-    it('put no table or queue role on the account: only the host\'s blob role is there', () => {
+    it("put no table or queue role on the account: only the host's blob role is there", () => {
       const onAccount = assignments().filter((a) => a.scope === account().id);
       expect(onAccount.map((a) => a.role)).toEqual(['storageBlobDataOwner']);
     });
 
     it('have deterministic names, guid(scope, identity, role), known when the deployment starts', () => {
-      for (const a of assignments()) expect(a.name).toBe(`guid(${a.scope}, ${identityId()}, ${ROLE[a.role as keyof typeof ROLE]})`);
+      for (const a of assignments())
+        expect(a.name).toBe(`guid(${a.scope}, ${identityId()}, ${ROLE[a.role as keyof typeof ROLE]})`);
     });
 
     it('grant an outside job runner, only when named, write access to the job table alone', () => {
@@ -322,7 +413,13 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       expect(runner(deployment)).toEqual([]);
       const withRunner = deploy(template, { ...ENTRA, jobRunnerPrincipalId: RUNNER, jobRunnerPrincipalType: 'Group' });
       expect(runner(withRunner)).toEqual([
-        { role: 'storageTableDataContributor', scope: table(DEFAULT_TABLE_NAME), principal: RUNNER, principalType: 'Group', name: `guid(${table(DEFAULT_TABLE_NAME)}, ${RUNNER}, ${ROLE.storageTableDataContributor})` },
+        {
+          role: 'storageTableDataContributor',
+          scope: table(DEFAULT_TABLE_NAME),
+          principal: RUNNER,
+          principalType: 'Group',
+          name: `guid(${table(DEFAULT_TABLE_NAME)}, ${RUNNER}, ${ROLE.storageTableDataContributor})`,
+        },
       ]);
     });
   });
@@ -335,7 +432,14 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     it('are six log search alerts on Application Insights, each query one of infra/alerts/*.kql', () => {
       const appInsights = one('Microsoft.Insights/components');
       const byName = new Map(rules().map((r) => [r.name.replace(/-fabricjobs$/, ''), r.body.properties]));
-      expect([...byName.keys()].sort()).toEqual(['auth-failures', 'jobs-not-run', 'poison-queue', 'server-errors', 'signing-keys-unavailable', 'summaries-missing']);
+      expect([...byName.keys()].sort()).toEqual([
+        'auth-failures',
+        'jobs-not-run',
+        'poison-queue',
+        'server-errors',
+        'signing-keys-unavailable',
+        'summaries-missing',
+      ]);
       const files: Record<string, string> = {
         'server-errors': 'serverErrors.kql',
         'signing-keys-unavailable': 'signingKeysUnavailable.kql',
@@ -358,7 +462,8 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
 
     it('take their thresholds from parameters', () => {
       const tuned = deploy(template, { ...ENTRA, serverErrorAlertThreshold: 50, authFailureAlertThreshold: 200 });
-      const threshold = (name: string) => rules(tuned).find((r) => r.name.startsWith(name))!.body.properties.criteria.allOf[0].threshold;
+      const threshold = (name: string) =>
+        rules(tuned).find((r) => r.name.startsWith(name))!.body.properties.criteria.allOf[0].threshold;
       expect(threshold('server-errors')).toBe(50);
       expect(threshold('auth-failures')).toBe(200);
     });
@@ -367,14 +472,21 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       expect(group().body.location).toBe('global');
       expect(group().body.properties.emailReceivers).toEqual([]);
       const mailed = deploy(template, { ...ENTRA, alertEmail: 'ops@contoso.example' });
-      expect(group(mailed).body.properties.emailReceivers).toEqual([{ name: 'operator', emailAddress: 'ops@contoso.example', useCommonAlertSchema: true }]);
+      expect(group(mailed).body.properties.emailReceivers).toEqual([
+        { name: 'operator', emailAddress: 'ops@contoso.example', useCommonAlertSchema: true },
+      ]);
     });
   });
 
   describe('outputs', () => {
     it('include every output the deployment guide names', () => {
-      const table = deployGuide.slice(deployGuide.indexOf('The deployment prints:'), deployGuide.indexOf('## Prerequisites'));
-      const named = [...table.matchAll(/^\| ((?:`\w+`(?:, )?)+) \|/gm)].flatMap((m) => m[1].split(', ').map((n) => n.replace(/`/g, '')));
+      const table = deployGuide.slice(
+        deployGuide.indexOf('The deployment prints:'),
+        deployGuide.indexOf('## Prerequisites'),
+      );
+      const named = [...table.matchAll(/^\| ((?:`\w+`(?:, )?)+) \|/gm)].flatMap((m) =>
+        m[1].split(', ').map((n) => n.replace(/`/g, '')),
+      );
       expect(named.length).toBeGreaterThan(5);
       for (const name of named) expect(deployment.outputs, name).toHaveProperty(name);
       expect(Object.keys(deployment.outputs).sort()).toEqual([...named].sort());

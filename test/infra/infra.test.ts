@@ -2,7 +2,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Node } from 'web-tree-sitter';
-import { INFRA_DIR, bicepFiles, declarations, declaredName, declaredTarget, parseBicep, parseInfraFile, syntaxProblems } from '../fixtures/bicep';
+import {
+  INFRA_DIR,
+  bicepFiles,
+  declarations,
+  declaredName,
+  declaredTarget,
+  parseBicep,
+  parseInfraFile,
+  syntaxProblems,
+} from '../fixtures/bicep';
 
 /**
  * Checks of infra/ that run without a Bicep compiler: every file parses, its
@@ -51,12 +60,21 @@ function tree(file: string): Node {
 }
 
 function resources(file: string, type?: string): Node[] {
-  return declarations(tree(file), 'resource_declaration').filter((r) => !type || declaredTarget(r).split('@')[0] === type);
+  return declarations(tree(file), 'resource_declaration').filter(
+    (r) => !type || declaredTarget(r).split('@')[0] === type,
+  );
 }
 
 describe('Bicep syntax', () => {
   it('finds the infra files', () => {
-    expect(bicepFiles()).toEqual(expect.arrayContaining(['main.bicep', 'modules/storage.bicep', 'modules/monitoring.bicep', 'modules/roles.bicep']));
+    expect(bicepFiles()).toEqual(
+      expect.arrayContaining([
+        'main.bicep',
+        'modules/storage.bicep',
+        'modules/monitoring.bicep',
+        'modules/roles.bicep',
+      ]),
+    );
   });
 
   it('parses every .bicep file under infra/ without an error or a missing node', () => {

@@ -10,7 +10,10 @@ afterAll(() => rmSync(location, { recursive: true, force: true }));
 
 describe("the development stack's Azurite (data on disk)", () => {
   /** Writes a row, stops Azurite the way `stopIt` does, starts it again on the same data and reads the row back. */
-  async function writeStopAndRead(rowKey: string, stopIt: (azurite: RunningAzurite) => Promise<void>): Promise<unknown> {
+  async function writeStopAndRead(
+    rowKey: string,
+    stopIt: (azurite: RunningAzurite) => Promise<void>,
+  ): Promise<unknown> {
     const first = await startAzurite({ location });
     const table = createTableClient({ kind: 'connectionString', connectionString: first.connectionString }, 'Kept');
     await table.createTable().catch(() => undefined); // there from the first case
@@ -32,7 +35,9 @@ describe("the development stack's Azurite (data on disk)", () => {
 
   it('keeps it too when Ctrl-C reached Azurite before npm start stopped it', async () => {
     const written = await writeStopAndRead('interrupted', async (azurite) => {
-      const closing = new Promise((resolve) => azurite.process.stdout!.on('data', (chunk: Buffer) => chunk.includes('is closing') && resolve(undefined)));
+      const closing = new Promise((resolve) =>
+        azurite.process.stdout!.on('data', (chunk: Buffer) => chunk.includes('is closing') && resolve(undefined)),
+      );
       azurite.process.kill('SIGINT'); // the terminal's signal to the whole process group
       await closing;
       await azurite.stop();

@@ -16,23 +16,34 @@ afterAll(() => table.deleteTable());
 
 /** npm start's settings for a run whose development user is in `tenant`, pointed at the test Azurite. */
 function runWithUserTenant(tenant: string): DevSettings {
-  return { ...devSettings({ DEV_USER_TENANT_ID: tenant, JOB_STATE_TABLE_NAME: TABLE }, ROOT), JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString() };
+  return {
+    ...devSettings({ DEV_USER_TENANT_ID: tenant, JOB_STATE_TABLE_NAME: TABLE }, ROOT),
+    JOB_STATE_TABLE_CONNECTION_STRING: azuriteConnectionString(),
+  };
 }
 
 /** What the printed curl line asks: the demo job, as the run's development user. */
 function askAsThisRun(settings: DevSettings) {
   const { workspaceId, itemType, jobType } = DEMO_JOB;
-  return store.readFor(DEMO_JOB.itemId, DEMO_JOB.jobInstanceId, { tenantId: settings.DEV_USER_TENANT_ID, workspaceId, itemType, jobType });
+  return store.readFor(DEMO_JOB.itemId, DEMO_JOB.jobInstanceId, {
+    tenantId: settings.DEV_USER_TENANT_ID,
+    workspaceId,
+    itemType,
+    jobType,
+  });
 }
 
 describe("npm start's demo job", () => {
   const first = runWithUserTenant('bbbbbbbb-0000-4000-8000-000000000003');
   const second = runWithUserTenant('cccccccc-0000-4000-8000-000000000004');
 
-  it('is created on the first run, as Fabric\'s example', async () => {
+  it("is created on the first run, as Fabric's example", async () => {
     expect(await seedDemoJob(first)).toBe('created');
     const found = await askAsThisRun(first);
-    expect(found).toMatchObject({ found: 'record', record: { status: 'InProgress', startTimeUtc: DEMO_JOB.startTimeUtc } });
+    expect(found).toMatchObject({
+      found: 'record',
+      record: { status: 'InProgress', startTimeUtc: DEMO_JOB.startTimeUtc },
+    });
   });
 
   it('is kept as it is on the next run with the same settings, whatever was done to it', async () => {
@@ -47,7 +58,10 @@ describe("npm start's demo job", () => {
       'replaced (it belonged to tenant "bbbbbbbb-0000-4000-8000-000000000003"; DEV_USER_TENANT_ID is cccccccc-0000-4000-8000-000000000004)',
     );
     const found = await askAsThisRun(second);
-    expect(found).toMatchObject({ found: 'record', record: { tenantId: second.DEV_USER_TENANT_ID, status: 'InProgress', startTimeUtc: DEMO_JOB.startTimeUtc } });
+    expect(found).toMatchObject({
+      found: 'record',
+      record: { tenantId: second.DEV_USER_TENANT_ID, status: 'InProgress', startTimeUtc: DEMO_JOB.startTimeUtc },
+    });
     expect(found.found === 'record' && found.record.endTimeUtc).toBe(undefined);
     expect(await seedDemoJob(second)).toBe('already there');
   });

@@ -22,9 +22,21 @@ afterAll(async () => {
 });
 
 const lines: string[] = [];
-const log: RequestLog = { info: (l) => lines.push(l), warn: (l) => lines.push(l), error: (l) => lines.push(l), annotate: () => undefined, transition: () => undefined };
+const log: RequestLog = {
+  info: (l) => lines.push(l),
+  warn: (l) => lines.push(l),
+  error: (l) => lines.push(l),
+  annotate: () => undefined,
+  transition: () => undefined,
+};
 const OWNER = { tenantId: randomUUID(), workspaceId: randomUUID(), itemType: 'Contoso.FinanceAnalytics.Forecast' };
-const record = (change: Partial<ItemRecord> = {}): ItemRecord => ({ ...OWNER, itemId: randomUUID(), displayName: 'n', payload: '{}', ...change });
+const record = (change: Partial<ItemRecord> = {}): ItemRecord => ({
+  ...OWNER,
+  itemId: randomUUID(),
+  displayName: 'n',
+  payload: '{}',
+  ...change,
+});
 
 describe('ItemStore', () => {
   const store = () => new ItemStore(items, 10_000);
@@ -43,7 +55,9 @@ describe('ItemStore', () => {
     expect((await store().readFor(item.itemId, { ...OWNER, tenantId: randomUUID() })).found).toBe('foreign');
     expect((await store().readFor(item.itemId, { ...OWNER, workspaceId: randomUUID() })).found).toBe('foreign');
     expect((await store().readFor(item.itemId, { ...OWNER, itemType: 'Other' })).found).toBe('foreign');
-    expect((await store().readFor(item.itemId, { ...OWNER, itemType: OWNER.itemType.toUpperCase() })).found).toBe('record');
+    expect((await store().readFor(item.itemId, { ...OWNER, itemType: OWNER.itemType.toUpperCase() })).found).toBe(
+      'record',
+    );
     expect((await store().readFor(randomUUID(), OWNER)).found).toBe('none');
   });
 
@@ -61,7 +75,15 @@ describe('ItemStore', () => {
 
   it('answers a corrupt row of the caller with InvalidItemRecord', async () => {
     const item = record();
-    await items.createEntity({ partitionKey: item.itemId, rowKey: ITEM_ROW_KEY, TenantId: OWNER.tenantId, WorkspaceId: OWNER.workspaceId, ItemType: OWNER.itemType, [ITEM_COLUMNS.displayName]: 'x', [ITEM_COLUMNS.payload]: '[1]' });
+    await items.createEntity({
+      partitionKey: item.itemId,
+      rowKey: ITEM_ROW_KEY,
+      TenantId: OWNER.tenantId,
+      WorkspaceId: OWNER.workspaceId,
+      ItemType: OWNER.itemType,
+      [ITEM_COLUMNS.displayName]: 'x',
+      [ITEM_COLUMNS.payload]: '[1]',
+    });
     await expect(store().readFor(item.itemId, OWNER)).rejects.toBeInstanceOf(InvalidItemRecordError);
   });
 });
@@ -73,7 +95,9 @@ describe('Items.update under a lost ETag race', () => {
     override async replace(next: ItemRecord, etag: string) {
       if (!this.raced) {
         this.raced = true;
-        expect(await super.replace({ ...next, displayName: 'before', description: 'written by the other PATCH' }, etag)).toBe('replaced');
+        expect(
+          await super.replace({ ...next, displayName: 'before', description: 'written by the other PATCH' }, etag),
+        ).toBe('replaced');
       }
       return super.replace(next, etag);
     }
@@ -81,13 +105,20 @@ describe('Items.update under a lost ETag race', () => {
 
   it('reads again and applies its patch to the other write: both land', async () => {
     const racing = new RacingStore(items, 10_000);
-    const service = new Items(racing, new HandlerRegistry().item(OWNER.itemType, {}), new ItemJobPurge(jobs, new JobStateWriter(jobs), 10_000));
+    const service = new Items(
+      racing,
+      new HandlerRegistry().item(OWNER.itemType, {}),
+      new ItemJobPurge(jobs, new JobStateWriter(jobs), 10_000),
+    );
     const item = record({ displayName: 'before' });
     await racing.insert(item);
     await service.update({ ...OWNER, itemId: item.itemId }, { displayName: 'after' }, log);
     expect(racing.raced).toBe(true);
     const stored = await racing.readFor(item.itemId, OWNER);
-    expect(stored.found === 'record' && stored.record).toMatchObject({ displayName: 'after', description: 'written by the other PATCH' });
+    expect(stored.found === 'record' && stored.record).toMatchObject({
+      displayName: 'after',
+      description: 'written by the other PATCH',
+    });
     expect(lines.some((l) => /updated on attempt 2/.test(l))).toBe(true);
   });
 });

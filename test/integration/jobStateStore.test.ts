@@ -46,7 +46,9 @@ describe('against Azurite', () => {
   });
 
   it('treats a missing table as storage trouble, not as a missing job', async () => {
-    const missing = new JobStateStore(createTableClient({ kind: 'connectionString', connectionString: azuriteConnectionString() }, 'NoSuchTable'));
+    const missing = new JobStateStore(
+      createTableClient({ kind: 'connectionString', connectionString: azuriteConnectionString() }, 'NoSuchTable'),
+    );
     const error = await missing.read(record.itemId, record.jobInstanceId).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageUnavailableError);
     expect((error as StorageUnavailableError).logDetail).toContain('TableNotFound');
@@ -56,7 +58,9 @@ describe('against Azurite', () => {
 describe('storage failures', () => {
   it('answers StorageUnavailable with Retry-After when nothing listens, after the retries', async () => {
     const port = await freeLoopbackPort();
-    const dead = new JobStateStore(createTableClient({ kind: 'connectionString', connectionString: connectionStringFor(port) }, 'JobInstances'));
+    const dead = new JobStateStore(
+      createTableClient({ kind: 'connectionString', connectionString: connectionStringFor(port) }, 'JobInstances'),
+    );
     const error = await dead.read(record.itemId, record.jobInstanceId).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageUnavailableError);
     expect((error as StorageUnavailableError).headers['Retry-After']).toMatch(/^\d+$/);
@@ -78,9 +82,12 @@ describe('storage failures', () => {
     });
 
     it('is given up on at the read deadline', async () => {
-      const stuck = new JobStateStore(createTableClient({ kind: 'connectionString', connectionString: connectionStringFor(port) }, 'JobInstances'), {
-        readDeadlineMs: 500,
-      });
+      const stuck = new JobStateStore(
+        createTableClient({ kind: 'connectionString', connectionString: connectionStringFor(port) }, 'JobInstances'),
+        {
+          readDeadlineMs: 500,
+        },
+      );
       const error = await stuck.read(record.itemId, record.jobInstanceId).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StorageUnavailableError);
       expect((error as StorageUnavailableError).logDetail).toContain('timed out');

@@ -5,7 +5,12 @@ import { JobStateStore } from '../../src/jobs/jobStateStore';
 import { JobStateWriter, type NewJobInstance } from '../../src/jobs/jobStateWriter';
 import { listJobInstances } from '../../src/jobs/jobListing';
 import { LEGAL_TRANSITIONS } from '../../src/jobs/jobTransitions';
-import { IllegalTransitionError, InvalidJobInputError, JobAlreadyExistsError, JobNotFoundError } from '../../src/jobs/writerErrors';
+import {
+  IllegalTransitionError,
+  InvalidJobInputError,
+  JobAlreadyExistsError,
+  JobNotFoundError,
+} from '../../src/jobs/writerErrors';
 import { JOB_INSTANCE_STATUSES, type JobInstanceStatus } from '../../src/fabric/contract';
 import { createTestTable } from '../fixtures/tables';
 
@@ -35,7 +40,12 @@ const newJob = (change: Partial<NewJobInstance> = {}): NewJobInstance => ({
   ...change,
 });
 
-const FAILURE = { errorCode: 'ForecastFailed', message: 'The model did not converge.', source: 'System' as const, isPermanent: true };
+const FAILURE = {
+  errorCode: 'ForecastFailed',
+  message: 'The model did not converge.',
+  source: 'System' as const,
+  isPermanent: true,
+};
 
 describe('create', () => {
   it('creates a NotStarted row the endpoint can read', async () => {
@@ -128,30 +138,35 @@ describe('setStatus', () => {
     const before = await store.read(job.itemId, job.jobInstanceId);
     const attempt = writer.setStatus(job.itemId, job.jobInstanceId, to as JobInstanceStatus, details as never);
     await expect(attempt).rejects.toBeInstanceOf(InvalidJobInputError);
-    await expect(writer.setStatus(job.itemId, job.jobInstanceId, to as JobInstanceStatus, details as never)).rejects.toThrow(message);
+    await expect(
+      writer.setStatus(job.itemId, job.jobInstanceId, to as JobInstanceStatus, details as never),
+    ).rejects.toThrow(message);
     expect(await store.read(job.itemId, job.jobInstanceId)).toEqual(before);
   });
 });
 
 describe('two writers racing (ETag)', () => {
-  it.each([1, 2, 3, 4, 5])('lets exactly one of Completed and Cancelled win, and tells the other why (round %i)', async () => {
-    const job = newJob({ status: 'InProgress' });
-    await writer.create(job);
-    const a = new JobStateWriter(table);
-    const b = new JobStateWriter(table);
-    const results = await Promise.allSettled([
-      a.setStatus(job.itemId, job.jobInstanceId, 'Completed'),
-      b.setStatus(job.itemId, job.jobInstanceId, 'Cancelled'),
-    ]);
-    const won = results.filter((r) => r.status === 'fulfilled');
-    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    expect(won).toHaveLength(1);
-    expect(lost).toHaveLength(1);
-    expect(lost[0].reason).toBeInstanceOf(IllegalTransitionError);
-    expect(lost[0].reason.message).toMatch(/is (Completed|Cancelled); it cannot become/);
-    const winner = (won[0] as PromiseFulfilledResult<{ status: string }>).value.status;
-    expect((await store.read(job.itemId, job.jobInstanceId))?.status).toBe(winner);
-  });
+  it.each([1, 2, 3, 4, 5])(
+    'lets exactly one of Completed and Cancelled win, and tells the other why (round %i)',
+    async () => {
+      const job = newJob({ status: 'InProgress' });
+      await writer.create(job);
+      const a = new JobStateWriter(table);
+      const b = new JobStateWriter(table);
+      const results = await Promise.allSettled([
+        a.setStatus(job.itemId, job.jobInstanceId, 'Completed'),
+        b.setStatus(job.itemId, job.jobInstanceId, 'Cancelled'),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(lost[0].reason).toBeInstanceOf(IllegalTransitionError);
+      expect(lost[0].reason.message).toMatch(/is (Completed|Cancelled); it cannot become/);
+      const winner = (won[0] as PromiseFulfilledResult<{ status: string }>).value.status;
+      expect((await store.read(job.itemId, job.jobInstanceId))?.status).toBe(winner);
+    },
+  );
 
   it('re-applies a still-legal move after losing a race', async () => {
     const job = newJob();
@@ -194,7 +209,10 @@ describe('the ETag conflict path, made deterministic', () => {
   it('re-reads after a conflict and re-applies a move that is still legal', async () => {
     const job = newJob();
     await writer.create(job);
-    const slow = new JobStateWriter(interrupted(() => writer.setStatus(job.itemId, job.jobInstanceId, 'InProgress')), { now: () => clock });
+    const slow = new JobStateWriter(
+      interrupted(() => writer.setStatus(job.itemId, job.jobInstanceId, 'InProgress')),
+      { now: () => clock },
+    );
     const failed = await slow.setStatus(job.itemId, job.jobInstanceId, 'Failed', FAILURE);
     expect(failed).toMatchObject({ status: 'Failed', startTimeUtc: T0, endTimeUtc: T0 });
     expect(await store.read(job.itemId, job.jobInstanceId)).toEqual(failed);
@@ -202,7 +220,7 @@ describe('the ETag conflict path, made deterministic', () => {
 });
 
 describe('listJobInstances', () => {
-  it('lists one item\'s jobs, most recently changed first, bounded by the limit', async () => {
+  it("lists one item's jobs, most recently changed first, bounded by the limit", async () => {
     const itemId = randomUUID();
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) {

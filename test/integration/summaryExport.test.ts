@@ -40,7 +40,10 @@ describe('startSummaryExport', () => {
     expect(scopes).toEqual(['https://monitor.azure.com/.default']);
     expect(ingestion.authorizations()).toEqual(['Bearer entra-token-for-ingestion']);
     const [envelope] = ingestion.envelopes();
-    expect(envelope.data.baseData).toMatchObject({ message: 'Op 200', properties: { event: 'RequestSummary', operation: 'Op', statusCode: '200' } });
+    expect(envelope.data.baseData).toMatchObject({
+      message: 'Op 200',
+      properties: { event: 'RequestSummary', operation: 'Op', statusCode: '200' },
+    });
     expect(envelope.tags['ai.cloud.role']).toBe('func-x');
   });
 });

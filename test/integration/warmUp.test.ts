@@ -16,7 +16,11 @@ describe('warm-up at start (what the Functions entry asks for)', () => {
   it('downloads the JWKS before any request, and storage answers the warm-up read quietly', async () => {
     const warnings: string[] = [];
     const before = backends.jwks.requests;
-    const deps = createDependencies(readConfig(backends.settings), { env: {}, warmUp: true, warn: (line) => warnings.push(line) });
+    const deps = createDependencies(readConfig(backends.settings), {
+      env: {},
+      warmUp: true,
+      warn: (line) => warnings.push(line),
+    });
     await deps.warmedUp;
     expect(backends.jwks.requests).toBe(before + 1);
     // The warm-up read of a key no job uses finds no row, which is not a problem.

@@ -25,11 +25,14 @@ describe('authenticateApp', () => {
   });
 
   it('accepts every accepted case of authCases.ts, whatever its tenant header said', async () => {
-    for (const authCase of ACCEPTED) expect(await reason(authCase.request(ctx).authorization as string), authCase.name).toBe('accepted');
+    for (const authCase of ACCEPTED)
+      expect(await reason(authCase.request(ctx).authorization as string), authCase.name).toBe('accepted');
   });
 
   it('rejects every attack on the header, the app token or a sent subject token, for the same reason as authenticate', async () => {
-    const applicable = REJECTED.filter((c) => c.rule !== 'tenant header' && c.rule !== 'empty subject' && !/x-ms-client-tenant-id/.test(c.name));
+    const applicable = REJECTED.filter(
+      (c) => c.rule !== 'tenant header' && c.rule !== 'empty subject' && !/x-ms-client-tenant-id/.test(c.name),
+    );
     expect(applicable.length).toBeGreaterThan(40);
     for (const authCase of applicable) {
       const { authorization } = authCase.request(ctx);

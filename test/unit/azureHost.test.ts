@@ -4,7 +4,8 @@ import { createCredential } from '../../src/jobs/tableClient';
 import { assertOutsideAzure } from '../../dev/tokenIssuer';
 
 // The source loads @azure/identity with require() (lazily); vitest's import gives the ESM build, so compare names.
-const usesManagedIdentity = (env: Record<string, string>) => createCredential(undefined, env).constructor.name === 'ManagedIdentityCredential';
+const usesManagedIdentity = (env: Record<string, string>) =>
+  createCredential(undefined, env).constructor.name === 'ManagedIdentityCredential';
 const issuerRefuses = (env: Record<string, string>) => {
   try {
     assertOutsideAzure(env);
@@ -24,7 +25,11 @@ describe('"inside Azure" has one answer', () => {
   it('the credential choice and the development issuer agree with isRunningInAzure in every combination', () => {
     for (const env of everyEnvironment) {
       const inside = isRunningInAzure(env);
-      expect({ env, credential: usesManagedIdentity(env), issuer: issuerRefuses(env) }).toEqual({ env, credential: inside, issuer: inside });
+      expect({ env, credential: usesManagedIdentity(env), issuer: issuerRefuses(env) }).toEqual({
+        env,
+        credential: inside,
+        issuer: inside,
+      });
     }
   });
 
@@ -35,14 +40,18 @@ describe('"inside Azure" has one answer', () => {
   });
 
   it('is outside under Core Tools, in Azure Cloud Shell and on a bare machine', () => {
-    expect(isRunningInAzure({ WEBSITE_HOSTNAME: 'localhost:7071', AZURE_FUNCTIONS_ENVIRONMENT: 'Development' })).toBe(false);
+    expect(isRunningInAzure({ WEBSITE_HOSTNAME: 'localhost:7071', AZURE_FUNCTIONS_ENVIRONMENT: 'Development' })).toBe(
+      false,
+    );
     expect(isRunningInAzure({ MSI_ENDPOINT: 'http://localhost:50342/oauth2/token' })).toBe(false);
     expect(isRunningInAzure({ WEBSITE_SITE_NAME: '' })).toBe(false);
     expect(isRunningInAzure({})).toBe(false);
   });
 
-  it('names the variable that decided, for the issuer\'s refusal', () => {
+  it("names the variable that decided, for the issuer's refusal", () => {
     expect(azureHostMarker({ WEBSITE_SITE_NAME: 'func-x' })).toBe('WEBSITE_SITE_NAME');
-    expect(() => assertOutsideAzure({ IDENTITY_ENDPOINT: 'http://x' })).toThrow('refuses to run inside Azure (IDENTITY_ENDPOINT is set)');
+    expect(() => assertOutsideAzure({ IDENTITY_ENDPOINT: 'http://x' })).toThrow(
+      'refuses to run inside Azure (IDENTITY_ENDPOINT is set)',
+    );
   });
 });

@@ -5,9 +5,15 @@ import { SWAGGER_PATH } from '../fixtures/contractSchema';
 
 describe('the catalog', () => {
   it("declares every operation of the contract, with the contract's method and path, and nothing else", () => {
-    const swagger = JSON.parse(readFileSync(SWAGGER_PATH, 'utf8')) as { paths: Record<string, Record<string, { operationId?: string }>> };
+    const swagger = JSON.parse(readFileSync(SWAGGER_PATH, 'utf8')) as {
+      paths: Record<string, Record<string, { operationId?: string }>>;
+    };
     const contract = Object.entries(swagger.paths)
-      .flatMap(([path, methods]) => Object.entries(methods).filter(([, op]) => op.operationId).map(([method, op]) => `${op.operationId} ${method.toUpperCase()} /${path.replace(/^\//, '')}`))
+      .flatMap(([path, methods]) =>
+        Object.entries(methods)
+          .filter(([, op]) => op.operationId)
+          .map(([method, op]) => `${op.operationId} ${method.toUpperCase()} /${path.replace(/^\//, '')}`),
+      )
       .sort();
     const served = OPERATIONS.map((declare) => declare({} as never))
       .map((op) => `${op.name} ${op.method} /${op.route}`)
@@ -17,7 +23,9 @@ describe('the catalog', () => {
   });
 
   it('authenticates only endpoint resolution with the app token alone', () => {
-    const appOnly = OPERATIONS.map((declare) => declare({} as never)).filter((op) => op.auth === 'appOnly').map((op) => op.name);
+    const appOnly = OPERATIONS.map((declare) => declare({} as never))
+      .filter((op) => op.auth === 'appOnly')
+      .map((op) => op.name);
     expect(appOnly).toEqual(['EndpointResolution_Resolve']);
   });
 });

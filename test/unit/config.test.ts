@@ -39,8 +39,12 @@ describe('readConfig', () => {
   });
 
   it('reads the Application Insights settings the Functions host reads too', () => {
-    const connectionString = 'InstrumentationKey=0f0f0f0f-0000-4000-8000-000000000002;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/';
-    expect(readConfig({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString, WEBSITE_SITE_NAME: 'func-x' }).telemetry).toEqual({
+    const connectionString =
+      'InstrumentationKey=0f0f0f0f-0000-4000-8000-000000000002;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/';
+    expect(
+      readConfig({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString, WEBSITE_SITE_NAME: 'func-x' })
+        .telemetry,
+    ).toEqual({
       connectionString,
       summaries: 'export',
       roleName: 'func-x',
@@ -51,26 +55,51 @@ describe('readConfig', () => {
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=0F0F0F0F-0000-4000-8000-000000000003',
       SUMMARY_TELEMETRY: 'log',
     }).telemetry;
-    expect(withIdentity).toMatchObject({ entraAuthentication: { clientId: '0f0f0f0f-0000-4000-8000-000000000003' }, summaries: 'log' });
-    expect(readConfig({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD' }).telemetry.entraAuthentication).toEqual({
+    expect(withIdentity).toMatchObject({
+      entraAuthentication: { clientId: '0f0f0f0f-0000-4000-8000-000000000003' },
+      summaries: 'log',
+    });
+    expect(
+      readConfig({
+        ...VALID,
+        APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString,
+        APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
+      }).telemetry.entraAuthentication,
+    ).toEqual({
       clientId: undefined,
     });
   });
 
   it('checks the Application Insights settings', () => {
     const key = 'InstrumentationKey=0f0f0f0f-0000-4000-8000-000000000002';
-    expect(problemsOf({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: 'IngestionEndpoint=https://x/' })).toEqual([expect.stringContaining('InstrumentationKey=<GUID>')]);
-    expect(problemsOf({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: `${key};IngestionEndpoint=http://in.example.com/` })).toEqual([
-      expect.stringContaining('IngestionEndpoint must be an https URL'),
+    expect(problemsOf({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: 'IngestionEndpoint=https://x/' })).toEqual([
+      expect.stringContaining('InstrumentationKey=<GUID>'),
     ]);
-    for (const bad of ['Authorization=Key', 'Authorization=AAD;ClientId=nope', 'Authorization=AAD;Secret=x', 'ClientId=0f0f0f0f-0000-4000-8000-000000000003']) {
-      expect(problemsOf({ ...VALID, APPLICATIONINSIGHTS_CONNECTION_STRING: key, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: bad })).toEqual([
-        expect.stringContaining('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be'),
-      ]);
+    expect(
+      problemsOf({
+        ...VALID,
+        APPLICATIONINSIGHTS_CONNECTION_STRING: `${key};IngestionEndpoint=http://in.example.com/`,
+      }),
+    ).toEqual([expect.stringContaining('IngestionEndpoint must be an https URL')]);
+    for (const bad of [
+      'Authorization=Key',
+      'Authorization=AAD;ClientId=nope',
+      'Authorization=AAD;Secret=x',
+      'ClientId=0f0f0f0f-0000-4000-8000-000000000003',
+    ]) {
+      expect(
+        problemsOf({
+          ...VALID,
+          APPLICATIONINSIGHTS_CONNECTION_STRING: key,
+          APPLICATIONINSIGHTS_AUTHENTICATION_STRING: bad,
+        }),
+      ).toEqual([expect.stringContaining('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be')]);
     }
     expect(problemsOf({ ...VALID, SUMMARY_TELEMETRY: 'both' })).toEqual(['SUMMARY_TELEMETRY must be export or log']);
     // The Functions host reads it too: checked even without a connection string.
-    expect(problemsOf({ ...VALID, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'garbage' })).toEqual([expect.stringContaining('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be')]);
+    expect(problemsOf({ ...VALID, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'garbage' })).toEqual([
+      expect.stringContaining('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be'),
+    ]);
   });
 
   it('reads the identity-based queue connection of the Functions convention', () => {
@@ -81,24 +110,54 @@ describe('readConfig', () => {
       JobQueue__credential: 'managedidentity',
       JobQueue__clientId: '0f0f0f0f-0000-4000-8000-000000000001',
     });
-    expect(config.queue).toEqual({ kind: 'serviceUri', serviceUri: 'https://acct.queue.core.windows.net', managedIdentityClientId: '0f0f0f0f-0000-4000-8000-000000000001' });
+    expect(config.queue).toEqual({
+      kind: 'serviceUri',
+      serviceUri: 'https://acct.queue.core.windows.net',
+      managedIdentityClientId: '0f0f0f0f-0000-4000-8000-000000000001',
+    });
   });
 
   it('checks the queue, heartbeat, items table and endpoint resolution settings', () => {
     const { JobQueue: _, ...rest } = VALID;
-    expect(problemsOf(rest)).toEqual([expect.stringContaining('JobQueue (a connection string) or JobQueue__queueServiceUri')]);
-    expect(problemsOf({ ...rest, JobQueue__queueServiceUri: 'http://acct.queue.core.windows.net', JobQueue__credential: 'key', JobQueue__clientId: 'x' })).toEqual([
+    expect(problemsOf(rest)).toEqual([
+      expect.stringContaining('JobQueue (a connection string) or JobQueue__queueServiceUri'),
+    ]);
+    expect(
+      problemsOf({
+        ...rest,
+        JobQueue__queueServiceUri: 'http://acct.queue.core.windows.net',
+        JobQueue__credential: 'key',
+        JobQueue__clientId: 'x',
+      }),
+    ).toEqual([
       expect.stringContaining('JobQueue__queueServiceUri must be an https URL'),
       'JobQueue__credential must be managedidentity (or unset)',
       expect.stringContaining('JobQueue__clientId must be a GUID'),
     ]);
-    expect(problemsOf({ ...VALID, JOB_QUEUE_NAME: 'Job_Runs' })).toEqual([expect.stringContaining('JOB_QUEUE_NAME must be')]);
-    for (const bad of ['0', '301', '1.5', 'ten']) expect(problemsOf({ ...VALID, JOB_HEARTBEAT_SECONDS: bad })).toEqual([expect.stringContaining('JOB_HEARTBEAT_SECONDS')]);
+    expect(problemsOf({ ...VALID, JOB_QUEUE_NAME: 'Job_Runs' })).toEqual([
+      expect.stringContaining('JOB_QUEUE_NAME must be'),
+    ]);
+    for (const bad of ['0', '301', '1.5', 'ten'])
+      expect(problemsOf({ ...VALID, JOB_HEARTBEAT_SECONDS: bad })).toEqual([
+        expect.stringContaining('JOB_HEARTBEAT_SECONDS'),
+      ]);
     expect(readConfig({ ...VALID, JOB_HEARTBEAT_SECONDS: '5' }).jobHeartbeatSeconds).toBe(5);
-    expect(problemsOf({ ...VALID, ITEMS_TABLE_NAME: 'JobInstances' })).toEqual(['ITEMS_TABLE_NAME must differ from JOB_STATE_TABLE_NAME']);
-    expect(problemsOf({ ...VALID, ENDPOINT_RESOLUTION_URLS: '["https://a"]' })).toEqual([expect.stringContaining('ENDPOINT_RESOLUTION_URLS must be a JSON object')]);
-    expect(problemsOf({ ...VALID, ENDPOINT_RESOLUTION_URLS: '{"westeurope":"http://example.com"}' })).toEqual([expect.stringContaining('ENDPOINT_RESOLUTION_URLS.westeurope must be an https URL')]);
-    expect(readConfig({ ...VALID, ENDPOINT_RESOLUTION_URLS: '{"default":"https://be.contoso.com/api/","westeurope":"https://weu.contoso.com/api"}' }).endpointResolutionUrls).toEqual({
+    expect(problemsOf({ ...VALID, ITEMS_TABLE_NAME: 'JobInstances' })).toEqual([
+      'ITEMS_TABLE_NAME must differ from JOB_STATE_TABLE_NAME',
+    ]);
+    expect(problemsOf({ ...VALID, ENDPOINT_RESOLUTION_URLS: '["https://a"]' })).toEqual([
+      expect.stringContaining('ENDPOINT_RESOLUTION_URLS must be a JSON object'),
+    ]);
+    expect(problemsOf({ ...VALID, ENDPOINT_RESOLUTION_URLS: '{"westeurope":"http://example.com"}' })).toEqual([
+      expect.stringContaining('ENDPOINT_RESOLUTION_URLS.westeurope must be an https URL'),
+    ]);
+    expect(
+      readConfig({
+        ...VALID,
+        ENDPOINT_RESOLUTION_URLS:
+          '{"default":"https://be.contoso.com/api/","westeurope":"https://weu.contoso.com/api"}',
+      }).endpointResolutionUrls,
+    ).toEqual({
       default: 'https://be.contoso.com/api',
       westeurope: 'https://weu.contoso.com/api',
     });
@@ -111,12 +170,18 @@ describe('readConfig', () => {
   });
 
   it('uses the canonical origin of the authority, as issuers spell it', () => {
-    expect(readConfig({ ...VALID, ENTRA_AUTHORITY_HOST: 'https://LOGIN.microsoftonline.com:443' }).entraAuthorityHost).toBe('https://login.microsoftonline.com');
+    expect(
+      readConfig({ ...VALID, ENTRA_AUTHORITY_HOST: 'https://LOGIN.microsoftonline.com:443' }).entraAuthorityHost,
+    ).toBe('https://login.microsoftonline.com');
   });
 
   it('reads the managed-identity endpoint and a user-assigned identity', () => {
     const { JOB_STATE_TABLE_CONNECTION_STRING: _, ...rest } = VALID;
-    const config = readConfig({ ...rest, JOB_STATE_TABLE_ENDPOINT: 'https://acct.table.core.windows.net/', AZURE_CLIENT_ID: '0f0f0f0f-0000-4000-8000-000000000001' });
+    const config = readConfig({
+      ...rest,
+      JOB_STATE_TABLE_ENDPOINT: 'https://acct.table.core.windows.net/',
+      AZURE_CLIENT_ID: '0f0f0f0f-0000-4000-8000-000000000001',
+    });
     expect(config.table).toEqual({
       kind: 'endpoint',
       endpoint: 'https://acct.table.core.windows.net',
@@ -125,7 +190,9 @@ describe('readConfig', () => {
   });
 
   it('allows http for a loopback JWKS address', () => {
-    expect(readConfig({ ...VALID, ENTRA_JWKS_URI: 'http://127.0.0.1:9999/keys' }).entraJwksUri).toBe('http://127.0.0.1:9999/keys');
+    expect(readConfig({ ...VALID, ENTRA_JWKS_URI: 'http://127.0.0.1:9999/keys' }).entraJwksUri).toBe(
+      'http://127.0.0.1:9999/keys',
+    );
   });
 
   it('names every problem in one error', () => {
@@ -148,8 +215,16 @@ describe('readConfig', () => {
 
   it.each([
     ['an http authority', { ENTRA_AUTHORITY_HOST: 'http://login.microsoftonline.com' }, /ENTRA_AUTHORITY_HOST/],
-    ['an authority with a path', { ENTRA_AUTHORITY_HOST: 'https://login.microsoftonline.com/common' }, /ENTRA_AUTHORITY_HOST/],
-    ['an authority with user info', { ENTRA_AUTHORITY_HOST: 'https://me@login.microsoftonline.com' }, /ENTRA_AUTHORITY_HOST/],
+    [
+      'an authority with a path',
+      { ENTRA_AUTHORITY_HOST: 'https://login.microsoftonline.com/common' },
+      /ENTRA_AUTHORITY_HOST/,
+    ],
+    [
+      'an authority with user info',
+      { ENTRA_AUTHORITY_HOST: 'https://me@login.microsoftonline.com' },
+      /ENTRA_AUTHORITY_HOST/,
+    ],
     ['both table settings', { JOB_STATE_TABLE_ENDPOINT: 'https://acct.table.core.windows.net' }, /only one of/],
     ['a client id that is not a GUID', { WORKLOAD_CLIENT_ID: 'my-app' }, /WORKLOAD_CLIENT_ID must be a GUID/],
   ])('rejects %s', (_name, change, problem) => {
@@ -157,11 +232,17 @@ describe('readConfig', () => {
   });
 
   it.each([
-    ['an http endpoint elsewhere', 'http://acct.table.core.windows.net', /JOB_STATE_TABLE_ENDPOINT must be an https URL/],
+    [
+      'an http endpoint elsewhere',
+      'http://acct.table.core.windows.net',
+      /JOB_STATE_TABLE_ENDPOINT must be an https URL/,
+    ],
     ['a managed identity id that is not a GUID', 'https://acct.table.core.windows.net', /AZURE_CLIENT_ID/],
   ])('rejects %s', (_name, endpoint, problem) => {
     const { JOB_STATE_TABLE_CONNECTION_STRING: _, ...rest } = VALID;
-    expect(problemsOf({ ...rest, JOB_STATE_TABLE_ENDPOINT: endpoint, AZURE_CLIENT_ID: 'mine' }).join('\n')).toMatch(problem);
+    expect(problemsOf({ ...rest, JOB_STATE_TABLE_ENDPOINT: endpoint, AZURE_CLIENT_ID: 'mine' }).join('\n')).toMatch(
+      problem,
+    );
   });
 
   it.each(['REPLACE-workload-application-id-uri', '5f1d7c2e-1111-4111-8111-00000000bbbb', 'contoso/workload'])(
@@ -173,7 +254,11 @@ describe('readConfig', () => {
     },
   );
 
-  it.each(['api://localdevinstance/tenant/Contoso.Workload', 'https://contoso.com/fe/be/Contoso.Workload', 'urn:contoso:workload'])('accepts the Application ID URI %s', (audience) => {
+  it.each([
+    'api://localdevinstance/tenant/Contoso.Workload',
+    'https://contoso.com/fe/be/Contoso.Workload',
+    'urn:contoso:workload',
+  ])('accepts the Application ID URI %s', (audience) => {
     expect(readConfig({ ...VALID, WORKLOAD_AUDIENCE: audience }).workloadAudience).toBe(audience);
   });
 

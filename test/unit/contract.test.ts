@@ -34,7 +34,14 @@ describe('errorDetailsProblems agrees with the swagger schema', () => {
   const samples: unknown[] = [
     { errorCode: 'E', message: 'm', source: 'System' },
     { errorCode: 'E', message: 'm', source: 'User', isPermanent: true, messageParameters: ['a'] },
-    { errorCode: 'E', message: 'm', source: 'External', moreDetails: [{ errorCode: 'F', message: 'n', messageParameters: ['x'], additionalParameters: [{ name: 'k', value: 'v' }] }] },
+    {
+      errorCode: 'E',
+      message: 'm',
+      source: 'External',
+      moreDetails: [
+        { errorCode: 'F', message: 'n', messageParameters: ['x'], additionalParameters: [{ name: 'k', value: 'v' }] },
+      ],
+    },
     { errorCode: 'E', message: 'm' },
     { errorCode: 'E', message: 'm', source: 'Elsewhere' },
     { errorCode: 1, message: 'm', source: 'User' },
@@ -44,8 +51,18 @@ describe('errorDetailsProblems agrees with the swagger schema', () => {
     { errorCode: 'E', message: 'm', source: 'User', moreDetails: {} },
     { errorCode: 'E', message: 'm', source: 'User', moreDetails: [{ errorCode: 'F' }] },
     { errorCode: 'E', message: 'm', source: 'User', moreDetails: [{ errorCode: 'F', message: 'n', source: 'User' }] },
-    { errorCode: 'E', message: 'm', source: 'User', moreDetails: [{ errorCode: 'F', message: 'n', additionalParameters: [{ name: 'k' }] }] },
-    { errorCode: 'E', message: 'm', source: 'User', moreDetails: [{ errorCode: 'F', message: 'n', additionalParameters: [{ name: 'k', value: 'v', x: 1 }] }] },
+    {
+      errorCode: 'E',
+      message: 'm',
+      source: 'User',
+      moreDetails: [{ errorCode: 'F', message: 'n', additionalParameters: [{ name: 'k' }] }],
+    },
+    {
+      errorCode: 'E',
+      message: 'm',
+      source: 'User',
+      moreDetails: [{ errorCode: 'F', message: 'n', additionalParameters: [{ name: 'k', value: 'v', x: 1 }] }],
+    },
     [],
     null,
     'E',
@@ -82,13 +99,24 @@ describe('toErrorResponse', () => {
   });
 
   it('hides everything about an unexpected error', () => {
-    const response = toErrorResponse(new TypeError('Cannot read properties of undefined (reading "x") at /app/src/secret.ts:1'));
+    const response = toErrorResponse(
+      new TypeError('Cannot read properties of undefined (reading "x") at /app/src/secret.ts:1'),
+    );
     expect(response.status).toBe(500);
-    expect(JSON.parse(response.body as string)).toEqual({ errorCode: 'InternalError', message: 'An unexpected error occurred.', source: 'System', isPermanent: false });
+    expect(JSON.parse(response.body as string)).toEqual({
+      errorCode: 'InternalError',
+      message: 'An unexpected error occurred.',
+      source: 'System',
+      isPermanent: false,
+    });
   });
 
   it('adds Retry-After to 503 answers and WWW-Authenticate to 401 answers', () => {
-    expect((toErrorResponse(new StorageUnavailableError('x')).headers as Record<string, string>)['Retry-After']).toBe('5');
-    expect((toErrorResponse(new AuthError('test.rule', 'x')).headers as Record<string, string>)['WWW-Authenticate']).toBe('SubjectAndAppToken1.0');
+    expect((toErrorResponse(new StorageUnavailableError('x')).headers as Record<string, string>)['Retry-After']).toBe(
+      '5',
+    );
+    expect(
+      (toErrorResponse(new AuthError('test.rule', 'x')).headers as Record<string, string>)['WWW-Authenticate'],
+    ).toBe('SubjectAndAppToken1.0');
   });
 });

@@ -76,10 +76,17 @@ afterAll(async () => {
 
 async function call(path: JobPath, headers: Record<string, string>, through = handler): Promise<Rejection> {
   const logs: string[] = [];
-  const request = new HttpRequest({ method: 'GET', url: `http://localhost/api${jobInstancePath(SEED)}`, headers, params: { ...path } });
+  const request = new HttpRequest({
+    method: 'GET',
+    url: `http://localhost/api${jobInstancePath(SEED)}`,
+    headers,
+    params: { ...path },
+  });
   const context = new InvocationContext({ logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')) });
   const response = await through(request, context);
-  const responseHeaders = Object.fromEntries(Object.entries(response.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
+  const responseHeaders = Object.fromEntries(
+    Object.entries(response.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
+  );
   return { status: response.status ?? 200, body: JSON.parse(String(response.body)), headers: responseHeaders, logs };
 }
 
@@ -113,7 +120,9 @@ describe('the header parsers, on anything', () => {
     fc.assert(
       fc.property(fc.oneof(tenantHeader, fc.uuid(), fc.string({ unit: 'binary' })), (value) => {
         try {
-          expect(parseClientTenantHeader(value)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+          expect(parseClientTenantHeader(value)).toMatch(
+            /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+          );
         } catch (error) {
           expect(error).toBeInstanceOf(AuthError);
         }
@@ -138,7 +147,11 @@ describe('the handler, on hostile requests', () => {
   it('answers 401 to any Authorization header', async () => {
     await fc.assert(
       fc.asyncProperty(authorizationHeader, async (authorization) => {
-        expectRejected(await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }), 401, tokenSegments(authorization));
+        expectRejected(
+          await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }),
+          401,
+          tokenSegments(authorization),
+        );
       }),
       RUNS,
     );
@@ -150,7 +163,11 @@ describe('the handler, on hostile requests', () => {
       fc.asyncProperty(
         tenantHeader.filter((tenant) => tenant.trim().toLowerCase() !== USER_TENANT),
         async (tenant) => {
-          expectRejected(await call(SEED, { ...headers, 'x-ms-client-tenant-id': tenant }), 401, tokenSegments(headers.authorization));
+          expectRejected(
+            await call(SEED, { ...headers, 'x-ms-client-tenant-id': tenant }),
+            401,
+            tokenSegments(headers.authorization),
+          );
         },
       ),
       RUNS,
@@ -196,27 +213,37 @@ describe('the handler, on hostile requests', () => {
     const valid = claimsOf();
     const corrupted = fc
       .uniqueArray(fc.constantFrom(...names), { minLength: 1, maxLength: 4 })
-      .chain((chosen) => fc.tuple(...chosen.map((claim) => wrongValueFor(claim, valid[claim]).map((value) => [claim, value] as const))));
-    return fc
-      .tuple(corrupted, fc.option(fc.integer({ min: 1, max: 3000 }), { freq: 3 }))
-      .map(([changes, depth]) => {
-        const claims: Record<string, unknown> = { ...claimsOf(), ...Object.fromEntries(changes) };
-        // Deep JSON goes in as text: JSON.stringify of a deeply nested value would overflow the stack here, not there.
-        if (depth !== null) claims[changes[0][0]] = DEEP;
-        const payload = JSON.stringify(claims).replace(JSON.stringify(DEEP), deepJsonText(depth ?? 0));
-        return forge({ alg: 'RS256', typ: 'JWT', kid: issuer.keys[0].kid }, payload, rs256(issuer.keys[0].privateKey));
-      });
+      .chain((chosen) =>
+        fc.tuple(...chosen.map((claim) => wrongValueFor(claim, valid[claim]).map((value) => [claim, value] as const))),
+      );
+    return fc.tuple(corrupted, fc.option(fc.integer({ min: 1, max: 3000 }), { freq: 3 })).map(([changes, depth]) => {
+      const claims: Record<string, unknown> = { ...claimsOf(), ...Object.fromEntries(changes) };
+      // Deep JSON goes in as text: JSON.stringify of a deeply nested value would overflow the stack here, not there.
+      if (depth !== null) claims[changes[0][0]] = DEEP;
+      const payload = JSON.stringify(claims).replace(JSON.stringify(DEEP), deepJsonText(depth ?? 0));
+      return forge({ alg: 'RS256', typ: 'JWT', kid: issuer.keys[0].kid }, payload, rs256(issuer.keys[0].privateKey));
+    });
   };
 
-  it.each(['app', 'subject'] as const)('answers 401 to a correctly signed %s token whose claims are hostile', async (which) => {
-    await fc.assert(
-      fc.asyncProperty(hostileToken(which), async (token) => {
-        const authorization = which === 'app' ? subjectAndAppHeader(tokens.subjectToken(), token) : subjectAndAppHeader(token, tokens.appToken());
-        expectRejected(await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }), 401, tokenSegments(authorization));
-      }),
-      { numRuns: 150 },
-    );
-  });
+  it.each(['app', 'subject'] as const)(
+    'answers 401 to a correctly signed %s token whose claims are hostile',
+    async (which) => {
+      await fc.assert(
+        fc.asyncProperty(hostileToken(which), async (token) => {
+          const authorization =
+            which === 'app'
+              ? subjectAndAppHeader(tokens.subjectToken(), token)
+              : subjectAndAppHeader(token, tokens.appToken());
+          expectRejected(
+            await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }),
+            401,
+            tokenSegments(authorization),
+          );
+        }),
+        { numRuns: 150 },
+      );
+    },
+  );
 
   it('answers 401 to a correctly signed token whose header or payload is any JSON, or none', async () => {
     const key = () => issuer.keys[0];
@@ -244,7 +271,11 @@ describe('the handler, on hostile requests', () => {
       fc.asyncProperty(header, payload, async (h, p) => {
         const token = forge(h as Record<string, unknown> | string, p, rs256(key().privateKey));
         const authorization = subjectAndAppHeader(tokens.subjectToken(), token);
-        expectRejected(await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }), 401, tokenSegments(authorization));
+        expectRejected(
+          await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }),
+          401,
+          tokenSegments(authorization),
+        );
       }),
       RUNS,
     );
@@ -283,7 +314,9 @@ describe('the key set and the handler, with hostile entries in the JWKS', () => 
         const entries = groups.flatMap((g) => g.entries);
         const { keys, unusable } = parseJwks({ keys: entries });
         expect(keys.length + unusable.count).toBe(entries.length);
-        const brokenKids = new Set(groups.filter((g) => g.broken).flatMap((g) => g.entries.map((e) => (e as { kid: string }).kid)));
+        const brokenKids = new Set(
+          groups.filter((g) => g.broken).flatMap((g) => g.entries.map((e) => (e as { kid: string }).kid)),
+        );
         for (const { kid: usable, key, issuer } of keys) {
           expect(brokenKids.has(usable)).toBe(false);
           const published = entries.filter((e) => isPlainObject(e) && e.kid === usable) as Record<string, unknown>[];
@@ -298,9 +331,16 @@ describe('the key set and the handler, with hostile entries in the JWKS', () => 
           expect(key.asymmetricKeyDetails?.modulusLength).toBeGreaterThanOrEqual(2048);
           expect(key.asymmetricKeyDetails?.publicExponent).toBe(65537n);
           if (entry.n !== undefined || entry.e !== undefined) {
-            expect(key.equals(createPublicKey({ key: { kty: 'RSA', n: String(entry.n), e: String(entry.e) }, format: 'jwk' }))).toBe(true);
+            expect(
+              key.equals(
+                createPublicKey({ key: { kty: 'RSA', n: String(entry.n), e: String(entry.e) }, format: 'jwk' }),
+              ),
+            ).toBe(true);
           }
-          if (entry.x5c !== undefined) expect(key.equals(new X509Certificate(Buffer.from(String((entry.x5c as unknown[])[0]), 'base64')).publicKey)).toBe(true);
+          if (entry.x5c !== undefined)
+            expect(
+              key.equals(new X509Certificate(Buffer.from(String((entry.x5c as unknown[])[0]), 'base64')).publicKey),
+            ).toBe(true);
         }
         expect(describeUnusable(unusable)).not.toMatch(/[\r\n\u0085\u2028\u2029]/);
       }),
@@ -308,23 +348,27 @@ describe('the key set and the handler, with hostile entries in the JWKS', () => 
     );
   });
 
-  it('answers 401 to tokens signed by whoever holds a broken entry\'s key, and logs the key set\'s unusable entries once, not per request', async () => {
+  it("answers 401 to tokens signed by whoever holds a broken entry's key, and logs the key set's unusable entries once, not per request", async () => {
     await fc.assert(
-      fc.asyncProperty(brokenEntry(material, KID), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }), async (broken, noise) => {
-        published.document = { keys: [...issuer.jwks().keys, ...noise, ...broken.entries] };
-        const warnings: string[] = [];
-        const through = handlerFor(hostileJwks.jwksUri, (line) => warnings.push(line));
-        const appToken = forge({ alg: 'RS256', typ: 'JWT', kid: KID }, tokens.appClaims(), broken.sign);
-        const authorization = subjectAndAppHeader(tokens.subjectToken(), appToken);
-        for (let i = 0; i < 3; i++) {
-          const answer = await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }, through);
-          expect(answer.status, broken.what).toBe(401);
-          expectRejected(answer, 401, tokenSegments(authorization));
-        }
-        expect(warnings, broken.what).toHaveLength(1);
-        expect(warnings[0]).toContain(JSON.stringify(KID));
-        expect(warnings[0]).not.toMatch(/[\r\n\u0085\u2028\u2029]/);
-      }),
+      fc.asyncProperty(
+        brokenEntry(material, KID),
+        fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }),
+        async (broken, noise) => {
+          published.document = { keys: [...issuer.jwks().keys, ...noise, ...broken.entries] };
+          const warnings: string[] = [];
+          const through = handlerFor(hostileJwks.jwksUri, (line) => warnings.push(line));
+          const appToken = forge({ alg: 'RS256', typ: 'JWT', kid: KID }, tokens.appClaims(), broken.sign);
+          const authorization = subjectAndAppHeader(tokens.subjectToken(), appToken);
+          for (let i = 0; i < 3; i++) {
+            const answer = await call(SEED, { authorization, 'x-ms-client-tenant-id': USER_TENANT }, through);
+            expect(answer.status, broken.what).toBe(401);
+            expectRejected(answer, 401, tokenSegments(authorization));
+          }
+          expect(warnings, broken.what).toHaveLength(1);
+          expect(warnings[0]).toContain(JSON.stringify(KID));
+          expect(warnings[0]).not.toMatch(/[\r\n\u0085\u2028\u2029]/);
+        },
+      ),
       { numRuns: 100 },
     );
   });

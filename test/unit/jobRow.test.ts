@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidJobStateRecordError } from '../../src/fabric/errors';
-import { JOB_NOT_FOUND_STATE, parseJobRow, rowAnswers, toItemJobInstanceState, toJobEntity } from '../../src/jobs/jobRow';
+import {
+  JOB_NOT_FOUND_STATE,
+  parseJobRow,
+  rowAnswers,
+  toItemJobInstanceState,
+  toJobEntity,
+} from '../../src/jobs/jobRow';
 import { contractValidator } from '../fixtures/contractSchema';
 
 const isJobState = contractValidator('ItemJobInstanceState');
@@ -23,14 +29,27 @@ describe('row to contract', () => {
   });
 
   it('writes times with milliseconds and Z, whatever the stored precision or offset', () => {
-    const state = toItemJobInstanceState(parseJobRow({ ...ROW, StartTimeUtc: new Date('2023-12-10T14:41:39Z'), EndTimeUtc: '2023-12-10T15:41:39.5+01:00' }));
+    const state = toItemJobInstanceState(
+      parseJobRow({
+        ...ROW,
+        StartTimeUtc: new Date('2023-12-10T14:41:39Z'),
+        EndTimeUtc: '2023-12-10T15:41:39.5+01:00',
+      }),
+    );
     expect(state.startTimeUtc).toBe('2023-12-10T14:41:39.000Z');
     expect(state.endTimeUtc).toBe('2023-12-10T14:41:39.500Z');
   });
 
   it('includes error details only when the row has them, and nothing else', () => {
-    const errorDetails = { errorCode: 'E', message: 'm', source: 'User', moreDetails: [{ errorCode: 'F', message: 'n', additionalParameters: [{ name: 'a', value: 'b' }] }] };
-    const state = toItemJobInstanceState(parseJobRow({ ...ROW, Status: 'Failed', ErrorDetails: JSON.stringify(errorDetails), Timestamp: 'x', etag: 'y' }));
+    const errorDetails = {
+      errorCode: 'E',
+      message: 'm',
+      source: 'User',
+      moreDetails: [{ errorCode: 'F', message: 'n', additionalParameters: [{ name: 'a', value: 'b' }] }],
+    };
+    const state = toItemJobInstanceState(
+      parseJobRow({ ...ROW, Status: 'Failed', ErrorDetails: JSON.stringify(errorDetails), Timestamp: 'x', etag: 'y' }),
+    );
     expect(Object.keys(state)).toEqual(['status', 'startTimeUtc', 'errorDetails']);
     expect(state.errorDetails).toEqual(errorDetails);
     expect(isJobState(state)).toBe(true);
@@ -57,13 +76,21 @@ describe('corrupt rows', () => {
     ['an unknown Status', { Status: 'Running' }, /Status "Running" is not/],
     ['a Status in the wrong case', { Status: 'inprogress' }, /Status "inprogress" is not/],
     ['a StartTimeUtc that is no date', { StartTimeUtc: 'yesterday' }, /StartTimeUtc is not a date-time/],
-    ['a StartTimeUtc without an offset (local time)', { StartTimeUtc: '2023-12-10 14:41:39' }, /StartTimeUtc is not a date-time/],
+    [
+      'a StartTimeUtc without an offset (local time)',
+      { StartTimeUtc: '2023-12-10 14:41:39' },
+      /StartTimeUtc is not a date-time/,
+    ],
     ['a TenantId that is not a GUID', { TenantId: 'contoso' }, /TenantId is not a GUID/],
     ['a WorkspaceId that is not a GUID', { WorkspaceId: 'ws-1' }, /WorkspaceId is not a GUID/],
     ['ErrorDetails that is not JSON', { ErrorDetails: '{' }, /ErrorDetails is not JSON/],
     ['ErrorDetails that is a JSON string', { ErrorDetails: '"boom"' }, /not a contract ErrorDetails/],
     ['ErrorDetails without a source', { ErrorDetails: '{"errorCode":"E","message":"m"}' }, /source must be one of/],
-    ['ErrorDetails with an extra property', { ErrorDetails: '{"errorCode":"E","message":"m","source":"User","stack":"x"}' }, /unknown property "stack"/],
+    [
+      'ErrorDetails with an extra property',
+      { ErrorDetails: '{"errorCode":"E","message":"m","source":"User","stack":"x"}' },
+      /unknown property "stack"/,
+    ],
   ])('rejects a row with %s, naming its keys', (_name, change, problem) => {
     const row: Record<string, unknown> = { ...ROW, ...change };
     try {
@@ -92,11 +119,18 @@ describe('corrupt rows', () => {
 });
 
 describe('rowAnswers', () => {
-  const request = { tenantId: ROW.TenantId, workspaceId: ROW.WorkspaceId, itemType: ROW.ItemType, jobType: ROW.JobType };
+  const request = {
+    tenantId: ROW.TenantId,
+    workspaceId: ROW.WorkspaceId,
+    itemType: ROW.ItemType,
+    jobType: ROW.JobType,
+  };
 
   it('matches its own coordinates, types in any case', () => {
     expect(rowAnswers(ROW, request)).toBe(true);
-    expect(rowAnswers(ROW, { ...request, itemType: ROW.ItemType.toUpperCase(), jobType: 'CalculateForecast' })).toBe(true);
+    expect(rowAnswers(ROW, { ...request, itemType: ROW.ItemType.toUpperCase(), jobType: 'CalculateForecast' })).toBe(
+      true,
+    );
   });
 
   it('does not match a row whose owner columns are missing or not strings', () => {

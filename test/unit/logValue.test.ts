@@ -17,7 +17,13 @@ describe('forLog', () => {
   });
 
   it('shows other values by type, arrays one level deep', () => {
-    expect([forLog(undefined), forLog(null), forLog(42), forLog(true), forLog({ a: 1 })]).toEqual(['undefined', 'null', '42', 'true', 'object']);
+    expect([forLog(undefined), forLog(null), forLog(42), forLog(true), forLog({ a: 1 })]).toEqual([
+      'undefined',
+      'null',
+      '42',
+      'true',
+      'object',
+    ]);
     expect(forLog(['a\nb', [1], 2, 3, 4, 5, 6])).toBe('["a\\nb", object, 2, 3, 4, …]');
   });
 });

@@ -15,7 +15,9 @@ const allQueries = [...guideQueries, ...alertQueries.map(([, q]) => q)];
 
 describe('the operator guide and the alerts', () => {
   it('query only fields the summary lines have', () => {
-    const used = new Set(allQueries.flatMap((q) => [...q.matchAll(/\b(?:s|customDimensions)\.([A-Za-z]+)/g)].map((m) => m[1])));
+    const used = new Set(
+      allQueries.flatMap((q) => [...q.matchAll(/\b(?:s|customDimensions)\.([A-Za-z]+)/g)].map((m) => m[1])),
+    );
     expect(used.size).toBeGreaterThan(8);
     for (const field of used) expect(SUMMARY_FIELDS, field).toContain(field);
   });
@@ -26,7 +28,7 @@ describe('the operator guide and the alerts', () => {
   });
 
   it('read the summary fields in both forms: custom dimensions (export) or the JSON message (log)', () => {
-    const both = "| extend s = iff(message startswith '{\"event\":', parse_json(message), customDimensions)";
+    const both = '| extend s = iff(message startswith \'{"event":\', parse_json(message), customDimensions)';
     const reading = allQueries.filter((q) => /\bs\.[A-Za-z]/.test(q));
     expect(reading.length).toBeGreaterThan(8);
     for (const q of reading) expect(q).toContain(both);
@@ -39,12 +41,20 @@ describe('the operator guide and the alerts', () => {
 
   it('list every field in the field table', () => {
     const table = guide.slice(guide.indexOf('| field |'), guide.indexOf('No token'));
-    const listed = [...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...m[1].matchAll(/`(\w+)`/g)].map((f) => f[1]));
+    const listed = [...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) =>
+      [...m[1].matchAll(/`(\w+)`/g)].map((f) => f[1]),
+    );
     expect(listed.sort()).toEqual([...SUMMARY_FIELDS].sort());
   });
 
   it('answer the operator questions: 401s by rule and tenant, a tenant’s failed jobs, outcomes by job type, slowest requests, one ActivityId', () => {
-    for (const heading of ['401s by failing rule and tenant', "Why did this tenant's job fail", 'Job outcomes by job type', 'Slowest requests', "One request's whole story by ActivityId"]) {
+    for (const heading of [
+      '401s by failing rule and tenant',
+      "Why did this tenant's job fail",
+      'Job outcomes by job type',
+      'Slowest requests',
+      "One request's whole story by ActivityId",
+    ]) {
       expect(guide).toContain(`### ${heading}`);
     }
   });

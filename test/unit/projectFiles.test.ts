@@ -6,11 +6,15 @@ import { appSettingsOf, devSettings } from '../../dev/devSettings';
 
 const ROOT = join(__dirname, '..', '..');
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
-const sample = JSON.parse(read('local.settings.sample.json')) as { Values: Record<string, string>; Host: { LocalHttpPort: number } };
+const sample = JSON.parse(read('local.settings.sample.json')) as {
+  Values: Record<string, string>;
+  Host: { LocalHttpPort: number };
+};
 
 describe('local.settings.sample.json', () => {
   it('names every setting the app reads', () => {
-    for (const name of [...SETTINGS.required, ...SETTINGS.oneOf, ...SETTINGS.optional]) expect(sample.Values).toHaveProperty(name);
+    for (const name of [...SETTINGS.required, ...SETTINGS.oneOf, ...SETTINGS.optional])
+      expect(sample.Values).toHaveProperty(name);
     expect(sample.Values.FUNCTIONS_WORKER_RUNTIME).toBe('node');
   });
 
@@ -20,7 +24,15 @@ describe('local.settings.sample.json', () => {
 
   it('points at the development stack that npm start runs', () => {
     const dev = appSettingsOf(devSettings({}, ROOT));
-    for (const name of ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE', 'ENTRA_JWKS_URI', 'JOB_STATE_TABLE_NAME', 'ITEMS_TABLE_NAME', 'ENDPOINT_RESOLUTION_URLS']) {
+    for (const name of [
+      'PUBLISHER_TENANT_ID',
+      'WORKLOAD_CLIENT_ID',
+      'WORKLOAD_AUDIENCE',
+      'ENTRA_JWKS_URI',
+      'JOB_STATE_TABLE_NAME',
+      'ITEMS_TABLE_NAME',
+      'ENDPOINT_RESOLUTION_URLS',
+    ]) {
       expect(sample.Values[name]).toBe(dev[name]);
     }
     // UseDevelopmentStorage=true is Azurite's default Table endpoint, where npm start runs it.
@@ -41,29 +53,53 @@ describe('host.json', () => {
 });
 
 describe('.funcignore', () => {
-  const lines = read('.funcignore').split('\n').filter((line) => line && !line.startsWith('#'));
+  const lines = read('.funcignore')
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'));
   it('keeps sources, tests, dev tools, unbundled output, node_modules and local settings out of the deployed package', () => {
-    for (const entry of ['/src', '/test', '/dev', '/dist/dev', '/dist/src', '/node_modules', '/local.settings.json', '*.ts']) expect(lines).toContain(entry);
+    for (const entry of [
+      '/src',
+      '/test',
+      '/dev',
+      '/dist/dev',
+      '/dist/src',
+      '/node_modules',
+      '/local.settings.json',
+      '*.ts',
+    ])
+      expect(lines).toContain(entry);
     // The restored Bicep compiler (over 100 MB) and azd's environment folder (its values) never ship.
     for (const entry of ['/.tools', '/.azure']) expect(lines).toContain(entry);
   });
 
   it('never excludes the bundle or the host files', () => {
-    for (const line of lines) expect(['dist', '/dist', 'app', 'dist/app', '/dist/app', 'main.js', '*.js', 'host.json', 'package.json']).not.toContain(line);
+    for (const line of lines)
+      expect([
+        'dist',
+        '/dist',
+        'app',
+        'dist/app',
+        '/dist/app',
+        'main.js',
+        '*.js',
+        'host.json',
+        'package.json',
+      ]).not.toContain(line);
   });
 });
 
 describe('package-lock.json', () => {
   const pkg = JSON.parse(read('package.json'));
   const lock = JSON.parse(read('package-lock.json'));
-  const production = Object.entries(lock.packages as Record<string, { version?: string; integrity?: string; dev?: boolean; link?: boolean }>).filter(
-    ([path, entry]) => path !== '' && !entry.dev,
-  );
+  const production = Object.entries(
+    lock.packages as Record<string, { version?: string; integrity?: string; dev?: boolean; link?: boolean }>,
+  ).filter(([path, entry]) => path !== '' && !entry.dev);
 
   it('records the production dependencies package.json declares', () => {
     expect(lock.lockfileVersion).toBeGreaterThanOrEqual(2);
     expect(lock.packages[''].dependencies).toEqual(pkg.dependencies);
-    for (const name of Object.keys(pkg.dependencies)) expect(production.map(([path]) => path)).toContain(`node_modules/${name}`);
+    for (const name of Object.keys(pkg.dependencies))
+      expect(production.map(([path]) => path)).toContain(`node_modules/${name}`);
   });
 
   it('pins every package that runs in production to one exact version and its sha512 digest', () => {
@@ -86,27 +122,39 @@ describe('the README', () => {
       example![1]
         .trim()
         .split(/ \\\n\s*/)
-        .map((assignment) => [assignment.slice(0, assignment.indexOf('=')), assignment.slice(assignment.indexOf('=') + 1).replace(/ \\$/, '')]),
+        .map((assignment) => [
+          assignment.slice(0, assignment.indexOf('=')),
+          assignment.slice(assignment.indexOf('=') + 1).replace(/ \\$/, ''),
+        ]),
     );
     const stack = appSettingsOf(devSettings({}, ROOT));
     expect(env.ENTRA_JWKS_URI).toBe(stack.ENTRA_JWKS_URI);
     // Azurite's default Table endpoint, where npm run stack runs it by default.
     expect(env.JOB_STATE_TABLE_CONNECTION_STRING).toBe('UseDevelopmentStorage=true');
-    for (const name of ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE']) expect(env[name], name).toBe(stack[name]);
+    for (const name of ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE'])
+      expect(env[name], name).toBe(stack[name]);
     const config = readConfig(env);
     expect(new URL(config.entraJwksUri).hostname).toBe('127.0.0.1');
   });
 });
 
 describe('the project docs stand on their own', () => {
-  const docs = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+  const docs = [
+    'README.md',
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`),
+  ];
 
   it.each(docs)('%s cites no team file, no issue and no shared copy', (file) => {
     expect(read(file)).not.toMatch(/\b(DESIGN|AUTH|JOBS|STYLE)\.md\b|\bthe issue\b|\bshared copy\b|the team's/i);
   });
 
   it.each(docs)('%s links only to files that are in the repository', (file) => {
-    const links = [...read(file).matchAll(/\]\(([^)\s]+)\)/g)].map(([, target]) => target).filter((target) => !/^(https?:|mailto:|#)/.test(target));
-    for (const target of links) expect(existsSync(join(ROOT, dirname(file), target.split('#')[0])), `${file} → ${target}`).toBe(true);
+    const links = [...read(file).matchAll(/\]\(([^)\s]+)\)/g)]
+      .map(([, target]) => target)
+      .filter((target) => !/^(https?:|mailto:|#)/.test(target));
+    for (const target of links)
+      expect(existsSync(join(ROOT, dirname(file), target.split('#')[0])), `${file} → ${target}`).toBe(true);
   });
 });

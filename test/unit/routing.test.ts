@@ -11,11 +11,22 @@ const PATH = '/api/workspaces/W/items/T/I/jobTypes/J/instances/X';
 
 describe('matchRoute (local host)', () => {
   it('binds every route value', () => {
-    expect(matchRoute([route], PATH)?.params).toEqual({ workspaceId: 'W', itemType: 'T', itemId: 'I', jobType: 'J', jobInstanceId: 'X' });
+    expect(matchRoute([route], PATH)?.params).toEqual({
+      workspaceId: 'W',
+      itemType: 'T',
+      itemId: 'I',
+      jobType: 'J',
+      jobInstanceId: 'X',
+    });
   });
 
   it('matches literal segments, the api prefix included, in any case', () => {
-    expect(matchRoute([route], PATH.replace('/api/', '/API/').replace('/items/', '/itemS/').replace('/jobTypes/', '/jobtypes/'))).toBeDefined();
+    expect(
+      matchRoute(
+        [route],
+        PATH.replace('/api/', '/API/').replace('/items/', '/itemS/').replace('/jobTypes/', '/jobtypes/'),
+      ),
+    ).toBeDefined();
   });
 
   it('decodes percent-encoded values and passes invalid encodings through for validation', () => {

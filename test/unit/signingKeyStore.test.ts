@@ -224,7 +224,9 @@ describe('the download deadline', () => {
     const collector = setInterval(collectGarbage, 50);
     try {
       const onFetchFailure = vi.fn();
-      await expect(store({ fetchTimeoutMs: 1500, onFetchFailure }).getKey('key-1')).rejects.toBeInstanceOf(SigningKeysUnavailableError);
+      await expect(store({ fetchTimeoutMs: 1500, onFetchFailure }).getKey('key-1')).rejects.toBeInstanceOf(
+        SigningKeysUnavailableError,
+      );
       expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('TimeoutError'));
     } finally {
       clearInterval(collector);
@@ -236,7 +238,9 @@ describe('parseJwks', () => {
   const rsa = () => issuer.jwks().keys[0];
   /** kid → reason of every unusable entry (the document's first ten). */
   const reasons = (entries: unknown[]) =>
-    Object.fromEntries(parseJwks({ keys: entries }).unusable.examples.map((example) => example.split(/: (.*)/s).slice(0, 2)));
+    Object.fromEntries(
+      parseJwks({ keys: entries }).unusable.examples.map((example) => example.split(/: (.*)/s).slice(0, 2)),
+    );
   const usableKids = (entries: unknown[]) => parseJwks({ keys: entries }).keys.map((k) => k.kid);
   const jwkOf = (pair: { publicKey: import('node:crypto').KeyObject }) => pair.publicKey.export({ format: 'jwk' });
 
@@ -260,7 +264,8 @@ describe('parseJwks', () => {
   });
 
   it('refuses RSA keys under 2048 bits or with an exponent other than 65537', () => {
-    const weak = (modulusLength: number, publicExponent = 65537) => jwkOf(generateKeyPairSync('rsa', { modulusLength, publicExponent }));
+    const weak = (modulusLength: number, publicExponent = 65537) =>
+      jwkOf(generateKeyPairSync('rsa', { modulusLength, publicExponent }));
     const entries = [
       { ...rsa(), ...weak(512), kid: 'rsa512' },
       { ...rsa(), ...weak(1024), kid: 'rsa1024' },
@@ -278,7 +283,11 @@ describe('parseJwks', () => {
   });
 
   it('refuses an issuer that is present but not a non-empty string, instead of reading it as absent', () => {
-    const entries = [42, null, '', ['https://login.microsoftonline.com/{tenantid}/v2.0'], {}].map((issuer, i) => ({ ...rsa(), kid: `i${i}`, issuer }));
+    const entries = [42, null, '', ['https://login.microsoftonline.com/{tenantid}/v2.0'], {}].map((issuer, i) => ({
+      ...rsa(),
+      kid: `i${i}`,
+      issuer,
+    }));
     expect(usableKids([...entries, { ...rsa(), kid: 'none', issuer: undefined }])).toEqual(['none']);
     expect(Object.values(reasons(entries))).toEqual([
       'issuer 42 is present but not a non-empty string',
@@ -290,9 +299,20 @@ describe('parseJwks', () => {
   });
 
   it('refuses every entry of a kid that appears more than once, however alike or unlike they are', () => {
-    const restricted = { ...rsa(), kid: 'twice', issuer: 'https://login.microsoftonline.com/77777777-7777-4777-8777-777777777777/v2.0' };
+    const restricted = {
+      ...rsa(),
+      kid: 'twice',
+      issuer: 'https://login.microsoftonline.com/77777777-7777-4777-8777-777777777777/v2.0',
+    };
     const { issuer: _dropped, ...unrestricted } = restricted;
-    const entries = [restricted, unrestricted, { ...rsa(), kid: 'thrice' }, { ...rsa(), kid: 'thrice' }, { kty: 'EC', kid: 'thrice' }, { ...rsa(), kid: 'once' }];
+    const entries = [
+      restricted,
+      unrestricted,
+      { ...rsa(), kid: 'thrice' },
+      { ...rsa(), kid: 'thrice' },
+      { kty: 'EC', kid: 'thrice' },
+      { ...rsa(), kid: 'once' },
+    ];
     expect(usableKids(entries)).toEqual(['once']);
     expect(parseJwks({ keys: entries }).unusable.examples).toEqual([
       'kid "twice": the kid appears 2 times, so no entry of it can be trusted to be the one meant',
@@ -345,7 +365,9 @@ describe('parseJwks', () => {
     const hostileKid = `a\r\n2099 info forged ${'x'.repeat(500)}`;
     const entries = [{ kty: 'RSA', kid: hostileKid }, ...Array.from({ length: 5000 }, () => ({}))];
     const line = describeUnusable(parseJwks({ keys: entries }).unusable);
-    expect(line).toMatch(/^5001 unusable entries skipped: kid "a\\r\\n2099 info forged x+…": has neither n and e nor x5c; kid undefined: no kid;/);
+    expect(line).toMatch(
+      /^5001 unusable entries skipped: kid "a\\r\\n2099 info forged x+…": has neither n and e nor x5c; kid undefined: no kid;/,
+    );
     expect(line).toMatch(/; and 4991 more$/);
     expect(line).not.toMatch(/[\r\n]/);
     expect(line.length).toBeLessThan(1000);
@@ -375,7 +397,9 @@ describe('unusable entries, as the store reports them', () => {
     await keys.getKey('key-1');
     await vi.waitFor(() => expect(jwks.requests).toBe(3));
     expect(onUnusableKeys).toHaveBeenCalledTimes(1);
-    expect(onUnusableKeys).toHaveBeenCalledWith(`JWKS from ${jwks.jwksUri}: 1 unusable entry skipped: kid "weak-1": an RSA key of 1024 bits, under 2048`);
+    expect(onUnusableKeys).toHaveBeenCalledWith(
+      `JWKS from ${jwks.jwksUri}: 1 unusable entry skipped: kid "weak-1": an RSA key of 1024 bits, under 2048`,
+    );
 
     issuer.addKey({ kid: 'weak-2', publicExponent: 3 });
     clock += 5 * MINUTE;
@@ -389,7 +413,11 @@ describe('unusable entries, as the store reports them', () => {
     issuer.addKey({ kid: 'weak', modulusLength: 1024 });
     const onFetchFailure = vi.fn();
     await expect(store({ onFetchFailure }).getKey('weak')).rejects.toBeInstanceOf(SigningKeysUnavailableError);
-    expect(onFetchFailure).toHaveBeenCalledWith(expect.stringContaining('no usable RS256 signing key (1 unusable entry skipped: kid "weak": an RSA key of 1024 bits, under 2048)'));
+    expect(onFetchFailure).toHaveBeenCalledWith(
+      expect.stringContaining(
+        'no usable RS256 signing key (1 unusable entry skipped: kid "weak": an RSA key of 1024 bits, under 2048)',
+      ),
+    );
   });
 });
 

@@ -37,7 +37,15 @@ describe('rejected by the authenticator', () => {
 it('covers every rule of docs/authentication.md with an accepted and a rejected case', () => {
   const acceptedRules = new Set(ACCEPTED.map((c) => c.rule));
   const rejectedRules = new Set(REJECTED.map((c) => c.rule));
-  for (const rule of ['ver', 'audience', 'lifetime', 'app id', 'signing-key issuer', 'subject scope', 'tenant header']) {
+  for (const rule of [
+    'ver',
+    'audience',
+    'lifetime',
+    'app id',
+    'signing-key issuer',
+    'subject scope',
+    'tenant header',
+  ]) {
     expect(acceptedRules).toContain(rule);
   }
   expect(rejectedRules.size).toBeGreaterThanOrEqual(12);

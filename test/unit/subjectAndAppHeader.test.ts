@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_AUTHORIZATION_LENGTH, parseClientTenantHeader, parseSubjectAndAppHeader } from '../../src/auth/subjectAndAppHeader';
+import {
+  MAX_AUTHORIZATION_LENGTH,
+  parseClientTenantHeader,
+  parseSubjectAndAppHeader,
+} from '../../src/auth/subjectAndAppHeader';
 import { AuthError } from '../../src/fabric/errors';
 
 const JWT_A = 'eyJhbGciOiJSUzI1NiJ9.eyJhIjoxfQ.c2lnbmF0dXJl';
@@ -29,15 +33,39 @@ describe('parseSubjectAndAppHeader', () => {
     ['missing', null, /missing/],
     ['empty', '', /missing/],
     ['another scheme', `Bearer ${JWT_A}`, /scheme is not/],
-    ['a lower-case scheme', header(JWT_A, JWT_B).replace('SubjectAndAppToken1.0', 'subjectandapptoken1.0'), /scheme is not/],
-    ['tokens in the other order', `SubjectAndAppToken1.0 appToken="${JWT_B}", subjectToken="${JWT_A}"`, /exact SubjectAndApp form/],
+    [
+      'a lower-case scheme',
+      header(JWT_A, JWT_B).replace('SubjectAndAppToken1.0', 'subjectandapptoken1.0'),
+      /scheme is not/,
+    ],
+    [
+      'tokens in the other order',
+      `SubjectAndAppToken1.0 appToken="${JWT_B}", subjectToken="${JWT_A}"`,
+      /exact SubjectAndApp form/,
+    ],
     ['no space after the comma', header(JWT_A, JWT_B).replace('", appToken', '",appToken'), /exact SubjectAndApp form/],
     ['two spaces after the scheme', header(JWT_A, JWT_B).replace('1.0 ', '1.0  '), /exact SubjectAndApp form/],
     ['a trailing space', `${header(JWT_A, JWT_B)} `, /exact SubjectAndApp form/],
-    ['two headers joined with ", " (as a proxy in front may)', `${header(JWT_A, JWT_B)}, ${header(JWT_A, JWT_B)}`, /exact SubjectAndApp form/],
-    ['two headers joined as the Functions host joins them (a bare comma)', `${header(JWT_A, JWT_B)},${header(JWT_A, JWT_B)}`, /exact SubjectAndApp form/],
-    ['one header split over two lines, as the Functions host joins them', header(JWT_A, JWT_B).replace(', appToken', ',appToken'), /exact SubjectAndApp form/],
-    ['two headers joined with a space (older hosts)', `${header(JWT_A, JWT_B)} ${header(JWT_A, JWT_B)}`, /exact SubjectAndApp form/],
+    [
+      'two headers joined with ", " (as a proxy in front may)',
+      `${header(JWT_A, JWT_B)}, ${header(JWT_A, JWT_B)}`,
+      /exact SubjectAndApp form/,
+    ],
+    [
+      'two headers joined as the Functions host joins them (a bare comma)',
+      `${header(JWT_A, JWT_B)},${header(JWT_A, JWT_B)}`,
+      /exact SubjectAndApp form/,
+    ],
+    [
+      'one header split over two lines, as the Functions host joins them',
+      header(JWT_A, JWT_B).replace(', appToken', ',appToken'),
+      /exact SubjectAndApp form/,
+    ],
+    [
+      'two headers joined with a space (older hosts)',
+      `${header(JWT_A, JWT_B)} ${header(JWT_A, JWT_B)}`,
+      /exact SubjectAndApp form/,
+    ],
     ['an empty app token', header(JWT_A, ''), /app token is not a compact JWS/],
     ['a token that does not start with eyJ', header(JWT_A, 'abc.def.ghi'), /app token is not a compact JWS/],
     ['a token with four segments', header(`${JWT_A}.x`, JWT_B), /subject token is not a compact JWS/],
@@ -66,7 +94,9 @@ describe('parseSubjectAndAppHeader', () => {
 
 describe('parseClientTenantHeader', () => {
   it('returns the tenant in lower case', () => {
-    expect(parseClientTenantHeader('3C9E4A1B-2222-4222-8222-00000000CCCC')).toBe('3c9e4a1b-2222-4222-8222-00000000cccc');
+    expect(parseClientTenantHeader('3C9E4A1B-2222-4222-8222-00000000CCCC')).toBe(
+      '3c9e4a1b-2222-4222-8222-00000000cccc',
+    );
   });
 
   it.each([

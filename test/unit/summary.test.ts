@@ -3,9 +3,9 @@ import { parseSummaryLine, readableSummary, summaryLine } from '../../src/teleme
 
 describe('summary lines', () => {
   it('are one JSON object in the fixed field order, absent fields left out', () => {
-    expect(summaryLine('RequestSummary', { durationMs: 3, operation: 'Op', statusCode: 200, errorCode: undefined })).toBe(
-      '{"event":"RequestSummary","operation":"Op","statusCode":200,"durationMs":3}',
-    );
+    expect(
+      summaryLine('RequestSummary', { durationMs: 3, operation: 'Op', statusCode: 200, errorCode: undefined }),
+    ).toBe('{"event":"RequestSummary","operation":"Op","statusCode":200,"durationMs":3}');
   });
 
   it('escape and cut any value, so no value breaks the line or adds a field', () => {
@@ -23,11 +23,26 @@ describe('summary lines', () => {
   });
 
   it('read as one line for a person', () => {
-    expect(readableSummary({ event: 'RequestSummary', operation: 'Op', statusCode: 401, errorCode: 'AuthError', authRule: 'appToken.audience', durationMs: 2, tenantId: 't' })).toBe(
-      'Op 401 AuthError [appToken.audience] 2 ms · tenantId=t',
-    );
-    expect(readableSummary({ event: 'JobTransition', operation: 'JobRunner', previousStatus: 'InProgress', jobStatus: 'Failed', errorCode: 'JobRunnerLost', jobInstanceId: 'j' })).toBe(
-      'JobRunner job InProgress → Failed (JobRunnerLost) · jobInstanceId=j',
-    );
+    expect(
+      readableSummary({
+        event: 'RequestSummary',
+        operation: 'Op',
+        statusCode: 401,
+        errorCode: 'AuthError',
+        authRule: 'appToken.audience',
+        durationMs: 2,
+        tenantId: 't',
+      }),
+    ).toBe('Op 401 AuthError [appToken.audience] 2 ms · tenantId=t');
+    expect(
+      readableSummary({
+        event: 'JobTransition',
+        operation: 'JobRunner',
+        previousStatus: 'InProgress',
+        jobStatus: 'Failed',
+        errorCode: 'JobRunnerLost',
+        jobInstanceId: 'j',
+      }),
+    ).toBe('JobRunner job InProgress → Failed (JobRunnerLost) · jobInstanceId=j');
   });
 });

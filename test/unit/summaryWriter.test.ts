@@ -3,7 +3,12 @@ import { trace } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
 import { invocationContext, type ExportRecord, type SummaryExport } from '../../src/telemetry/exportPipeline';
-import { exportingSummaryWriter, FLUSH_BOUND_MS, logSummaryWriter, summarySeverity } from '../../src/telemetry/summaryWriter';
+import {
+  exportingSummaryWriter,
+  FLUSH_BOUND_MS,
+  logSummaryWriter,
+  summarySeverity,
+} from '../../src/telemetry/summaryWriter';
 
 function capturingContext(traceParent?: string): { context: InvocationContext; lines: [string, string][] } {
   const lines: [string, string][] = [];
@@ -41,7 +46,10 @@ describe('exportingSummaryWriter', () => {
   it('loads the pipeline after the first summary, then sends in order: the readable line, the fields, the trace', async () => {
     const pipeline = recordingExport();
     let starts = 0;
-    const writer = exportingSummaryWriter(() => (starts++, pipeline), () => undefined);
+    const writer = exportingSummaryWriter(
+      () => (starts++, pipeline),
+      () => undefined,
+    );
     const traceParent = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
     const { context, lines } = capturingContext(traceParent);
     writer.write(context, 'RequestSummary', { operation: 'Op', statusCode: 200, requestId: 'r1' });
@@ -68,7 +76,10 @@ describe('exportingSummaryWriter', () => {
 
   it('cuts long values in the fields and the line alike', async () => {
     const pipeline = recordingExport();
-    const writer = exportingSummaryWriter(() => pipeline, () => undefined);
+    const writer = exportingSummaryWriter(
+      () => pipeline,
+      () => undefined,
+    );
     writer.write(capturingContext().context, 'RequestSummary', { operation: 'Op', errorCode: 'E'.repeat(1000) });
     await sleep(5);
     expect(pipeline.records[0].attributes.errorCode).toHaveLength(256);
@@ -77,9 +88,12 @@ describe('exportingSummaryWriter', () => {
 
   it('falls back to the Functions log, and says why once, when the pipeline cannot start', async () => {
     const warnings: string[] = [];
-    const writer = exportingSummaryWriter(() => {
-      throw new Error('Cannot find module ./telemetry.js');
-    }, (message) => warnings.push(message));
+    const writer = exportingSummaryWriter(
+      () => {
+        throw new Error('Cannot find module ./telemetry.js');
+      },
+      (message) => warnings.push(message),
+    );
     const first = capturingContext();
     writer.write(first.context, 'RequestSummary', { operation: 'Op', statusCode: 200, requestId: 'r1' });
     await sleep(5);
@@ -99,7 +113,15 @@ describe('invocationContext', () => {
   });
 
   it('is absent for anything else', () => {
-    for (const bad of [undefined, '', 'garbage', `00-${'0'.repeat(32)}-${'2'.repeat(16)}-01`, `00-${'1'.repeat(32)}-${'0'.repeat(16)}-01`, `01-${'1'.repeat(32)}-${'2'.repeat(16)}-01`, `00-${'A'.repeat(32)}-${'2'.repeat(16)}-01`]) {
+    for (const bad of [
+      undefined,
+      '',
+      'garbage',
+      `00-${'0'.repeat(32)}-${'2'.repeat(16)}-01`,
+      `00-${'1'.repeat(32)}-${'0'.repeat(16)}-01`,
+      `01-${'1'.repeat(32)}-${'2'.repeat(16)}-01`,
+      `00-${'A'.repeat(32)}-${'2'.repeat(16)}-01`,
+    ]) {
       expect(invocationContext(bad)).toBeUndefined();
     }
   });
@@ -109,9 +131,15 @@ describe('flush', () => {
   it('loads a pipeline still waiting for its turn, and waits for it at most FLUSH_BOUND_MS', async () => {
     vi.useFakeTimers();
     try {
-      const hanging: SummaryExport & { records: ExportRecord[] } = { ...recordingExport(), flush: () => new Promise<void>(() => undefined) };
+      const hanging: SummaryExport & { records: ExportRecord[] } = {
+        ...recordingExport(),
+        flush: () => new Promise<void>(() => undefined),
+      };
       let starts = 0;
-      const writer = exportingSummaryWriter(() => (starts++, hanging), () => undefined);
+      const writer = exportingSummaryWriter(
+        () => (starts++, hanging),
+        () => undefined,
+      );
       writer.write(capturingContext().context, 'RequestSummary', { operation: 'Op', statusCode: 200 });
       let flushed = false;
       void writer.flush().then(() => (flushed = true)); // before the scheduled load ran

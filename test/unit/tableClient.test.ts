@@ -4,7 +4,10 @@ import { createCredential, createTableClient, isLoopbackConnectionString } from 
 describe('isLoopbackConnectionString', () => {
   it.each([
     ['UseDevelopmentStorage=true', true],
-    ['DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;', true],
+    [
+      'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;',
+      true,
+    ],
     ['DefaultEndpointsProtocol=http;AccountName=a;AccountKey=a2V5;TableEndpoint=http://localhost:10002/a', true],
     ['DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net', false],
     ['DefaultEndpointsProtocol=http;AccountName=a;AccountKey=a2V5;TableEndpoint=http://10.0.0.5:10002/a', false],
@@ -19,7 +22,9 @@ describe('credential choice', () => {
 
   it('uses managed identity alone inside Azure, so nothing else is probed at a cold start', () => {
     expect(kind(createCredential(undefined, { WEBSITE_INSTANCE_ID: 'abc' }))).toBe('ManagedIdentityCredential');
-    expect(kind(createCredential('0f0f0f0f-0000-4000-8000-000000000001', { WEBSITE_INSTANCE_ID: 'abc' }))).toBe('ManagedIdentityCredential');
+    expect(kind(createCredential('0f0f0f0f-0000-4000-8000-000000000001', { WEBSITE_INSTANCE_ID: 'abc' }))).toBe(
+      'ManagedIdentityCredential',
+    );
   });
 
   it('uses the developer chain (Azure CLI and friends) outside Azure', () => {
@@ -27,7 +32,11 @@ describe('credential choice', () => {
   });
 
   it('builds an endpoint client without contacting anything', () => {
-    const client = createTableClient({ kind: 'endpoint', endpoint: 'https://acct.table.core.windows.net' }, 'JobInstances', { WEBSITE_INSTANCE_ID: 'x' });
+    const client = createTableClient(
+      { kind: 'endpoint', endpoint: 'https://acct.table.core.windows.net' },
+      'JobInstances',
+      { WEBSITE_INSTANCE_ID: 'x' },
+    );
     expect(client.url).toBe('https://acct.table.core.windows.net');
     expect(client.tableName).toBe('JobInstances');
   });

@@ -12,7 +12,9 @@ import { IDENTITY, tokenFactory, USER_TENANT, type TokenFactory } from '../fixtu
 const NOW_S = Math.floor(Date.now() / 1000);
 
 /** The test identity's authenticator with the given key source, clock and cache. */
-function authenticatorWith(options: Pick<AuthenticatorOptions, 'findKey' | 'keySetVersion' | 'now' | 'validatedTokenCacheSize'>) {
+function authenticatorWith(
+  options: Pick<AuthenticatorOptions, 'findKey' | 'keySetVersion' | 'now' | 'validatedTokenCacheSize'>,
+) {
   return new SubjectAndAppAuthenticator({
     authorityHost: IDENTITY.authorityHost,
     v1Audience: IDENTITY.workloadAudience,
@@ -39,7 +41,8 @@ function harness(cacheSize?: number, beforeLookup: () => Promise<void> = async (
     now: () => state.nowMs,
   });
   const tokens = tokenFactory(issuer);
-  const authenticate = (authorization: string, tenant = USER_TENANT) => authenticator.authenticate({ authorization, clientTenantId: tenant });
+  const authenticate = (authorization: string, tenant = USER_TENANT) =>
+    authenticator.authenticate({ authorization, clientTenantId: tenant });
   return { issuer, state, tokens, authenticate };
 }
 
@@ -61,14 +64,21 @@ describe('the validated-token cache in the authenticator', () => {
     const header = tokens.header();
     await h.authenticate(header);
     expect(h.state.lookups).toBe(2);
-    for (let i = 0; i < 5; i++) expect(await h.authenticate(header)).toEqual({ tenantId: USER_TENANT, appId: expect.any(String), userObjectId: expect.any(String) });
+    for (let i = 0; i < 5; i++)
+      expect(await h.authenticate(header)).toEqual({
+        tenantId: USER_TENANT,
+        appId: expect.any(String),
+        userObjectId: expect.any(String),
+      });
     expect(h.state.lookups).toBe(2);
   });
 
   it('still checks the tenant header against a cached subject token', async () => {
     const header = tokens.header();
     await h.authenticate(header);
-    expect(await reason(h.authenticate(header, '00000000-0000-4000-8000-000000000001'))).toMatch(/is not x-ms-client-tenant-id/);
+    expect(await reason(h.authenticate(header, '00000000-0000-4000-8000-000000000001'))).toMatch(
+      /is not x-ms-client-tenant-id/,
+    );
   });
 
   it('still applies the app-token and subject-token rules to cached tokens (a token in the wrong position is refused)', async () => {
@@ -102,7 +112,10 @@ describe('the validated-token cache in the authenticator', () => {
   });
 
   it('never stores a failure: a rejected token is validated in full every time', async () => {
-    const header = subjectAndAppHeader(tokens.subjectToken({ aud: 'api://someone-else' }), tokens.appToken({ aud: 'api://someone-else' }));
+    const header = subjectAndAppHeader(
+      tokens.subjectToken({ aud: 'api://someone-else' }),
+      tokens.appToken({ aud: 'api://someone-else' }),
+    );
     for (let i = 0; i < 3; i++) expect(await reason(h.authenticate(header))).toMatch(/^app token: aud/);
     expect(h.state.lookups).toBe(6);
   });
@@ -142,7 +155,12 @@ describe('the validated-token cache in the authenticator', () => {
 
 describe('ValidatedTokenCache', () => {
   const NOW_MS = NOW_S * 1000;
-  const token = (exp: unknown, claims: Record<string, unknown> = {}): EntraAccessToken => ({ version: '2.0', tenantId: USER_TENANT, appId: 'a', claims: { exp, ...claims } });
+  const token = (exp: unknown, claims: Record<string, unknown> = {}): EntraAccessToken => ({
+    version: '2.0',
+    tenantId: USER_TENANT,
+    appId: 'a',
+    claims: { exp, ...claims },
+  });
 
   it('is keyed by a SHA-256 of the token, never the token itself', () => {
     const id = ValidatedTokenCache.idOf('header.payload.signature');
@@ -209,7 +227,8 @@ describe('the cache with the real signing-key store', () => {
       const exp = Math.floor(clock / 1000) + 24 * 3600;
       const tokens = tokenFactory(issuer);
       const header = subjectAndAppHeader(tokens.subjectToken({ exp }), tokens.appToken({ exp }));
-      const authenticate = () => reason(authenticator.authenticate({ authorization: header, clientTenantId: USER_TENANT }));
+      const authenticate = () =>
+        reason(authenticator.authenticate({ authorization: header, clientTenantId: USER_TENANT }));
       expect(await authenticate()).toBe('accepted'); // first download, stored under version 0: a miss next time
       expect(await authenticate()).toBe('accepted'); // now cached under version 1
       issuer.addKey({ kid: 'k2' });
