@@ -29,7 +29,7 @@ import jwt from 'jsonwebtoken';
 import { createDependencies } from '../src/app';
 import { readConfig } from '../src/config';
 import { jobInstancePath } from '../src/http/jobPath';
-import { createTableClient } from '../src/jobs/tableClient';
+import { createTableClient } from '../src/storage/tableClient';
 import { toJobEntity } from '../src/jobs/jobRow';
 import { freeLoopbackPort, startAzurite } from './azurite';
 import { BUNDLE_ENTRY } from './bundle';

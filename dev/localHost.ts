@@ -22,7 +22,7 @@ import {
   PayloadTooLargeError,
   RequestHeaderFieldsTooLargeError,
   RouteNotFoundError,
-} from '../src/fabric/errors';
+} from './localHostErrors';
 import { toErrorResponse } from '../src/fabric/responses';
 import { tryParseUrl } from '../src/url';
 import { parseSummaryLine, readableSummary } from '../src/telemetry/summary';

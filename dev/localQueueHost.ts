@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { QueueClient, type DequeuedMessageItem } from '@azure/storage-queue';
 import type { InvocationContext } from '@azure/functions';
 import type { QueueFunction } from '../src/functions/queueFunction';
-import { poisonQueueName } from '../src/jobs/jobQueue';
+import { poisonQueueName } from '../src/execution/jobQueue';
 import { PROJECT_ROOT } from './projectRoot';
 
 export interface QueueHostSettings {

@@ -17,7 +17,7 @@ import { createDependencies } from '../src/app';
 import { readConfig, SETTINGS } from '../src/config';
 import { itemPath } from '../src/http/itemPath';
 import { JOB_INSTANCE_ROUTE, jobInstancePath } from '../src/http/jobPath';
-import { createTableClient } from '../src/jobs/tableClient';
+import { createTableClient } from '../src/storage/tableClient';
 import { COLUMNS, rowAnswers, toJobEntity, type JobRecord } from '../src/jobs/jobRow';
 import { JobStateWriter } from '../src/jobs/jobStateWriter';
 import { forLog } from '../src/logValue';

@@ -1,7 +1,7 @@
 import { SigningKeyStore } from './auth/signingKeyStore';
 import { SubjectAndAppAuthenticator } from './auth/subjectAndAppAuthenticator';
 import { readConfig, type Config } from './config';
-import { FabricError } from './fabric/errors';
+import { describeError } from './fabric/errors';
 import { handlers as registeredHandlers } from './handlers';
 import type { HandlerRegistry } from './handlers/registry';
 import type { Authenticator } from './http/operation';
@@ -10,11 +10,12 @@ import { Items } from './items/items';
 import { ItemStore } from './items/itemStore';
 import { ItemJobPurge } from './jobs/itemJobPurge';
 import { JobInstances } from './jobs/jobInstances';
-import { createQueueClient, JobQueue } from './jobs/jobQueue';
-import { JobRunner } from './jobs/jobRunner';
+import { createQueueClient, JobQueue } from './execution/jobQueue';
+import { JobRunner } from './execution/jobRunner';
 import { JobStateStore } from './jobs/jobStateStore';
 import { JobStateWriter } from './jobs/jobStateWriter';
-import { createCredential, createTableClient } from './jobs/tableClient';
+import { createCredential } from './storage/credential';
+import { createTableClient } from './storage/tableClient';
 import { summaryWriterFor, type SummaryWriter } from './telemetry/summaryWriter';
 
 export const CLOCK_SKEW_SECONDS = 60;
@@ -110,11 +111,6 @@ export function createDependencies(config: Config, options: CompositionOptions =
       })
     : Promise.resolve();
   return { config, authenticator, handlers, jobs, items, endpoints, runner, summaries, warmedUp };
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof FabricError) return error.logDetail ?? error.message;
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 let dependencies: AppServices | undefined;

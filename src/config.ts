@@ -1,20 +1,15 @@
 import { isGuid } from './ids';
 import { isLoopbackHost, tryParseUrl } from './url';
+import { keyValuePairs, type QueueConnection, type TableConnection } from './storage/connections';
+import type { TelemetryConfig } from './telemetry/summaryWriter';
 
-export type TableConnection =
-  | { kind: 'connectionString'; connectionString: string }
-  | { kind: 'endpoint'; endpoint: string; managedIdentityClientId?: string };
+export type { QueueConnection, TableConnection, TelemetryConfig };
 
 /** Where job state rows live: all a job runner or the CLI needs. */
 export interface TableConfig {
   table: TableConnection;
   tableName: string;
 }
-
-/** The job queue, in Azure Functions' connection-setting convention under the prefix `JobQueue`. */
-export type QueueConnection =
-  | { kind: 'connectionString'; connectionString: string }
-  | { kind: 'serviceUri'; serviceUri: string; managedIdentityClientId?: string };
 
 export interface QueueConfig {
   queue: QueueConnection;
@@ -39,21 +34,6 @@ export interface Config extends TableConfig, QueueConfig {
   /** Backend URLs by lower-case region name, `default` for the rest; empty when endpoint resolution is not configured. */
   endpointResolutionUrls: Readonly<Record<string, string>>;
   telemetry: TelemetryConfig;
-}
-
-/** Where the summary lines go (src/telemetry/summaryWriter.ts). */
-export interface TelemetryConfig {
-  /** APPLICATIONINSIGHTS_CONNECTION_STRING, the setting the Functions host reads too; absent: no export. */
-  connectionString?: string;
-  /**
-   * From APPLICATIONINSIGHTS_AUTHENTICATION_STRING (`Authorization=AAD[;ClientId=…]`):
-   * send with a managed identity's Entra token, for a resource that refuses keys.
-   */
-  entraAuthentication?: { clientId?: string };
-  /** `export` (default) or `log`: SUMMARY_TELEMETRY=log keeps summaries in the Functions log even with Application Insights. */
-  summaries: 'export' | 'log';
-  /** cloud_RoleName of the exported records: WEBSITE_SITE_NAME, as the host reports it. */
-  roleName: string;
 }
 
 /** Every setting the app reads (README, "Settings"), for documentation checks and the sample settings file. */
@@ -198,16 +178,6 @@ export function readConfig(env: Env): Config {
     endpointResolutionUrls,
     telemetry,
   });
-}
-
-/** Parses `Name=value;Name=value` (connection and authentication strings); names compared lower-case. */
-export function keyValuePairs(text: string): Map<string, string> {
-  return new Map(
-    text
-      .split(';')
-      .filter((part) => part.includes('='))
-      .map((part) => [part.slice(0, part.indexOf('=')).trim().toLowerCase(), part.slice(part.indexOf('=') + 1).trim()]),
-  );
 }
 
 function readTelemetrySettings(settings: SettingsReader): TelemetryConfig {

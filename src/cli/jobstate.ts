@@ -10,13 +10,13 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { TableClient } from '@azure/data-tables';
 import { ConfigError, NO_TABLE_CONNECTION, readTableConfig } from '../config';
 import { ERROR_SOURCES, type ErrorDetails, type ErrorSource, type JobInstanceStatus } from '../fabric/contract';
-import { FabricError } from '../fabric/errors';
+import { describeError, FabricError } from '../fabric/errors';
 import { checkListLimit, listJobInstances } from '../jobs/jobListing';
 import { checkNewJobInstance, checkStatusChange, JobStateWriter, type NewJobInstance } from '../jobs/jobStateWriter';
-import { createTableClient } from '../jobs/tableClient';
+import { createTableClient } from '../storage/tableClient';
 import { isGuid } from '../ids';
 import { forLog } from '../logValue';
-import { describeStorageError, statusCodeOf } from '../jobs/storageErrors';
+import { describeStorageError, statusCodeOf } from '../storage/storageErrors';
 import { InvalidJobInputError, JobNotFoundError, JobStateWriteError } from '../jobs/writerErrors';
 import { JobStateStore } from '../jobs/jobStateStore';
 
@@ -188,7 +188,7 @@ function describe(error: unknown, cwd: string): { message: string; exitCode: num
   if (error instanceof InvalidJobInputError) return { message: error.message, exitCode: 2 };
   if (error instanceof ConfigError) return { message: describeSettingsProblems(error, cwd), exitCode: 2 };
   if (error instanceof JobStateWriteError) return { message: error.message, exitCode: 1 };
-  if (error instanceof FabricError) return { message: error.logDetail ?? error.message, exitCode: 1 };
+  if (error instanceof FabricError) return { message: describeError(error), exitCode: 1 };
   if (statusCodeOf(error) !== undefined || (error as Error)?.name === 'RestError')
     return { message: `storage: ${describeStorageError(error)}`, exitCode: 1 };
   // Anything else (a credential error, say) can run to many lines: the first says what happened.

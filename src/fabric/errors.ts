@@ -1,12 +1,40 @@
+import { forLog } from '../logValue';
+import { cutText } from '../text';
 import type { ErrorSource } from './contract';
 
 /**
- * One class per failure class of the README's "Answers" table. Each carries what
+ * Every errorCode of an ErrorResponse this app answers (docs/api.md, "Answers",
+ * lists each beside its status; a test holds the two together). An item
+ * handler's ItemPayloadError adds the vendor's own codes.
+ */
+export const ERROR_CODES = [
+  'InvalidParameter',
+  'InvalidRequestBody',
+  'UnknownJobType',
+  'UnknownItemType',
+  'InvalidItemPayload',
+  'AuthError',
+  'ItemNotFound',
+  'ItemConflict',
+  'ItemUpdateConflict',
+  'JobInstanceConflict',
+  'StorageUnavailable',
+  'SigningKeysUnavailable',
+  'InvalidJobStateRecord',
+  'InvalidItemRecord',
+  'EndpointResolutionNotConfigured',
+  'InternalError',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * One class per failure class of the "Answers" table. Each carries what
  * the caller sees (status, code, source, isPermanent, message) and, apart
  * from it, what only the log may see (`logDetail`).
  */
 export abstract class FabricError extends Error {
   abstract readonly status: number;
+  /** An ErrorCode, or an item handler's own code (ItemPayloadError). */
   abstract readonly errorCode: string;
   abstract readonly source: ErrorSource;
   abstract readonly isPermanent: boolean;
@@ -104,8 +132,11 @@ export class ItemPayloadError extends FabricError {
   readonly isPermanent = true;
 
   constructor(errorCode: string, message: string) {
-    super(String(message).slice(0, MAX_VENDOR_MESSAGE_LENGTH));
-    this.errorCode = VENDOR_ERROR_CODE.test(errorCode) ? errorCode : 'InvalidItemPayload';
+    const text = cutText(String(message), MAX_VENDOR_MESSAGE_LENGTH);
+    const code = VENDOR_ERROR_CODE.test(errorCode) ? errorCode : 'InvalidItemPayload';
+    // The vendor's text reaches a log line only escaped.
+    super(text, `the item handler refused it (${code}): ${forLog(text, MAX_VENDOR_MESSAGE_LENGTH)}`);
+    this.errorCode = code;
   }
 }
 
@@ -128,7 +159,7 @@ export class ConflictError extends FabricError {
   readonly isPermanent = true;
 
   constructor(
-    readonly errorCode: string,
+    readonly errorCode: Extract<ErrorCode, 'ItemConflict' | 'ItemUpdateConflict' | 'JobInstanceConflict'>,
     message: string,
     logDetail?: string,
   ) {
@@ -217,51 +248,13 @@ export class InternalError extends FabricError {
   }
 }
 
-/** Local host only: the Functions host answers unknown routes itself. */
-export class RouteNotFoundError extends FabricError {
-  readonly status = 404;
-  readonly errorCode = 'NotFound';
-  readonly source = 'User';
-  readonly isPermanent = true;
-
-  constructor() {
-    super('No such resource.');
-  }
-}
-
-/** Local host only: the route exists but not for this method. */
-export class MethodNotAllowedError extends FabricError {
-  readonly status = 405;
-  readonly errorCode = 'MethodNotAllowed';
-  readonly source = 'User';
-  readonly isPermanent = true;
-
-  constructor(allowed: string[]) {
-    super(`The method is not allowed. Allowed: ${allowed.join(', ')}.`);
-    this.headers.Allow = allowed.join(', ');
-  }
-}
-
-/** Local host only: a body past the host's own buffer limit (the Functions host has one too). */
-export class PayloadTooLargeError extends FabricError {
-  readonly status = 413;
-  readonly errorCode = 'PayloadTooLarge';
-  readonly source = 'User';
-  readonly isPermanent = true;
-
-  constructor(maxBytes: number) {
-    super(`The request body is larger than ${maxBytes} bytes.`);
-  }
-}
-
-/** Local host only: more header lines than it takes (Kestrel's default), refused rather than cut short. */
-export class RequestHeaderFieldsTooLargeError extends FabricError {
-  readonly status = 431;
-  readonly errorCode = 'RequestHeaderFieldsTooLarge';
-  readonly source = 'User';
-  readonly isPermanent = true;
-
-  constructor(maxHeaders: number) {
-    super(`The request has more than ${maxHeaders} header fields.`);
-  }
+/**
+ * The one way an error is described in a log line: a FabricError by what only
+ * the log may see (its logDetail, else its message, both our own text or
+ * already escaped), anything else by its class and its message, escaped and cut
+ * (a library's message may quote input, line breaks included).
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof FabricError) return error.logDetail ?? error.message;
+  return error instanceof Error ? `${error.name}: ${forLog(error.message, 300)}` : forLog(String(error), 300);
 }

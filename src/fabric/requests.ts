@@ -3,7 +3,7 @@
  * takes the JSON object the pipeline read and returns what the operation
  * needs, or throws InvalidRequestBodyError naming the first problem.
  */
-import { MAX_STRING_PROPERTY_LENGTH } from '../jobs/jobRow';
+import { MAX_STRING_PROPERTY_LENGTH } from '../text';
 import { isPlainObject } from './contract';
 import { InvalidRequestBodyError } from './errors';
 

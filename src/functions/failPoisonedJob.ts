@@ -1,7 +1,7 @@
 import type { AppServices } from '../app';
 import { JOB_QUEUE_CONNECTION } from '../config';
-import { createJobLog } from '../http/requestLog';
-import { parseJobMessage, poisonQueueName } from '../jobs/jobQueue';
+import { createJobLog } from '../execution/jobLog';
+import { parseJobMessage, poisonQueueName } from '../execution/jobQueue';
 import { forLog } from '../logValue';
 import type { QueueFunction } from './queueFunction';
 

@@ -1,13 +1,14 @@
 import type { HttpHandler, HttpMethod, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { AuthenticatedApp, AuthenticatedCaller, AuthHeaders } from '../auth/subjectAndAppAuthenticator';
-import { AuthError, FabricError } from '../fabric/errors';
+import { AuthError, describeError, FabricError } from '../fabric/errors';
 import { toErrorResponse } from '../fabric/responses';
 import { isGuid } from '../ids';
 import { describeUnexpected } from '../logValue';
 import type { SummaryFields } from '../telemetry/summary';
 import type { SummaryWriter } from '../telemetry/summaryWriter';
 import { readJsonBody } from './requestBody';
-import { correlationHeaders, createRequestLog, readCorrelation, type RequestLog } from './requestLog';
+import type { RequestLog } from '../telemetry/log';
+import { correlationHeaders, createRequestLog, readCorrelation } from './requestLog';
 
 /** What every operation is handed once the shared steps have passed. */
 export interface OperationInput<Path, Body, Caller extends AuthenticatedApp = AuthenticatedCaller> {
@@ -103,7 +104,7 @@ function logFailure(log: RequestLog, error: unknown): void {
   if (error instanceof AuthError) {
     log.warn(`authentication failed: ${error.reason}`);
   } else if (error instanceof FabricError) {
-    const line = `${error.status} ${error.errorCode}: ${error.logDetail ?? error.message}`;
+    const line = `${error.status} ${error.errorCode}: ${describeError(error)}`;
     if (error.status >= 500) log.error(line);
     else log.info(line);
   } else {

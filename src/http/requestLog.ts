@@ -1,23 +1,11 @@
 import type { InvocationContext } from '@azure/functions';
 import type { SummaryFields } from '../telemetry/summary';
+import type { RequestLog } from '../telemetry/log';
 import type { SummaryWriter } from '../telemetry/summaryWriter';
 
 export interface Correlation {
   activityId?: string;
   requestId?: string;
-}
-
-export interface LineLog {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-export interface RequestLog extends LineLog {
-  /** Adds fields to this request's summary line, e.g. the job status it answered. */
-  annotate(fields: SummaryFields): void;
-  /** One JobTransition summary line for a job state change this request wrote. */
-  transition(fields: SummaryFields): void;
 }
 
 interface HeaderSource {
@@ -69,24 +57,4 @@ export function correlationHeaders(correlation: Correlation): Record<string, str
   if (correlation.activityId) headers.ActivityId = correlation.activityId;
   if (correlation.requestId) headers.RequestId = correlation.requestId;
   return headers;
-}
-
-/** A job runner's log: lines for the handler and the runner, and the runner's JobTransition summaries. */
-export interface RunnerLog extends LineLog {
-  transition(fields: SummaryFields): void;
-}
-
-/** A job runner's lines carry the job's ids, the way a request's carry its correlation ids. */
-export function createJobLog(
-  context: InvocationContext,
-  job: { itemId: string; jobInstanceId: string },
-  summaries: SummaryWriter,
-): RunnerLog {
-  const prefix = `job ${job.itemId}/${job.jobInstanceId}: `;
-  return {
-    info: (message) => context.info(prefix + message),
-    warn: (message) => context.warn(prefix + message),
-    error: (message) => context.error(prefix + message),
-    transition: (fields) => summaries.write(context, 'JobTransition', { operation: context.functionName, ...fields }),
-  };
 }

@@ -1,7 +1,7 @@
 import { InvalidItemRecordError } from '../fabric/errors';
 import { isGuid } from '../ids';
 import { forLog } from '../logValue';
-import type { ItemOwner } from '../jobs/jobRow';
+import { OWNER_COLUMNS, type ItemOwner } from '../storage/owner';
 
 /**
  * The Items row schema: one row per item, found by one point read
@@ -11,9 +11,7 @@ import type { ItemOwner } from '../jobs/jobRow';
 export const ITEM_COLUMNS = {
   partitionKey: 'partitionKey',
   rowKey: 'rowKey',
-  tenantId: 'TenantId',
-  workspaceId: 'WorkspaceId',
-  itemType: 'ItemType',
+  ...OWNER_COLUMNS,
   displayName: 'DisplayName',
   description: 'Description',
   payload: 'Payload',
@@ -45,23 +43,6 @@ export function toItemEntity(record: ItemRecord): ItemEntity {
   };
   if (record.description !== undefined) entity[ITEM_COLUMNS.description] = record.description;
   return entity;
-}
-
-/**
- * Whether a stored item row is this owner's: tenant and workspace exactly,
- * item type case-insensitively; checked on the raw row, so a row that is not
- * the caller's is never parsed and reads exactly like a missing one.
- */
-export function itemRowOf(entity: Record<string, unknown>, owner: ItemOwner): boolean {
-  const same = (column: string, expected: string) => {
-    const value = entity[column];
-    return typeof value === 'string' && value.toLowerCase() === expected.toLowerCase();
-  };
-  return (
-    same(ITEM_COLUMNS.tenantId, owner.tenantId) &&
-    same(ITEM_COLUMNS.workspaceId, owner.workspaceId) &&
-    same(ITEM_COLUMNS.itemType, owner.itemType)
-  );
 }
 
 /** Parses the caller's row; throws InvalidItemRecordError naming every problem. */

@@ -1,8 +1,8 @@
 import type { TableClient } from '@azure/data-tables';
 import { StorageUnavailableError } from '../fabric/errors';
-import type { ItemOwner } from '../jobs/jobRow';
-import { describeStorageError, isEntityNotFound, statusCodeOf } from '../jobs/storageErrors';
-import { ITEM_ROW_KEY, itemRowOf, parseItemRow, toItemEntity, type ItemRecord } from './itemRow';
+import { isOwnedBy, type ItemOwner } from '../storage/owner';
+import { describeStorageError, isEntityNotFound, statusCodeOf } from '../storage/storageErrors';
+import { ITEM_ROW_KEY, parseItemRow, toItemEntity, type ItemRecord } from './itemRow';
 
 /** `none`: no row; `foreign`: another owner's row, answered exactly like none. */
 export type ItemLookup =
@@ -22,7 +22,7 @@ export class ItemStore {
   async readFor(itemId: string, owner: ItemOwner): Promise<ItemLookup> {
     const entity = await this.readEntity(itemId);
     if (!entity) return { found: 'none' };
-    if (!itemRowOf(entity, owner)) return { found: 'foreign' };
+    if (!isOwnedBy(entity, owner)) return { found: 'foreign' };
     return { found: 'record', record: parseItemRow(entity), etag: String(entity.etag) };
   }
 
@@ -34,7 +34,7 @@ export class ItemStore {
   async ownership(itemId: string, owner: ItemOwner): Promise<'none' | 'foreign' | 'own'> {
     const entity = await this.readEntity(itemId);
     if (!entity) return 'none';
-    return itemRowOf(entity, owner) ? 'own' : 'foreign';
+    return isOwnedBy(entity, owner) ? 'own' : 'foreign';
   }
 
   private async readEntity(itemId: string): Promise<(Record<string, unknown> & { etag?: string }) | undefined> {

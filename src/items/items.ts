@@ -2,9 +2,9 @@ import { ConflictError, ItemNotFoundError, UnknownItemTypeError } from '../fabri
 import type { CreateItemRequest, UpdateItemRequest } from '../fabric/requests';
 import type { Item, ItemHandler } from '../handlers/itemHandler';
 import type { HandlerRegistry } from '../handlers/registry';
-import type { RequestLog } from '../http/requestLog';
+import type { RequestLog } from '../telemetry/log';
 import type { ItemJobPurge } from '../jobs/itemJobPurge';
-import type { ItemOwner } from '../jobs/jobRow';
+import type { ItemOwner } from '../storage/owner';
 import type { ItemRecord } from './itemRow';
 import type { ItemStore } from './itemStore';
 

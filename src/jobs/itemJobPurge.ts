@@ -1,11 +1,11 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { FabricError, StorageUnavailableError } from '../fabric/errors';
-import type { RequestLog } from '../http/requestLog';
-import { cancelUnlessTerminal } from './jobInstances';
-import { ITEM_PURGE_COLUMNS, itemPartitionFilter, rowOfItemOwner, rowStatusOf, type ItemOwner } from './jobRow';
+import { describeError, StorageUnavailableError } from '../fabric/errors';
+import type { RequestLog } from '../telemetry/log';
+import { isOwnedBy, type ItemOwner } from '../storage/owner';
+import { ITEM_PURGE_COLUMNS, itemPartitionFilter, rowStatusOf } from './jobRow';
 import type { JobStateWriter } from './jobStateWriter';
-import { isTerminal } from './jobTransitions';
-import { describeStorageError, isEntityNotFound, statusCodeOf } from './storageErrors';
+import { cancelUnlessTerminal, isTerminal } from './lifecycle';
+import { describeStorageError, isEntityNotFound, statusCodeOf } from '../storage/storageErrors';
 import { JobNotFoundError } from './writerErrors';
 
 /** Azure Table Storage's limit on the operations of one entity-group transaction. */
@@ -45,7 +45,7 @@ export class ItemJobPurge {
         // Gone already (another DeleteItem), corrupt, or changing too fast: deleted below either way,
         // and a runner whose row is gone stops as if cancelled.
         if (!(error instanceof JobNotFoundError))
-          log.warn(`job ${itemId}/${row.rowKey} could not be cancelled before its deletion: ${describe(error)}`);
+          log.warn(`job ${itemId}/${row.rowKey} could not be cancelled before its deletion: ${describeError(error)}`);
       }
     }
     for (let start = 0; start < rows.length; start += MAX_BATCH_OPERATIONS) {
@@ -65,7 +65,7 @@ export class ItemJobPurge {
       const queryOptions = { filter: itemPartitionFilter(itemId), select: [...ITEM_PURGE_COLUMNS] };
       for await (const page of this.table.listEntities({ queryOptions, abortSignal }).byPage({ maxPageSize: 1000 })) {
         for (const entity of page) {
-          if (rowOfItemOwner(entity, owner)) owned.push(entity as Record<string, unknown> & { rowKey: string });
+          if (isOwnedBy(entity, owner)) owned.push(entity as Record<string, unknown> & { rowKey: string });
         }
       }
     } catch (error) {
@@ -102,9 +102,4 @@ export class ItemJobPurge {
       }
     }
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof FabricError) return error.logDetail ?? error.message;
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

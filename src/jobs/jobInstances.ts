@@ -1,52 +1,24 @@
-import type { ErrorDetails, ItemJobInstanceState } from '../fabric/contract';
+import type { ItemJobInstanceState } from '../fabric/contract';
 import { ConflictError } from '../fabric/errors';
-import type { RequestLog } from '../http/requestLog';
-import { JOB_NOT_FOUND_STATE, toItemJobInstanceState, type JobCoordinates, type JobRecord } from './jobRow';
-import type { JobQueue } from './jobQueue';
+import type { RequestLog } from '../telemetry/log';
+import { toItemJobInstanceState, type JobCoordinates, type JobKey, type JobRecord } from './jobRow';
 import type { JobStateStore } from './jobStateStore';
-import { applyTransition, isTerminal } from './jobTransitions';
-import type { JobDecision, JobStateWriter, JobUpdate, NewJobInstance, VersionedJob } from './jobStateWriter';
+import { cancelJob, JOB_NOT_FOUND_STATE, markLostRunner } from './lifecycle';
+import type { JobStateWriter, JobUpdate, NewJobInstance, VersionedJob } from './jobStateWriter';
 import { JobAlreadyExistsError } from './writerErrors';
 import { forLog } from '../logValue';
-import { jobFields, transitionFields } from '../telemetry/jobSummary';
+import { jobFields, transitionFields } from './jobSummary';
 
-/** A runner that missed this many heartbeats in a row is gone. */
-export const LOST_AFTER_HEARTBEATS = 4;
-
-export const RUNNER_LOST_DETAILS: ErrorDetails = Object.freeze({
-  errorCode: 'JobRunnerLost',
-  message: 'The job stopped while it was running (its runner was stopped, restarted or timed out). Run it again.',
-  source: 'System',
-  isPermanent: false,
-});
+/** Puts a job on the queue its runner reads (src/execution/jobQueue.ts); throws StorageUnavailableError. */
+export interface JobEnqueuer {
+  enqueue(job: JobKey): Promise<void>;
+}
 
 /** One job instance as Fabric's path and the authenticated tenant name it. */
 export interface JobAddress extends JobCoordinates {
   itemId: string;
   jobInstanceId: string;
 }
-
-/**
- * Whether the runner of an InProgress job has stopped heartbeating. A row
- * without a heartbeat was written by a runner that does not heartbeat (the
- * writer, the jobstate CLI) and is never judged lost.
- */
-export function isRunnerLost(record: JobRecord, now: Date, heartbeatSeconds: number): boolean {
-  if (record.status !== 'InProgress' || !record.heartbeatUtc) return false;
-  return now.getTime() - record.heartbeatUtc.getTime() > LOST_AFTER_HEARTBEATS * heartbeatSeconds * 1000;
-}
-
-/** Records a lost runner as `Failed JobRunnerLost`; leaves every other row as it is. */
-export function markLostRunner(heartbeatSeconds: number): JobDecision {
-  return (current, now) =>
-    isRunnerLost(current, now, heartbeatSeconds)
-      ? applyTransition(current, 'Failed', now, RUNNER_LOST_DETAILS)
-      : undefined;
-}
-
-/** Cancel, and DeleteItem before it deletes a job: NotStarted and InProgress become Cancelled; terminal states stay. */
-export const cancelUnlessTerminal: JobDecision = (current, now) =>
-  isTerminal(current.status) ? undefined : applyTransition(current, 'Cancelled', now);
 
 /**
  * The job instances as Fabric's three Jobs operations see them: ownership
@@ -57,7 +29,7 @@ export class JobInstances {
   constructor(
     private readonly store: JobStateStore,
     private readonly writer: JobStateWriter,
-    private readonly queue: JobQueue,
+    private readonly queue: JobEnqueuer,
     private readonly heartbeatSeconds: number,
   ) {}
 
@@ -110,13 +82,7 @@ export class JobInstances {
   async cancel(job: JobAddress, log: RequestLog): Promise<ItemJobInstanceState> {
     const found = await this.readOwned(job, log);
     if (!found) return JOB_NOT_FOUND_STATE;
-    const lost = markLostRunner(this.heartbeatSeconds);
-    const update = await this.writer.update(
-      job.itemId,
-      job.jobInstanceId,
-      (current, now) => lost(current, now) ?? cancelUnlessTerminal(current, now),
-      found,
-    );
+    const update = await this.writer.update(job.itemId, job.jobInstanceId, cancelJob(this.heartbeatSeconds), found);
     const { record, changed } = update;
     recordTransition(update, log);
     log.info(

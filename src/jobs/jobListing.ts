@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import { isGuid } from '../ids';
-import { FabricError } from '../fabric/errors';
+import { describeError } from '../fabric/errors';
 import { COLUMNS, itemPartitionFilter, parseJobRow, type JobRecord } from './jobRow';
 import { InvalidJobInputError } from './writerErrors';
 
@@ -55,7 +55,7 @@ function toListedJob(entity: Record<string, unknown>): ListedJob {
   try {
     listed.record = parseJobRow(entity);
   } catch (error) {
-    listed.problem = error instanceof FabricError ? (error.logDetail ?? error.message) : String(error);
+    listed.problem = describeError(error);
   }
   return listed;
 }

@@ -9,6 +9,9 @@ import {
 import { InvalidJobStateRecordError } from '../fabric/errors';
 import { isGuid } from '../ids';
 import { forLog } from '../logValue';
+import { columnIs, isOwnedBy, OWNER_COLUMNS, type ItemOwner } from '../storage/owner';
+
+export type { ItemOwner };
 
 /**
  * The JobInstances row schema (README, "Job state rows"). This module is the only place that
@@ -17,9 +20,7 @@ import { forLog } from '../logValue';
 export const COLUMNS = {
   partitionKey: 'partitionKey',
   rowKey: 'rowKey',
-  tenantId: 'TenantId',
-  workspaceId: 'WorkspaceId',
-  itemType: 'ItemType',
+  ...OWNER_COLUMNS,
   jobType: 'JobType',
   status: 'Status',
   startTimeUtc: 'StartTimeUtc',
@@ -31,12 +32,17 @@ export const COLUMNS = {
   heartbeatUtc: 'HeartbeatUtc',
 } as const;
 
-/** A Table string property holds at most 32,768 UTF-16 characters (64 KiB). */
-export const MAX_STRING_PROPERTY_LENGTH = 32_768;
-
 /** The OData filter of one item's partition: every job instance of the item (operations tools only). */
 export function itemPartitionFilter(itemId: string): string {
   return odata`PartitionKey eq ${itemId.toLowerCase()}`;
+}
+
+/** Which job: the row's keys. All that a queue message carries. */
+export interface JobKey {
+  /** PartitionKey, lowercase GUID. */
+  itemId: string;
+  /** RowKey, lowercase GUID. */
+  jobInstanceId: string;
 }
 
 export interface JobRecord {
@@ -196,19 +202,7 @@ export function toJobEntity(record: JobRecord): JobEntity {
  * parsed, and even a corrupt one answers exactly like a missing row.
  */
 export function rowAnswers(entity: Record<string, unknown>, request: JobCoordinates): boolean {
-  return rowOfItemOwner(entity, request) && sameText(entity, COLUMNS.jobType, request.jobType);
-}
-
-function sameText(entity: Record<string, unknown>, column: string, expected: string): boolean {
-  const value = entity[column];
-  return typeof value === 'string' && value.toLowerCase() === expected.toLowerCase();
-}
-
-/** Who an item belongs to: the owner columns of every job row of the item. */
-export interface ItemOwner {
-  tenantId: string;
-  workspaceId: string;
-  itemType: string;
+  return isOwnedBy(entity, request) && columnIs(entity, COLUMNS.jobType, request.jobType);
 }
 
 /** The columns DeleteItem reads of each job row of an item ($select spells the keys as the service does). */
@@ -220,15 +214,6 @@ export const ITEM_PURGE_COLUMNS = [
   COLUMNS.itemType,
   COLUMNS.status,
 ] as const;
-
-/** Whether a job row is one of this owner's item (any job type); the same comparison as rowAnswers. */
-export function rowOfItemOwner(entity: Record<string, unknown>, owner: ItemOwner): boolean {
-  return (
-    sameText(entity, COLUMNS.tenantId, owner.tenantId) &&
-    sameText(entity, COLUMNS.workspaceId, owner.workspaceId) &&
-    sameText(entity, COLUMNS.itemType, owner.itemType)
-  );
-}
 
 /** The status of a row read with ITEM_PURGE_COLUMNS; undefined when it is not a job status. */
 export function rowStatusOf(entity: Record<string, unknown>): JobInstanceStatus | undefined {
@@ -254,14 +239,3 @@ export function toItemJobInstanceState(record: JobRecord): ItemJobInstanceState 
   if (record.errorDetails) state.errorDetails = record.errorDetails;
   return state;
 }
-
-/** A missing row, and a row that belongs to someone else, both answer this. */
-export const JOB_NOT_FOUND_STATE: ItemJobInstanceState = Object.freeze({
-  status: 'Failed',
-  errorDetails: Object.freeze({
-    errorCode: 'JobInstanceNotFound',
-    message: 'The job instance was not found.',
-    source: 'System',
-    isPermanent: true,
-  }),
-}) as ItemJobInstanceState;

@@ -1,7 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { StorageUnavailableError } from '../fabric/errors';
 import { hasReadableOwner, parseJobRow, rowAnswers, type JobCoordinates, type JobRecord } from './jobRow';
-import { describeStorageError, isEntityNotFound } from './storageErrors';
+import { describeStorageError, isEntityNotFound } from '../storage/storageErrors';
 
 export interface JobStateStoreOptions {
   /** Deadline of one read including the SDK's retries. */

@@ -1,13 +1,13 @@
 import type { TableClient } from '@azure/data-tables';
-import { readTableConfig } from '../config';
 import type { ErrorDetails, JobInstanceStatus } from '../fabric/contract';
 import { forLog } from '../logValue';
 import { isGuid, isTypeName, TYPE_NAME_RULE } from '../ids';
 import { parseJobRow, toJobEntity, type JobRecord } from './jobRow';
-import { describeStorageError, isEntityNotFound, statusCodeOf } from './storageErrors';
+import { describeStorageError, isEntityNotFound, statusCodeOf } from '../storage/storageErrors';
 import { StorageUnavailableError } from '../fabric/errors';
-import { createTableClient } from './tableClient';
-import { applyTransition, checkTarget, INITIAL_STATUSES } from './jobTransitions';
+import { applyTransition, checkTarget, INITIAL_STATUSES, type JobDecision } from './lifecycle';
+
+export type { JobDecision };
 import {
   ConcurrentUpdateError,
   IllegalTransitionError,
@@ -48,13 +48,6 @@ export interface JobUpdate extends VersionedJob {
   /** The status the write replaced, when `changed`. */
   previousStatus?: JobRecord['status'];
 }
-
-/**
- * Decides a row's next state from its current one; undefined leaves it as it
- * is. Called again with the fresh row after every lost ETag race, so it must
- * decide from its argument alone.
- */
-export type JobDecision = (current: JobRecord, now: Date) => JobRecord | undefined;
 
 /**
  * Writes the rows the endpoint reads, for job runners. Every change is
@@ -221,13 +214,4 @@ function checkIds(ids: Record<string, string>): void {
     .map(([name]) => name);
   if (bad.length > 0)
     throw new InvalidJobInputError(`${bad.join(', ')} must be ${bad.length > 1 ? 'GUIDs' : 'a GUID'}`);
-}
-
-/** A writer for the job-state table named by the environment (the endpoint's table settings). */
-export function createJobStateWriter(
-  env: Record<string, string | undefined> = process.env,
-  options?: JobStateWriterOptions,
-): JobStateWriter {
-  const { table, tableName } = readTableConfig(env);
-  return new JobStateWriter(createTableClient(table, tableName, env), options);
 }

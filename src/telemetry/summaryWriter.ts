@@ -1,9 +1,23 @@
 import type { InvocationContext } from '@azure/functions';
 import type { TokenCredential } from '@azure/identity';
-import type { TelemetryConfig } from '../config';
 import { describeUnexpected } from '../logValue';
 import type { ExportRecord, ExportSeverity, SummaryExport } from './exportPipeline';
 import { readableSummary, summaryLine, summaryRecord, type SummaryEvent, type SummaryFields } from './summary';
+
+/** Where the summary lines go: the telemetry settings (src/config.ts reads them). */
+export interface TelemetryConfig {
+  /** APPLICATIONINSIGHTS_CONNECTION_STRING, the setting the Functions host reads too; absent: no export. */
+  connectionString?: string;
+  /**
+   * From APPLICATIONINSIGHTS_AUTHENTICATION_STRING (`Authorization=AAD[;ClientId=…]`):
+   * send with a managed identity's Entra token, for a resource that refuses keys.
+   */
+  entraAuthentication?: { clientId?: string };
+  /** `export` (default) or `log`: SUMMARY_TELEMETRY=log keeps summaries in the Functions log even with Application Insights. */
+  summaries: 'export' | 'log';
+  /** cloud_RoleName of the exported records: WEBSITE_SITE_NAME, as the host reports it. */
+  roleName: string;
+}
 
 /**
  * Where summary lines go. Both forms carry the same fields (summaryRecord):

@@ -17,7 +17,7 @@ import { freeLoopbackPort } from '../../dev/azurite';
 import { subjectAndAppHeader } from '../../dev/fabricTokens';
 import { startFakeIngestion, type Envelope, type FakeIngestion } from '../../dev/fakeIngestion';
 import type { JwksServer, TokenIssuer } from '../../dev/tokenIssuer';
-import { encodeJobMessage, poisonQueueName } from '../../src/jobs/jobQueue';
+import { encodeJobMessage, poisonQueueName } from '../../src/execution/jobQueue';
 import { toJobEntity } from '../../src/jobs/jobRow';
 import { readableSummary, SUMMARY_FIELDS, type SummaryFields } from '../../src/telemetry/summary';
 import { get } from '../fixtures/http';

@@ -13,7 +13,7 @@ import { subjectAndAppHeader } from '../../dev/fabricTokens';
 import { calculateForecast } from '../../src/handlers/forecast';
 import type { Job } from '../../src/handlers/jobHandler';
 import { HandlerRegistry } from '../../src/handlers/registry';
-import { encodeJobMessage } from '../../src/jobs/jobQueue';
+import { encodeJobMessage } from '../../src/execution/jobQueue';
 import { expectUnavailable, figure } from '../fixtures/faultRun';
 import { startHostProcess, type HostProcess } from '../fixtures/hostProcess';
 import { get } from '../fixtures/http';

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { toJobEntity } from '../../src/jobs/jobRow';
 import { DEFAULT_READ_DEADLINE_MS } from '../../src/jobs/jobStateStore';
-import { createTableClient, TABLE_RETRY_OPTIONS } from '../../src/jobs/tableClient';
+import { createTableClient, TABLE_RETRY_OPTIONS } from '../../src/storage/tableClient';
 import { abandon, expectUnavailable, figure, heapAfterGc, mib, timed, type Timed } from '../fixtures/faultRun';
 import type { HttpAnswer } from '../fixtures/http';
 import { jobPath, SEED, SEED_RECORD, startStack, type TestStack } from '../fixtures/stack';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
-import { createTableClient } from '../../src/jobs/tableClient';
+import { createTableClient } from '../../src/storage/tableClient';
 
 const location = mkdtempSync(join(tmpdir(), 'azurite-data-'));
 afterAll(() => rmSync(location, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import { DEMO_JOB, devSettings, type DevSettings } from '../../dev/devSettings';
 import { seedDemoJob } from '../../dev/start';
 import { JobStateStore } from '../../src/jobs/jobStateStore';
 import { JobStateWriter } from '../../src/jobs/jobStateWriter';
-import { createTableClient } from '../../src/jobs/tableClient';
+import { createTableClient } from '../../src/storage/tableClient';
 import { azuriteConnectionString } from '../fixtures/tables';
 
 const ROOT = join(__dirname, '..', '..');

@@ -3,7 +3,7 @@ import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidItemRecordError } from '../../src/fabric/errors';
 import { HandlerRegistry } from '../../src/handlers/registry';
-import type { RequestLog } from '../../src/http/requestLog';
+import type { RequestLog } from '../../src/telemetry/log';
 import { ITEM_COLUMNS, ITEM_ROW_KEY, type ItemRecord } from '../../src/items/itemRow';
 import { Items } from '../../src/items/items';
 import { ItemStore } from '../../src/items/itemStore';

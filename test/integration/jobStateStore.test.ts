@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidJobStateRecordError, StorageUnavailableError } from '../../src/fabric/errors';
 import { toJobEntity, type JobRecord } from '../../src/jobs/jobRow';
 import { JobStateStore } from '../../src/jobs/jobStateStore';
-import { createTableClient } from '../../src/jobs/tableClient';
+import { createTableClient } from '../../src/storage/tableClient';
 import { azuriteConnectionString, createTestTable } from '../fixtures/tables';
 import { azuriteConnectionString as connectionStringFor, freeLoopbackPort } from '../../dev/azurite';
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { JobStateStore } from '../../src/jobs/jobStateStore';
 import { JobStateWriter, type NewJobInstance } from '../../src/jobs/jobStateWriter';
 import { listJobInstances } from '../../src/jobs/jobListing';
-import { LEGAL_TRANSITIONS } from '../../src/jobs/jobTransitions';
+import { LEGAL_TRANSITIONS } from '../../src/jobs/lifecycle';
 import {
   IllegalTransitionError,
   InvalidJobInputError,

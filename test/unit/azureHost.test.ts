@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AZURE_HOST_MARKERS, azureHostMarker, isRunningInAzure } from '../../src/azureHost';
-import { createCredential } from '../../src/jobs/tableClient';
+import { createCredential } from '../../src/storage/credential';
 import { assertOutsideAzure } from '../../dev/tokenIssuer';
 
 // The source loads @azure/identity with require() (lazily); vitest's import gives the ESM build, so compare names.

@@ -19,7 +19,7 @@ import { parseClientTenantHeader, parseSubjectAndAppHeader } from '../../src/aut
 import { AuthError, InvalidParameterError } from '../../src/fabric/errors';
 import { getItemJobInstanceState } from '../../src/functions/getItemJobInstanceState';
 import { toHttpHandler } from '../../src/http/operation';
-import { JOB_NOT_FOUND_STATE } from '../../src/jobs/jobRow';
+import { JOB_NOT_FOUND_STATE } from '../../src/jobs/lifecycle';
 import { jobInstancePath, parseJobPath, type JobPath } from '../../src/http/jobPath';
 import {
   anyClaimValue,

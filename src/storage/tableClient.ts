@@ -1,7 +1,6 @@
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
-import type { TokenCredential } from '@azure/identity';
-import { isRunningInAzure } from '../azureHost';
-import { keyValuePairs, type TableConnection } from '../config';
+import { keyValuePairs, type TableConnection } from './connections';
+import { createCredential } from './credential';
 import { isLoopbackHost, tryParseUrl } from '../url';
 
 /**
@@ -35,22 +34,4 @@ export function isLoopbackConnectionString(connectionString: string): boolean {
   if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return true;
   const endpoint = tryParseUrl(parts.get('tableendpoint') ?? '');
   return endpoint !== undefined && isLoopbackHost(endpoint.hostname);
-}
-
-/**
- * In Azure: ManagedIdentityCredential only, so a cold start never probes the
- * environment, workload identity, CLI and other credentials first.
- * Elsewhere (a developer's laptop pointed at a real account):
- * DefaultAzureCredential, which finds the Azure CLI login.
- * @azure/identity is loaded only here, keeping it off the connection-string path.
- */
-export function createCredential(managedIdentityClientId: string | undefined, env: Env): TokenCredential {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const identity = require('@azure/identity') as typeof import('@azure/identity');
-  if (isRunningInAzure(env)) {
-    return managedIdentityClientId
-      ? new identity.ManagedIdentityCredential({ clientId: managedIdentityClientId })
-      : new identity.ManagedIdentityCredential();
-  }
-  return new identity.DefaultAzureCredential(managedIdentityClientId ? { managedIdentityClientId } : undefined);
 }

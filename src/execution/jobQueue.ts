@@ -1,15 +1,14 @@
 import type { QueueClient, StoragePipelineOptions } from '@azure/storage-queue';
-import type { QueueConnection } from '../config';
+import type { QueueConnection } from '../storage/connections';
 import { StorageUnavailableError } from '../fabric/errors';
 import { isGuid } from '../ids';
-import { describeStorageError } from './storageErrors';
-import { createCredential } from './tableClient';
+import type { JobEnqueuer } from '../jobs/jobInstances';
+import type { JobKey } from '../jobs/jobRow';
+import { describeStorageError } from '../storage/storageErrors';
+import { createCredential } from '../storage/credential';
 
 /** The one thing a job message says: which row to run. Nothing else travels on the queue. */
-export interface JobMessage {
-  itemId: string;
-  jobInstanceId: string;
-}
+export type JobMessage = JobKey;
 
 /** Deadline of one enqueue, the SDK's retries included, as for table reads. */
 export const DEFAULT_ENQUEUE_DEADLINE_MS = 10_000;
@@ -52,7 +51,7 @@ export function parseJobMessage(value: unknown): JobMessage | undefined {
 }
 
 /** Puts jobs on the queue that the runner's trigger reads. */
-export class JobQueue {
+export class JobQueue implements JobEnqueuer {
   private client?: QueueClient;
 
   /** `connect` runs on the first enqueue: a cold start that serves only Get never loads the queue SDK. */

@@ -1,6 +1,6 @@
-import type { JobRecord } from '../jobs/jobRow';
-import type { JobUpdate } from '../jobs/jobStateWriter';
-import type { SummaryFields } from './summary';
+import type { JobRecord } from './jobRow';
+import type { JobUpdate } from './jobStateWriter';
+import type { SummaryFields } from '../telemetry/summary';
 
 /** A job's ids and owner, for the summary of a request or transition about it. */
 export function jobFields(record: JobRecord): SummaryFields {

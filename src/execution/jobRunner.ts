@@ -1,0 +1,202 @@
+import { describeError, StorageUnavailableError } from '../fabric/errors';
+import { JobFailure, type Job, type JobHandler } from '../handlers/jobHandler';
+import type { HandlerRegistry } from '../handlers/registry';
+import type { JobKey, JobRecord } from '../jobs/jobRow';
+import type { JobDecision, JobStateWriter, JobUpdate, VersionedJob } from '../jobs/jobStateWriter';
+import { transitionFields } from '../jobs/jobSummary';
+import {
+  claimJob,
+  couldNotStartJob,
+  finishJob,
+  handlerFailureDetails,
+  JOB_HANDLER_ERROR,
+  unknownJobTypeDetails,
+  type JobOutcome,
+} from '../jobs/lifecycle';
+import { JobNotFoundError } from '../jobs/writerErrors';
+import { describeUnexpected, forLog } from '../logValue';
+import type { RunnerLog } from '../telemetry/log';
+import { startHeartbeat } from './heartbeat';
+
+/** After the handler ends, the outcome is written with a few more tries than a request gets: it is the job's only record. */
+export const OUTCOME_WRITE_ATTEMPTS = 4;
+const OUTCOME_RETRY_DELAY_MS = 2000;
+
+export interface JobRunnerOptions {
+  /** Pause between two attempts to write the outcome; tests shorten it. */
+  outcomeRetryDelayMs?: number;
+}
+
+/**
+ * Runs the job a queue message names, at most once: the handler runs only
+ * after an ETag-conditional claim (NotStarted → InProgress) succeeded, so a
+ * duplicated or redelivered message finds the job claimed and does nothing.
+ * While it runs, a heartbeat is written every `heartbeatSeconds`; a heartbeat
+ * that finds the row changed (Cancelled, judged lost, deleted) aborts the handler.
+ * Every write is a decision of src/jobs/lifecycle.ts.
+ *
+ * A job's failure is the job's outcome, not the message's: `run` throws only
+ * a StorageUnavailableError, the one case where retrying the message helps.
+ */
+export class JobRunner {
+  private readonly outcomeRetryDelayMs: number;
+
+  constructor(
+    private readonly writer: JobStateWriter,
+    private readonly handlers: HandlerRegistry,
+    private readonly heartbeatSeconds: number,
+    options: JobRunnerOptions = {},
+  ) {
+    this.outcomeRetryDelayMs = options.outcomeRetryDelayMs ?? OUTCOME_RETRY_DELAY_MS;
+  }
+
+  async run(message: JobKey, log: RunnerLog): Promise<void> {
+    await retryOnlyStorageOutages(() => this.runOnce(message, log), log);
+  }
+
+  /** For a message that landed in the poison queue: the job it names will not start, so say so. */
+  async giveUp(message: JobKey, log: RunnerLog): Promise<void> {
+    await retryOnlyStorageOutages(() => this.markCouldNotStart(message, log), log);
+  }
+
+  private async runOnce(message: JobKey, log: RunnerLog): Promise<void> {
+    const claimed = await this.claim(message, log);
+    if (!claimed) return;
+    const { record } = claimed;
+    const handler = this.handlers.findJob(record.itemType, record.jobType);
+    const controller = new AbortController();
+    // Beats until the outcome is written, so a slow final write is never mistaken for a lost runner.
+    const heartbeat = startHeartbeat(this.writer, claimed, this.heartbeatSeconds, controller, log);
+    try {
+      const outcome: JobOutcome = handler
+        ? await runHandler(handler, record, controller.signal, log)
+        : { status: 'Failed', errorDetails: unknownJobTypeDetails(record) };
+      await this.finish(message, outcome, log);
+    } finally {
+      await heartbeat.stop();
+    }
+  }
+
+  private async markCouldNotStart(message: JobKey, log: RunnerLog): Promise<void> {
+    const result = await this.update(message, couldNotStartJob(this.heartbeatSeconds));
+    if (!result) return;
+    logTransition(result, log);
+    log.info(
+      result.changed
+        ? `${result.record.status} (${forLog(result.record.errorDetails?.errorCode)}): its message reached the poison queue`
+        : `left ${result.record.status}: its message reached the poison queue`,
+    );
+  }
+
+  /** NotStarted → InProgress with a first heartbeat; undefined when there is nothing for this message to run. */
+  private async claim(message: JobKey, log: RunnerLog): Promise<VersionedJob | undefined> {
+    const result = await this.update(message, claimJob(this.heartbeatSeconds));
+    if (!result) return undefined;
+    logTransition(result, log);
+    if (result.changed && result.record.status === 'InProgress') {
+      log.info('InProgress: claimed');
+      return result;
+    }
+    log.info(
+      result.changed
+        ? `${result.record.status} (${forLog(result.record.errorDetails?.errorCode)}): its runner was lost`
+        : `not run: it is ${result.record.status}`,
+    );
+    return undefined;
+  }
+
+  /** Writes the outcome unless the row has moved on (Cancelled, lost): terminal states never change. */
+  private async finish(message: JobKey, outcome: JobOutcome, log: RunnerLog): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.update(message, finishJob(outcome));
+        if (!result) return;
+        logTransition(result, log);
+        const { errorDetails } = outcome;
+        log.info(
+          result.changed
+            ? errorDetails
+              ? `${outcome.status} (${forLog(errorDetails.errorCode)})`
+              : outcome.status
+            : `the handler ended; the job stays ${result.record.status}`,
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof StorageUnavailableError) || attempt >= OUTCOME_WRITE_ATTEMPTS) throw error;
+        log.warn(
+          `writing the outcome failed (attempt ${attempt} of ${OUTCOME_WRITE_ATTEMPTS}): ${describeError(error)}`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, this.outcomeRetryDelayMs));
+      }
+    }
+  }
+
+  /** The writer's update, with a missing row (deleted meanwhile) as undefined. */
+  private async update(message: JobKey, decide: JobDecision): Promise<JobUpdate | undefined> {
+    try {
+      return await this.writer.update(message.itemId, message.jobInstanceId, decide);
+    } catch (error) {
+      if (error instanceof JobNotFoundError) return undefined;
+      throw error;
+    }
+  }
+}
+
+/** The handler's run as the job's outcome: resolving completes it, a valid JobFailure fails it with its details, anything else with JobHandlerError. */
+async function runHandler(
+  handler: JobHandler,
+  record: JobRecord,
+  signal: AbortSignal,
+  log: RunnerLog,
+): Promise<JobOutcome> {
+  try {
+    // The handler's log writes lines only: transitions are the runner's.
+    await handler(toJob(record), { signal, log: { info: log.info, warn: log.warn, error: log.error } });
+    return { status: 'Completed' };
+  } catch (error) {
+    if (error instanceof JobFailure) {
+      const details = handlerFailureDetails(error.details);
+      if (details) return { status: 'Failed', errorDetails: details };
+      log.error(
+        `the handler threw a JobFailure whose details are not a contract ErrorDetails: ${forLog(error.details.errorCode)}`,
+      );
+    } else {
+      log.error(`the handler threw: ${describeUnexpected(error)}`);
+    }
+    return { status: 'Failed', errorDetails: JOB_HANDLER_ERROR };
+  }
+}
+
+/**
+ * A message is worth retrying only when storage could not be reached. Any
+ * other failure (a corrupt row, a row that kept changing) would fail the same
+ * way again: it is logged and the message completed.
+ */
+async function retryOnlyStorageOutages(work: () => Promise<void>, log: RunnerLog): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof StorageUnavailableError) throw error;
+    log.error(`the message is dropped, retrying it cannot help: ${describeError(error)}`);
+  }
+}
+
+/** One JobTransition summary line for a write of the runner's that changed the job. */
+function logTransition(update: JobUpdate, log: RunnerLog): void {
+  const fields = transitionFields(update);
+  if (fields) log.transition(fields);
+}
+
+/** What the handler is given: the row's ids and owner, and its creation payload as an object. */
+export function toJob(record: JobRecord): Job {
+  let creationPayload: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(record.creationPayload ?? '{}');
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+      creationPayload = parsed as Record<string, unknown>;
+  } catch {
+    // Written by another tool: the handler gets an empty payload rather than none.
+  }
+  const { workspaceId, itemType, itemId, jobType, jobInstanceId, tenantId, userObjectId, invokeType } = record;
+  return { workspaceId, itemType, itemId, jobType, jobInstanceId, tenantId, userObjectId, invokeType, creationPayload };
+}

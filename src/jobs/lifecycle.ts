@@ -1,0 +1,243 @@
+/**
+ * What can happen to a job, and what it can fail with: the one answer.
+ *
+ * - the legal moves between the contract's statuses (LEGAL_TRANSITIONS);
+ * - every failure the system itself writes or answers (not found, lost
+ *   runner, handler error, could not start, unknown job type) and how a
+ *   handler's own failure is kept;
+ * - when a running job's runner is judged lost;
+ * - each write a job can receive, as a JobDecision for the writer's
+ *   ETag-conditional loop: claim, heartbeat, outcome, cancel, lost runner,
+ *   could not start.
+ *
+ * Everything here is pure: the writer, the runner, Cancel, DeleteItem, the
+ * poison-queue function and the jobstate CLI consult it; none of it touches
+ * storage.
+ */
+import {
+  errorDetailsProblems,
+  isJobInstanceStatus,
+  type ErrorDetails,
+  type ErrorSource,
+  type ItemJobInstanceState,
+  type JobInstanceStatus,
+} from '../fabric/contract';
+import { UnknownJobTypeError } from '../fabric/errors';
+import { forLog } from '../logValue';
+import { cutText } from '../text';
+import type { JobRecord } from './jobRow';
+import { IllegalTransitionError, InvalidJobInputError } from './writerErrors';
+
+// ---------------------------------------------------------------------------
+// Transitions
+
+/** The only moves a job may make; terminal states have none. */
+export const LEGAL_TRANSITIONS: Readonly<Record<JobInstanceStatus, readonly JobInstanceStatus[]>> = {
+  NotStarted: ['InProgress', 'Cancelled', 'Failed'],
+  InProgress: ['Completed', 'Failed', 'Cancelled'],
+  Completed: [],
+  Failed: [],
+  Cancelled: [],
+};
+
+export const INITIAL_STATUSES: readonly JobInstanceStatus[] = ['NotStarted', 'InProgress'];
+
+export function isTerminal(status: JobInstanceStatus): boolean {
+  return LEGAL_TRANSITIONS[status].length === 0;
+}
+
+/** Throws InvalidJobInputError unless `errorDetails` is a contract ErrorDetails object. */
+export function checkErrorDetails(errorDetails: unknown): asserts errorDetails is ErrorDetails {
+  const problems = errorDetailsProblems(errorDetails);
+  if (problems.length > 0) throw new InvalidJobInputError(`invalid ErrorDetails: ${problems.join('; ')}`);
+}
+
+/** What can be said of a move without the row: a known status, and ErrorDetails exactly when it is Failed. */
+export function checkTarget(to: unknown, errorDetails?: unknown): asserts to is JobInstanceStatus {
+  if (!isJobInstanceStatus(to)) throw new InvalidJobInputError(`unknown status ${forLog(to)}`);
+  if (to === 'Failed') {
+    if (errorDetails === undefined) throw new InvalidJobInputError('Failed needs ErrorDetails');
+    checkErrorDetails(errorDetails);
+  } else if (errorDetails !== undefined) {
+    throw new InvalidJobInputError(`only Failed takes ErrorDetails, not ${to}`);
+  }
+}
+
+/**
+ * The record after moving to `to`: `InProgress` stamps StartTimeUtc if absent,
+ * terminal states stamp EndTimeUtc, `Failed` carries its ErrorDetails.
+ */
+export function applyTransition(
+  record: JobRecord,
+  to: JobInstanceStatus,
+  now: Date,
+  errorDetails?: ErrorDetails,
+): JobRecord {
+  checkTarget(to, errorDetails);
+  if (!LEGAL_TRANSITIONS[record.status].includes(to)) {
+    const allowed = LEGAL_TRANSITIONS[record.status];
+    throw new IllegalTransitionError(
+      `job ${record.itemId}/${record.jobInstanceId} is ${record.status}; it cannot become ${to}` +
+        (allowed.length ? ` (allowed: ${allowed.join(', ')})` : ' (a terminal state never changes)'),
+    );
+  }
+  const next: JobRecord = { ...record, status: to };
+  if (to === 'InProgress' && !next.startTimeUtc) next.startTimeUtc = now;
+  if (isTerminal(to)) next.endTimeUtc = now;
+  if (errorDetails) next.errorDetails = errorDetails;
+  return next;
+}
+
+// ---------------------------------------------------------------------------
+// Failures the system writes
+
+/** A missing row, and a row that belongs to someone else, both answer this. */
+export const JOB_NOT_FOUND_STATE: ItemJobInstanceState = Object.freeze({
+  status: 'Failed',
+  errorDetails: Object.freeze({
+    errorCode: 'JobInstanceNotFound',
+    message: 'The job instance was not found.',
+    source: 'System',
+    isPermanent: true,
+  }),
+}) as ItemJobInstanceState;
+
+/** Its runner stopped heartbeating (crash, scale-in, timeout): not permanent, the user may run it again. */
+export const RUNNER_LOST_DETAILS: ErrorDetails = Object.freeze({
+  errorCode: 'JobRunnerLost',
+  message: 'The job stopped while it was running (its runner was stopped, restarted or timed out). Run it again.',
+  source: 'System',
+  isPermanent: false,
+});
+
+/** The handler threw something other than a valid JobFailure; the stack goes to the log only. */
+export const JOB_HANDLER_ERROR: ErrorDetails = Object.freeze({
+  errorCode: 'JobHandlerError',
+  message: 'The job failed with an unexpected error.',
+  source: 'System',
+  isPermanent: false,
+});
+
+/** Its queue message failed maxDequeueCount times and reached the poison queue. */
+export const JOB_COULD_NOT_START: ErrorDetails = Object.freeze({
+  errorCode: 'JobCouldNotStart',
+  message: 'The job could not be started: its message failed repeatedly. Run it again.',
+  source: 'System',
+  isPermanent: false,
+});
+
+/**
+ * A row whose (itemType, jobType) has no handler reached the runner (written
+ * by another tool, or the handler was removed): Create's own 400 as the
+ * job's failure, its source System because the backend, not the user, lacks it.
+ */
+export function unknownJobTypeDetails(record: Pick<JobRecord, 'itemType' | 'jobType'>): ErrorDetails {
+  const error = new UnknownJobTypeError(record.itemType, record.jobType);
+  return { errorCode: error.errorCode, message: error.message, source: 'System', isPermanent: error.isPermanent };
+}
+
+/** Longest message kept from a handler's JobFailure: the details live in one Table property beside the rest of the row. */
+export const MAX_FAILURE_MESSAGE_LENGTH = 4096;
+const FAILURE_ERROR_CODE = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** What a handler's JobFailure says, before it is checked. */
+export interface HandlerFailure {
+  errorCode: unknown;
+  message: unknown;
+  source: ErrorSource;
+  isPermanent: boolean;
+}
+
+/**
+ * A handler's failure as the contract's ErrorDetails, known fields only, its
+ * message cut to MAX_FAILURE_MESSAGE_LENGTH (never inside a surrogate pair);
+ * undefined when the details are not valid (the job then fails with JOB_HANDLER_ERROR).
+ */
+export function handlerFailureDetails(failure: HandlerFailure): ErrorDetails | undefined {
+  const { errorCode, message, source, isPermanent } = failure;
+  const details = {
+    errorCode,
+    message: typeof message === 'string' ? cutText(message, MAX_FAILURE_MESSAGE_LENGTH) : message,
+    source,
+    isPermanent,
+  };
+  const valid =
+    errorDetailsProblems(details).length === 0 && typeof errorCode === 'string' && FAILURE_ERROR_CODE.test(errorCode);
+  return valid ? (details as ErrorDetails) : undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Lost runners
+
+/** A runner that missed this many heartbeats in a row is gone. */
+export const LOST_AFTER_HEARTBEATS = 4;
+
+/**
+ * Whether the runner of an InProgress job has stopped heartbeating. A row
+ * without a heartbeat was written by a runner that does not heartbeat (the
+ * writer, the jobstate CLI) and is never judged lost.
+ */
+export function isRunnerLost(record: JobRecord, now: Date, heartbeatSeconds: number): boolean {
+  if (record.status !== 'InProgress' || !record.heartbeatUtc) return false;
+  return now.getTime() - record.heartbeatUtc.getTime() > LOST_AFTER_HEARTBEATS * heartbeatSeconds * 1000;
+}
+
+// ---------------------------------------------------------------------------
+// Decisions: every write a job can receive
+
+/**
+ * Decides a row's next state from its current one; undefined leaves it as it
+ * is. The writer calls it again with the fresh row after every lost ETag
+ * race, so it must decide from its argument alone.
+ */
+export type JobDecision = (current: JobRecord, now: Date) => JobRecord | undefined;
+
+/** Records a lost runner as `Failed JobRunnerLost`; leaves every other row as it is. */
+export function markLostRunner(heartbeatSeconds: number): JobDecision {
+  return (current, now) =>
+    isRunnerLost(current, now, heartbeatSeconds)
+      ? applyTransition(current, 'Failed', now, RUNNER_LOST_DETAILS)
+      : undefined;
+}
+
+/** DeleteItem before it deletes a job: NotStarted and InProgress become Cancelled; terminal states stay. */
+export const cancelUnlessTerminal: JobDecision = (current, now) =>
+  isTerminal(current.status) ? undefined : applyTransition(current, 'Cancelled', now);
+
+/** Jobs_CancelItemJobInstance: a lost runner is recorded as such; otherwise as cancelUnlessTerminal. */
+export function cancelJob(heartbeatSeconds: number): JobDecision {
+  const lost = markLostRunner(heartbeatSeconds);
+  return (current, now) => lost(current, now) ?? cancelUnlessTerminal(current, now);
+}
+
+/** The runner's claim: NotStarted → InProgress with a first heartbeat; a lost runner recorded; anything else left. */
+export function claimJob(heartbeatSeconds: number): JobDecision {
+  const lost = markLostRunner(heartbeatSeconds);
+  return (current, now) =>
+    current.status === 'NotStarted'
+      ? { ...applyTransition(current, 'InProgress', now), heartbeatUtc: now }
+      : lost(current, now);
+}
+
+/** A heartbeat: only while the job is InProgress (a Cancel or a lost-runner record stops it). */
+export const heartbeatJob: JobDecision = (current, now) =>
+  current.status === 'InProgress' ? { ...current, heartbeatUtc: now } : undefined;
+
+/** How a handler's run ended. */
+export interface JobOutcome {
+  status: Extract<JobInstanceStatus, 'Completed' | 'Failed'>;
+  errorDetails?: ErrorDetails;
+}
+
+/** The handler's outcome, unless the row has moved on (Cancelled, lost): terminal states never change. */
+export function finishJob(outcome: JobOutcome): JobDecision {
+  return (current, now) =>
+    current.status === 'InProgress' ? applyTransition(current, outcome.status, now, outcome.errorDetails) : undefined;
+}
+
+/** The poison-queue function: a job that never started is `Failed JobCouldNotStart`; a lost runner is recorded. */
+export function couldNotStartJob(heartbeatSeconds: number): JobDecision {
+  const lost = markLostRunner(heartbeatSeconds);
+  return (current, now) =>
+    current.status === 'NotStarted' ? applyTransition(current, 'Failed', now, JOB_COULD_NOT_START) : lost(current, now);
+}
