@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readConfig } from '../../src/config';
+import { ConfigError, readConfig, SETTING_ROWS, settingsTable } from '../../src/config';
 
 const VALID = {
   PUBLISHER_TENANT_ID: '8A2B1C3D-0000-4000-8000-00000000AAAA',
@@ -264,5 +266,26 @@ describe('readConfig', () => {
 
   it('says how many problems there are and lists them one per line', () => {
     expect(() => readConfig({})).toThrow(/^Invalid configuration \(5 problems\):\n- PUBLISHER_TENANT_ID is required\n/);
+  });
+});
+
+describe('SETTING_ROWS, the one list of settings', () => {
+  const root = join(__dirname, '..', '..');
+  it('docs/settings.md has the table derived from it', () => {
+    expect(readFileSync(join(root, 'docs', 'settings.md'), 'utf8')).toContain(settingsTable());
+  });
+
+  it('names every setting the readers read, and the readers read every one', () => {
+    const source = readFileSync(join(root, 'src', 'config.ts'), 'utf8');
+    // Names passed to the reader, spelt out or built from the JobQueue connection prefix.
+    const read = new Set(
+      [
+        ...source.matchAll(
+          /settings\.(?:value|required|requiredGuid)\(\s*(?:'([^']+)'|`\$\{JOB_QUEUE_CONNECTION\}([^`]*)`|(JOB_QUEUE_CONNECTION))/g,
+        ),
+      ].map(([, literal, suffix, prefix]) => literal ?? (prefix ? 'JobQueue' : `JobQueue${suffix}`)),
+    );
+    read.delete('WEBSITE_SITE_NAME'); // the platform's own variable (the role name of exported telemetry), not a setting
+    expect([...read].sort()).toEqual(SETTING_ROWS.map((row) => row.name).sort());
   });
 });
