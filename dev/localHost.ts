@@ -138,8 +138,13 @@ export async function startQueueFunctions(
   });
 }
 
-/** Like the Functions host, the local host buffers a request body before the function sees it; it stops at this size. */
-export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+/**
+ * Like the Functions host, the local host buffers a request body before the
+ * function sees it; it stops at this size (the Functions host at 100 MB): above
+ * every bound of the app's own (the largest, ITEM_DEFINITION_MAX_BYTES, is at
+ * most 16 MiB), so the app's answers are what a caller sees.
+ */
+export const MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024;
 
 async function serve(
   functions: FunctionsModule,
@@ -175,12 +180,21 @@ async function serve(
   }
   const request = {
     method,
-    url: `http://localhost${url!.pathname}${url!.search}`,
+    // As the Functions host builds it: the host the client addressed (the app's own URL for endpoint resolution).
+    url: `http://${hostOf(req)}${url!.pathname}${url!.search}`,
     headers,
     params: match.params,
     body: { bytes: body },
   };
   writeResponse(res, await invoke(functions, match.route, request, log));
+}
+
+/** The Host header when it is a plain host[:port], else the address the server listens on. */
+function hostOf(req: IncomingMessage): string {
+  const host = req.headers.host;
+  if (host && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$/.test(host)) return host;
+  const { address, port } = req.socket.address() as AddressInfo;
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 /** The whole body, or 'too large' as soon as it passes MAX_REQUEST_BODY_BYTES (declared or sent). */

@@ -6,6 +6,7 @@ import { handlers as registeredHandlers } from './handlers';
 import type { HandlerRegistry } from './handlers/registry';
 import type { Authenticator } from './http/operation';
 import { EndpointResolver } from './endpoints/endpointResolver';
+import { ItemDeletion } from './items/itemDeletion';
 import { Items } from './items/items';
 import { ItemStore } from './items/itemStore';
 import { ItemJobPurge } from './jobs/itemJobPurge';
@@ -48,6 +49,7 @@ export interface AppServices {
   handlers: HandlerRegistry;
   jobs: JobInstances;
   items: Items;
+  itemDeletion: ItemDeletion;
   endpoints: EndpointResolver;
   runner: JobRunner;
   /** Where every RequestSummary and JobTransition goes. */
@@ -79,15 +81,17 @@ export function createDependencies(config: Config, options: CompositionOptions =
   const store = new JobStateStore(jobTable, { readDeadlineMs: STORAGE_DEADLINE_MS });
   const writer = new JobStateWriter(jobTable, { deadlineMs: STORAGE_DEADLINE_MS });
   const queue = new JobQueue(() => createQueueClient(config.queue, config.queueName, env), STORAGE_DEADLINE_MS);
-  const jobs = new JobInstances(store, writer, queue, config.jobHeartbeatSeconds);
-  const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds);
-  const itemTable = createTableClient(config.table, config.itemsTableName, env);
-  const items = new Items(
-    new ItemStore(itemTable, STORAGE_DEADLINE_MS),
-    handlers,
+  const itemStore = new ItemStore(createTableClient(config.table, config.itemsTableName, env), STORAGE_DEADLINE_MS);
+  const items = new Items(itemStore, handlers);
+  const itemDeletion = new ItemDeletion(
+    itemStore,
+    items,
     new ItemJobPurge(jobTable, writer, STORAGE_DEADLINE_MS),
+    handlers,
   );
-  const endpoints = new EndpointResolver(config.endpointResolutionUrls);
+  const jobs = new JobInstances(store, writer, queue, config.jobHeartbeatSeconds, (job) => itemDeletion.jobGate(job));
+  const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds);
+  const endpoints = new EndpointResolver(config.endpointResolutionUrls, env.WEBSITE_HOSTNAME);
   const summaries =
     options.summaries ??
     summaryWriterFor(
@@ -110,7 +114,7 @@ export function createDependencies(config: Config, options: CompositionOptions =
         });
       })
     : Promise.resolve();
-  return { config, authenticator, handlers, jobs, items, endpoints, runner, summaries, warmedUp };
+  return { config, authenticator, handlers, jobs, items, itemDeletion, endpoints, runner, summaries, warmedUp };
 }
 
 let dependencies: AppServices | undefined;

@@ -31,6 +31,8 @@ export interface Config extends TableConfig, QueueConfig {
   itemsTableName: string;
   /** How often a running job's runner writes its heartbeat; 4 missed beats make the job lost. */
   jobHeartbeatSeconds: number;
+  /** The bound of a toolkit body that carries an item definition. */
+  itemDefinitionMaxBytes: number;
   /** Backend URLs by lower-case region name, `default` for the rest; empty when endpoint resolution is not configured. */
   endpointResolutionUrls: Readonly<Record<string, string>>;
   telemetry: TelemetryConfig;
@@ -148,6 +150,13 @@ export const SETTING_ROWS: readonly SettingRow[] = [
       "1 to 300: how often a running job's runner writes its heartbeat; a job whose heartbeat is 4 beats old is `Failed JobRunnerLost`",
   },
   {
+    name: 'ITEM_DEFINITION_MAX_BYTES',
+    required: 'no',
+    default: '4194304 (4 MiB)',
+    meaning:
+      "65536 to 16777216: the largest body of the Extensibility Toolkit's calls that carry an item definition; a larger one is `400 InvalidRequestBody`",
+  },
+  {
     name: 'ENDPOINT_RESOLUTION_URLS',
     required: 'no',
     meaning:
@@ -201,6 +210,7 @@ export const DEFAULT_TABLE_NAME = 'JobInstances';
 export const DEFAULT_ITEMS_TABLE_NAME = 'Items';
 export const DEFAULT_JOB_QUEUE_NAME = 'job-runs';
 export const DEFAULT_JOB_HEARTBEAT_SECONDS = 30;
+export const DEFAULT_ITEM_DEFINITION_MAX_BYTES = 4 * 1024 * 1024;
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
 // Azure Storage queue names: 3-63 lower-case letters, digits and single hyphens; room for "-poison".
 const QUEUE_NAME = /^(?=.{3,56}$)[a-z0-9]+(-[a-z0-9]+)*$/;
@@ -297,6 +307,14 @@ export function readConfig(env: Env): Config {
     settings.problems.push('ITEMS_TABLE_NAME must differ from JOB_STATE_TABLE_NAME');
   const queueConfig = readQueueSettings(settings);
   const jobHeartbeatSeconds = readHeartbeatSeconds(settings);
+  const itemDefinitionMaxBytes = readWholeNumber(
+    settings,
+    'ITEM_DEFINITION_MAX_BYTES',
+    DEFAULT_ITEM_DEFINITION_MAX_BYTES,
+    64 * 1024,
+    16 * 1024 * 1024,
+    'bytes',
+  );
   const endpointResolutionUrls = readEndpointResolutionUrls(settings);
   const telemetry = readTelemetrySettings(settings);
   return settings.finish({
@@ -309,6 +327,7 @@ export function readConfig(env: Env): Config {
     ...queueConfig,
     itemsTableName,
     jobHeartbeatSeconds,
+    itemDefinitionMaxBytes,
     endpointResolutionUrls,
     telemetry,
   });
@@ -395,6 +414,25 @@ function readHeartbeatSeconds(settings: SettingsReader): number {
     return DEFAULT_JOB_HEARTBEAT_SECONDS;
   }
   return seconds;
+}
+
+/** A whole number from `min` to `max`, or the default when unset. */
+function readWholeNumber(
+  settings: SettingsReader,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  unit: string,
+): number {
+  const raw = settings.value(name);
+  if (raw === undefined) return fallback;
+  const value = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= min && value <= max)) {
+    settings.problems.push(`${name} must be a whole number of ${unit} from ${min} to ${max}`);
+    return fallback;
+  }
+  return value;
 }
 
 /** A JSON object of lower-case region names (and `default`) to https backend URLs. */

@@ -35,6 +35,15 @@ export interface AuthenticatedCaller extends AuthenticatedApp {
   userObjectId?: string;
 }
 
+/**
+ * A call for a tenant that may come with no user (the toolkit's OnDeleteItem
+ * and OnRestoreItem): `user` false means no subject token came, and the tenant
+ * is x-ms-client-tenant-id's word, vouched for by Fabric's valid app token.
+ */
+export interface AuthenticatedTenantCall extends AuthenticatedCaller {
+  user: boolean;
+}
+
 export interface AuthHeaders {
   authorization: string | null;
   clientTenantId: string | null;
@@ -55,9 +64,35 @@ export class SubjectAndAppAuthenticator {
   async authenticate(headers: AuthHeaders): Promise<AuthenticatedCaller> {
     const clientTenantId = parseClientTenantHeader(headers.clientTenantId);
     const { subjectToken, appToken } = parseSubjectAndAppHeader(headers.authorization);
-    if (subjectToken === '')
-      throw new AuthError('subjectToken.empty', 'subject token is empty, which this endpoint does not allow');
+    if (subjectToken === '') {
+      throw new AuthError(
+        'subjectToken.empty',
+        'subject token is empty or missing, which this endpoint does not allow',
+      );
+    }
+    return this.checkPair(subjectToken, appToken, clientTenantId);
+  }
 
+  /**
+   * Both tokens when a subject token is sent (every rule of `authenticate`);
+   * without one (empty, or its key missing) the app token alone, fully checked,
+   * and x-ms-client-tenant-id still required: Fabric's valid app token vouches
+   * for the tenant it names.
+   */
+  async authenticateWithOptionalSubject(headers: AuthHeaders): Promise<AuthenticatedTenantCall> {
+    const clientTenantId = parseClientTenantHeader(headers.clientTenantId);
+    const { subjectToken, appToken } = parseSubjectAndAppHeader(headers.authorization);
+    if (subjectToken !== '') return { ...(await this.checkPair(subjectToken, appToken, clientTenantId)), user: true };
+    const app = await this.validate(appToken, 'app token', this.now());
+    checkAppToken(app, this.options.publisherTenantId);
+    return { tenantId: clientTenantId, appId: app.appId, user: false };
+  }
+
+  private async checkPair(
+    subjectToken: string,
+    appToken: string,
+    clientTenantId: string,
+  ): Promise<AuthenticatedCaller> {
     const now = this.now();
     // Independent until both are known; a failure of the app token is reported
     // first, as when they were checked one after the other.

@@ -14,11 +14,15 @@ export interface SubjectAndAppTokens {
 // Each group is a run of non-quote characters followed by a quote, so the
 // match is linear: there is nothing to backtrack into.
 const HEADER = /^SubjectAndAppToken1\.0 subjectToken="([^"]*)", appToken="([^"]*)"$/;
+// The form Fabric may send when it has no user to speak for (the subject token's key missing).
+const APP_ONLY_HEADER = /^SubjectAndAppToken1\.0 appToken="([^"]*)"$/;
 // Three base64url segments; the classes exclude the dot, so this is linear too.
 const COMPACT_JWS = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 
 /**
- * Parses `SubjectAndAppToken1.0 subjectToken="<jwt>", appToken="<jwt>"`.
+ * Parses `SubjectAndAppToken1.0 subjectToken="<jwt>", appToken="<jwt>"`, or
+ * `SubjectAndAppToken1.0 appToken="<jwt>"` (no subject token at all, read as an
+ * empty one: whether that is acceptable is the caller's decision).
  * `value` is what the request's Headers object gives for Authorization: when a
  * request carries the header twice, the values arrive joined with a comma and
  * fail the exact form below, so a second header is never silently ignored.
@@ -31,7 +35,8 @@ export function parseSubjectAndAppHeader(value: string | null): SubjectAndAppTok
       `Authorization header is ${value.length} characters long, over the limit of ${MAX_AUTHORIZATION_LENGTH}`,
     );
   }
-  const match = HEADER.exec(value);
+  const appOnly = APP_ONLY_HEADER.exec(value);
+  const match = appOnly ? [appOnly[0], '', appOnly[1]] : HEADER.exec(value);
   if (!match) {
     const scheme = value.split(' ', 1)[0];
     throw new AuthError(

@@ -1,4 +1,6 @@
+import { isPlainObject } from '../fabric/contract';
 import { describeError, StorageUnavailableError } from '../fabric/errors';
+import { parseItemDefinition } from '../fabric/toolkitRequests';
 import { JobFailure, type Job, type JobHandler } from '../handlers/jobHandler';
 import type { HandlerRegistry } from '../handlers/registry';
 import type { JobKey, JobRecord } from '../jobs/jobRow';
@@ -187,16 +189,40 @@ function logTransition(update: JobUpdate, log: RunnerLog): void {
   if (fields) log.transition(fields);
 }
 
-/** What the handler is given: the row's ids and owner, and its creation payload as an object. */
+/** What the handler is given: the row's ids and owner, its creation payload, and for the toolkit's jobs what that contract sent. */
 export function toJob(record: JobRecord): Job {
-  let creationPayload: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = JSON.parse(record.creationPayload ?? '{}');
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-      creationPayload = parsed as Record<string, unknown>;
-  } catch {
-    // Written by another tool: the handler gets an empty payload rather than none.
-  }
+  const payload = parseStored(record.creationPayload);
   const { workspaceId, itemType, itemId, jobType, jobInstanceId, tenantId, userObjectId, invokeType } = record;
-  return { workspaceId, itemType, itemId, jobType, jobInstanceId, tenantId, userObjectId, invokeType, creationPayload };
+  const job: Job = {
+    workspaceId,
+    itemType,
+    itemId,
+    jobType,
+    jobInstanceId,
+    tenantId,
+    userObjectId,
+    invokeType,
+    creationPayload: isPlainObject(payload) ? payload : {},
+    contract: record.contract ?? 'v1',
+  };
+  if (record.contract === 'toolkit' && record.creationPayload !== undefined) job.executionData = payload;
+  const definition = parseStored(record.definition);
+  if (isPlainObject(definition)) {
+    try {
+      job.definition = parseItemDefinition(definition);
+    } catch {
+      // Checked at Create; a row written by another tool is handed over without it.
+    }
+  }
+  return job;
+}
+
+/** Stored JSON text; undefined when absent or not JSON (written by another tool). */
+function parseStored(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'ItemNotFound',
   'ItemConflict',
   'ItemUpdateConflict',
+  'ItemDeleted',
   'JobInstanceConflict',
   'StorageUnavailable',
   'SigningKeysUnavailable',
@@ -159,11 +160,32 @@ export class ConflictError extends FabricError {
   readonly isPermanent = true;
 
   constructor(
-    readonly errorCode: Extract<ErrorCode, 'ItemConflict' | 'ItemUpdateConflict' | 'JobInstanceConflict'>,
+    readonly errorCode: Extract<
+      ErrorCode,
+      'ItemConflict' | 'ItemUpdateConflict' | 'ItemDeleted' | 'JobInstanceConflict'
+    >,
     message: string,
     logDetail?: string,
   ) {
     super(message, logDetail);
+  }
+}
+
+/** The item id is taken by another owner's item (CreateItem, OnCreateItem, a job Create). */
+export class ItemConflictError extends ConflictError {
+  constructor(itemId: string) {
+    super(
+      'ItemConflict',
+      'An item with this id already exists for another tenant, workspace or item type.',
+      `item ${itemId} exists under another owner`,
+    );
+  }
+}
+
+/** The item is soft-deleted, or a delete of it is under way: it takes no new jobs. */
+export class ItemDeletedError extends ConflictError {
+  constructor(itemId: string) {
+    super('ItemDeleted', 'The item has been deleted: it takes no new jobs.', `item ${itemId} is deleted`);
   }
 }
 

@@ -42,3 +42,8 @@ export function jsonResponse(body: object): HttpResponseInit {
 export function okResponse(): HttpResponseInit {
   return { status: 200, headers: { 'Cache-Control': 'no-store' } };
 }
+
+/** 200 with the body `{}`: the toolkit's lifecycle notifications (Learn defines no body; a strict client parses `{}`). */
+export function emptyObjectResponse(): HttpResponseInit {
+  return jsonResponse({});
+}

@@ -12,10 +12,18 @@ import { getItemPayload } from './getItemPayload';
 import type { QueueFunction } from './queueFunction';
 import { resolveEndpoint } from './resolveEndpoint';
 import { runJob } from './runJob';
+import { onCancelJobInstance } from './toolkit/onCancelJobInstance';
+import { onCreateItem } from './toolkit/onCreateItem';
+import { onCreateJobInstance } from './toolkit/onCreateJobInstance';
+import { onDeleteItem } from './toolkit/onDeleteItem';
+import { onGetJobInstanceStatus } from './toolkit/onGetJobInstanceStatus';
+import { onRestoreItem } from './toolkit/onRestoreItem';
+import { onUpdateItem } from './toolkit/onUpdateItem';
+import { resolveEndpointToolkit } from './toolkit/resolveEndpoint';
 import { updateItem } from './updateItem';
 
-/** Fabric's workload API, one declaration per operation of the contract: all eight. */
-export const OPERATIONS = [
+/** Fabric's workload API v1 (contract/workload-api-v1.swagger.json), one declaration per operation. */
+export const WORKLOAD_API_OPERATIONS = [
   getItemJobInstanceState,
   createItemJobInstance,
   cancelItemJobInstance,
@@ -25,6 +33,24 @@ export const OPERATIONS = [
   getItemPayload,
   resolveEndpoint,
 ] as const;
+
+/**
+ * The Fabric Extensibility Toolkit's backend contract (contract/extensibility-toolkit.swagger.json),
+ * one declaration per operation; routes in src/http/toolkitRoutes.ts.
+ */
+export const TOOLKIT_OPERATIONS = [
+  onCreateItem,
+  onUpdateItem,
+  onDeleteItem,
+  onRestoreItem,
+  onCreateJobInstance,
+  onGetJobInstanceStatus,
+  onCancelJobInstance,
+  resolveEndpointToolkit,
+] as const;
+
+/** Every HTTP operation the app serves: both contracts, on one pipeline. */
+export const OPERATIONS = [...WORKLOAD_API_OPERATIONS, ...TOOLKIT_OPERATIONS] as const;
 
 /** The job runner and its poison-queue companion. */
 export const QUEUE_FUNCTIONS = [runJob, failPoisonedJob] as const;

@@ -8,7 +8,6 @@ import type { Operation } from '../http/operation';
 export const createItemJobInstance = ({
   jobs,
   handlers,
-  items,
 }: AppServices): Operation<JobPath, CreateItemJobInstanceRequest> => ({
   name: 'Jobs_CreateItemJobInstance',
   method: 'POST',
@@ -17,8 +16,7 @@ export const createItemJobInstance = ({
   parseBody: parseCreateItemJobInstanceRequest,
   run: async ({ path, caller, body, log }) => {
     if (!handlers.findJob(path.itemType, path.jobType)) throw new UnknownJobTypeError(path.itemType, path.jobType);
-    // An item row of another owner makes the id taken; no item row at all is fine (workloads that keep no item state).
-    await items.checkNotForeign({ ...path, tenantId: caller.tenantId });
+    // The item's row is read after the insert: another owner's item is 409 ItemConflict, a deleted one 409 ItemDeleted.
     await jobs.create({ ...path, ...body, tenantId: caller.tenantId, userObjectId: caller.userObjectId }, log);
     return { status: 202 };
   },

@@ -1,6 +1,7 @@
 import { ItemPayloadError } from '../fabric/errors';
+import type { ItemDefinition, ItemDefinitionPart } from '../fabric/toolkitRequests';
 
-export { ItemPayloadError };
+export { ItemPayloadError, type ItemDefinition, type ItemDefinitionPart };
 
 /** What an item handler is told about an item: its ids, owner and the values Fabric gave it. */
 export interface Item {
@@ -9,6 +10,7 @@ export interface Item {
   itemId: string;
   /** The tenant of the user on whose behalf Fabric called. */
   tenantId: string;
+  /** Empty for items of the Extensibility Toolkit's contract, which names none. */
   displayName: string;
   description?: string;
   /** The stored payload (a JSON object; `{}` when none was sent). */
@@ -28,4 +30,27 @@ export interface ItemHandler {
   validateUpdate?(updatePayload: Record<string, unknown>, item: Item): void | Promise<void>;
   /** The itemPayload of GetItemPayload, which Fabric's item editor gets. */
   editorPayload?(item: Item): Record<string, unknown> | Promise<Record<string, unknown>>;
+
+  // The Extensibility Toolkit's lifecycle notifications (OnCreateItem, OnUpdateItem, OnDeleteItem, OnRestoreItem).
+
+  /**
+   * Checks the item's definition on OnCreateItem, OnUpdateItem and OnRestoreItem
+   * (`undefined` when none came; InlineBase64 parts arrive decoded in `bytes`).
+   * Throwing ItemPayloadError refuses the operation: Fabric shows the user its
+   * message, and nothing is written.
+   */
+  validateDefinition?(definition: ItemDefinition | undefined, item: Item): void | Promise<void>;
+  /**
+   * The item was deleted (any contract): release what it holds. `Soft` may be
+   * followed by onRestored. A delete cannot be refused: a throw is logged.
+   */
+  onDeleted?(item: Item, kind: 'Hard' | 'Soft', context: ItemHookContext): void | Promise<void>;
+  /** A soft-deleted item was restored (after validateDefinition accepted it); a throw is logged. */
+  onRestored?(item: Item, context: ItemHookContext): void | Promise<void>;
+}
+
+/** What the delete and restore hooks are given besides the item. */
+export interface ItemHookContext {
+  /** Lines of the request's log (its correlation ids added). */
+  log: { info(message: string): void; warn(message: string): void };
 }

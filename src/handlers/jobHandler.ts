@@ -1,4 +1,5 @@
 import type { ErrorSource } from '../fabric/contract';
+import type { ItemDefinition } from '../fabric/toolkitRequests';
 
 /** What a job handler is given about its job: the row's ids and owner, and how Fabric started it. */
 export interface Job {
@@ -13,8 +14,18 @@ export interface Job {
   userObjectId?: string;
   /** `Manual`, `Scheduled`, or whatever Fabric sent. */
   invokeType?: string;
-  /** The creation payload Fabric sent (a JSON object; `{}` when there was none). */
+  /**
+   * The creation payload Fabric sent (a JSON object; `{}` when there was
+   * none). For a job of the toolkit's contract: its executionData when that is
+   * an object, `{}` otherwise.
+   */
   creationPayload: Record<string, unknown>;
+  /** Which of Fabric's contracts started the job: v1 (CreateItemJobInstance) or the Extensibility Toolkit's. */
+  contract: 'v1' | 'toolkit';
+  /** The toolkit's executionData as it came (any JSON value); absent for v1 jobs or when none came. */
+  executionData?: unknown;
+  /** The item definition the toolkit's Create sent, when one came (InlineBase64 parts decoded in `bytes`). */
+  definition?: ItemDefinition;
 }
 
 /** Lines a handler writes; each carries the job's ids. */

@@ -1,5 +1,10 @@
 import type { HttpHandler, HttpMethod, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { AuthenticatedApp, AuthenticatedCaller, AuthHeaders } from '../auth/subjectAndAppAuthenticator';
+import type {
+  AuthenticatedApp,
+  AuthenticatedCaller,
+  AuthenticatedTenantCall,
+  AuthHeaders,
+} from '../auth/subjectAndAppAuthenticator';
 import { AuthError, describeError, FabricError } from '../fabric/errors';
 import { toErrorResponse } from '../fabric/responses';
 import { isGuid } from '../ids';
@@ -16,6 +21,8 @@ export interface OperationInput<Path, Body, Caller extends AuthenticatedApp = Au
   caller: Caller;
   body: Body;
   log: RequestLog;
+  /** The request's URL as the host received it (the app's own base URL, when nothing else names it). */
+  url: string;
 }
 
 /**
@@ -33,20 +40,29 @@ export interface Operation<Path = unknown, Body = undefined, Caller extends Auth
    * tokens and x-ms-client-tenant-id, the caller is a tenant's user.
    * `appOnly`: the app token alone proves Fabric called, for calls made for no
    * tenant (endpoint resolution); such an operation must declare Caller = AuthenticatedApp.
+   * `subjectOptional`: a tenant's call that may come with no user (the
+   * toolkit's OnDeleteItem, OnRestoreItem): the app token and
+   * x-ms-client-tenant-id always, the subject token checked when sent; Caller =
+   * AuthenticatedTenantCall, and the summary says which it was.
    */
-  auth?: 'subjectAndApp' | 'appOnly';
+  auth?: 'subjectAndApp' | 'appOnly' | 'subjectOptional';
   /** Functions route template, relative to the `api` prefix; no constraints, so bad ids reach parsePath. */
   route: string;
   /** Checks the route values; throws InvalidParameterError. Runs before authentication. */
   parsePath(params: Record<string, string | undefined>): Path;
   /** Checks the JSON body (read with a size bound after authentication); absent: the operation reads no body. */
   parseBody?(body: unknown): Body;
+  /** The body's bound, when it is not MAX_BODY_BYTES (item definitions are larger). */
+  maxBodyBytes?: number;
+  /** An empty body is read as `{}` instead of refused. */
+  bodyOptional?: boolean;
   run(input: OperationInput<Path, Body, Caller>): Promise<HttpResponseInit>;
 }
 
 export interface Authenticator {
   authenticate(headers: AuthHeaders): Promise<AuthenticatedCaller>;
   authenticateApp(authorization: string | null): Promise<AuthenticatedApp>;
+  authenticateWithOptionalSubject(headers: AuthHeaders): Promise<AuthenticatedTenantCall>;
 }
 
 /**
@@ -71,18 +87,14 @@ export function toHttpHandler<Path, Body, Caller extends AuthenticatedApp>(
     try {
       const path = operation.parsePath(request.params);
       Object.assign(summary, pathFields(path));
-      const authorization = request.headers.get('authorization');
-      const caller = (
-        operation.auth === 'appOnly'
-          ? await authenticator.authenticateApp(authorization)
-          : await authenticator.authenticate({
-              authorization,
-              clientTenantId: request.headers.get('x-ms-client-tenant-id'),
-            })
-      ) as Caller;
-      if ('tenantId' in caller) summary.tenantId = (caller as AuthenticatedApp & { tenantId: string }).tenantId;
-      const body = (operation.parseBody ? operation.parseBody(await readJsonBody(request)) : undefined) as Body;
-      response = await operation.run({ path, caller, body, log });
+      const caller = (await authenticateCall(operation.auth, request, authenticator)) as Caller;
+      Object.assign(summary, callerFields(caller));
+      const body = (
+        operation.parseBody
+          ? operation.parseBody(await readJsonBody(request, operation.maxBodyBytes, operation.bodyOptional))
+          : undefined
+      ) as Body;
+      response = await operation.run({ path, caller, body, log, url: request.url });
     } catch (error) {
       logFailure(log, error);
       response = toErrorResponse(error);
@@ -98,6 +110,28 @@ export function toHttpHandler<Path, Body, Caller extends AuthenticatedApp>(
     });
     return response;
   };
+}
+
+/** The operation's authentication mode, applied to the request's headers. */
+function authenticateCall(
+  mode: Operation['auth'],
+  request: HttpRequest,
+  authenticator: Authenticator,
+): Promise<AuthenticatedApp> {
+  const authorization = request.headers.get('authorization');
+  if (mode === 'appOnly') return authenticator.authenticateApp(authorization);
+  const headers = { authorization, clientTenantId: request.headers.get('x-ms-client-tenant-id') };
+  return mode === 'subjectOptional'
+    ? authenticator.authenticateWithOptionalSubject(headers)
+    : authenticator.authenticate(headers);
+}
+
+/** The authenticated tenant, and for a call that may come without a user, whether one came. */
+function callerFields(caller: AuthenticatedApp): SummaryFields {
+  const fields: SummaryFields = {};
+  if ('tenantId' in caller) fields.tenantId = (caller as AuthenticatedCaller).tenantId;
+  if ('user' in caller) fields.subject = (caller as AuthenticatedTenantCall).user ? 'user' : 'none';
+  return fields;
 }
 
 function logFailure(log: RequestLog, error: unknown): void {

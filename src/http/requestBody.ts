@@ -11,12 +11,19 @@ export const MAX_JSON_DEPTH = 64;
  * limit is refused unread, and a body that grows past it while streaming is
  * refused as soon as it does, never buffered whole.
  */
-export async function readJsonBody(request: HttpRequest, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
-  const tooLarge = () => new InvalidRequestBodyError(`it is larger than ${maxBytes / 1024} KiB`);
+export async function readJsonBody(
+  request: HttpRequest,
+  maxBytes = MAX_BODY_BYTES,
+  optional = false,
+): Promise<unknown> {
+  const tooLarge = () => new InvalidRequestBodyError(`it is larger than ${describeBytes(maxBytes)}`);
   const declared = request.headers.get('content-length');
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > maxBytes) throw tooLarge();
   const bytes = await readBounded(request, maxBytes, tooLarge);
-  if (bytes.length === 0) throw new InvalidRequestBodyError('it is empty; a JSON object is required');
+  if (bytes.length === 0) {
+    if (optional) return {};
+    throw new InvalidRequestBodyError('it is empty; a JSON object is required');
+  }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -67,4 +74,9 @@ function depthExceeds(root: object, maxDepth: number): boolean {
     }
   }
   return false;
+}
+
+/** 65536 → "64 KiB", 4194304 → "4 MiB". */
+function describeBytes(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes / 1024} KiB`;
 }

@@ -2,7 +2,19 @@ import type { TableClient } from '@azure/data-tables';
 import { StorageUnavailableError } from '../fabric/errors';
 import { isOwnedBy, type ItemOwner } from '../storage/owner';
 import { describeStorageError, isEntityNotFound, statusCodeOf } from '../storage/storageErrors';
-import { ITEM_ROW_KEY, parseItemRow, toItemEntity, type ItemRecord } from './itemRow';
+import {
+  deletionOf,
+  ITEM_COLUMNS,
+  ITEM_ROW_KEY,
+  parseItemRow,
+  toItemEntity,
+  type Deletion,
+  type ItemRecord,
+} from './itemRow';
+
+/** Whose an item row is, read from its owner columns and deletion mark alone. */
+export type OwnedRow =
+  { found: 'none' } | { found: 'foreign' } | { found: 'own'; deletion?: Deletion; record?: ItemRecord };
 
 /** `none`: no row; `foreign`: another owner's row, answered exactly like none. */
 export type ItemLookup =
@@ -32,9 +44,48 @@ export class ItemStore {
    * corrupt can still be deleted.
    */
   async ownership(itemId: string, owner: ItemOwner): Promise<'none' | 'foreign' | 'own'> {
+    return (await this.ownedRow(itemId, owner)).found;
+  }
+
+  /**
+   * Whose the row is and, when it is the caller's, its deletion mark, from
+   * those columns alone; its record too when the rest of it parses (a corrupt
+   * row of the caller's can still be deleted and still stops new jobs).
+   */
+  async ownedRow(itemId: string, owner: ItemOwner): Promise<OwnedRow> {
     const entity = await this.readEntity(itemId);
-    if (!entity) return 'none';
-    return isOwnedBy(entity, owner) ? 'own' : 'foreign';
+    if (!entity) return { found: 'none' };
+    if (!isOwnedBy(entity, owner)) return { found: 'foreign' };
+    let record: ItemRecord | undefined;
+    try {
+      record = parseItemRow(entity);
+    } catch {
+      record = undefined;
+    }
+    return { found: 'own', deletion: deletionOf(entity), record };
+  }
+
+  /**
+   * Sets the deletion mark on an existing row, whatever its ETag (a mark is
+   * the same whoever sets it; a concurrent replace re-reads and keeps it):
+   * `gone` when there is no row to mark.
+   */
+  async mark(itemId: string, deletion: Deletion, deletedUtc: Date): Promise<'marked' | 'gone'> {
+    const entity = {
+      partitionKey: itemId,
+      rowKey: ITEM_ROW_KEY,
+      [ITEM_COLUMNS.deletion]: deletion,
+      [ITEM_COLUMNS.deletedUtc]: deletedUtc,
+    };
+    try {
+      await this.call(`deletion mark of item ${itemId}`, [404], (abortSignal) =>
+        this.table.updateEntity(entity, 'Merge', { etag: '*', abortSignal }),
+      );
+      return 'marked';
+    } catch (error) {
+      if (isEntityNotFound(error)) return 'gone';
+      throw error;
+    }
   }
 
   private async readEntity(itemId: string): Promise<(Record<string, unknown> & { etag?: string }) | undefined> {

@@ -1,9 +1,9 @@
-import { ConflictError, ItemNotFoundError, UnknownItemTypeError } from '../fabric/errors';
+import { ConflictError, ItemConflictError, ItemNotFoundError, UnknownItemTypeError } from '../fabric/errors';
 import type { CreateItemRequest, UpdateItemRequest } from '../fabric/requests';
+import type { ItemDefinitionRequest } from '../fabric/toolkitRequests';
 import type { Item, ItemHandler } from '../handlers/itemHandler';
 import type { HandlerRegistry } from '../handlers/registry';
 import type { RequestLog } from '../telemetry/log';
-import type { ItemJobPurge } from '../jobs/itemJobPurge';
 import type { ItemOwner } from '../storage/owner';
 import type { ItemRecord } from './itemRow';
 import type { ItemStore } from './itemStore';
@@ -13,20 +13,21 @@ export interface ItemAddress extends ItemOwner {
   itemId: string;
 }
 
-/** ETag-conditional attempts of one UpdateItem before it answers 409. */
+/** ETag-conditional attempts of one update before it answers 409. */
 export const MAX_UPDATE_ATTEMPTS = 5;
 
 /**
- * Fabric's item lifecycle (ItemLifecycle_*): ownership checked on every read
- * (another owner's item reads as missing), creation an insert that never
- * overwrites, updates ETag-conditional, deletion that takes the item's jobs
- * with it.
+ * Fabric's item lifecycle, for both contracts: ownership checked on every
+ * read (another owner's item reads as missing), creation an insert that never
+ * overwrites, updates ETag-conditional. v1 items carry a display name and a
+ * payload; the toolkit's carry what is kept of their definition (its digest
+ * and size). Deletion and restore are ItemDeletion's.
  */
 export class Items {
   constructor(
     private readonly store: ItemStore,
     private readonly handlers: HandlerRegistry,
-    private readonly jobs: ItemJobPurge,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   /** ItemLifecycle_CreateItem. The same item again with the same owner is accepted again and changes nothing. */
@@ -35,29 +36,99 @@ export class Items {
     const record: ItemRecord = { ...address, displayName: request.displayName, payload: request.creationPayload };
     if (request.description !== undefined) record.description = request.description;
     await handler.validateCreation?.(JSON.parse(request.creationPayload), toItem(record));
-    if (await this.store.insert(record)) {
-      log.info(`item ${address.itemId}: created`);
-      return;
-    }
-    const existing = await this.store.ownership(address.itemId, address);
-    if (existing === 'foreign') throw itemConflict(address.itemId);
-    // 'none': deleted between the insert and the read; the retry of a Create that raced a Delete.
-    if (existing === 'none' && !(await this.store.insert(record))) throw itemConflict(address.itemId);
-    log.info(`item ${address.itemId}: already exists; a retry of the same Create`);
+    await this.insertOnce(record, log);
+  }
+
+  /** ItemLifecycle_OnCreateItem: the handler checks the definition; then as CreateItem. */
+  async createFromDefinition(address: ItemAddress, request: ItemDefinitionRequest, log: RequestLog): Promise<void> {
+    const handler = this.handlerOf(address.itemType);
+    const record = this.notified({ ...address, displayName: '', payload: '{}' }, request);
+    await handler.validateDefinition?.(request.definition, toItem(record));
+    await this.insertOnce(record, log);
   }
 
   /** ItemLifecycle_UpdateItem: absent properties keep their value; a lost ETag race re-reads and applies the patch again. */
   async update(address: ItemAddress, request: UpdateItemRequest, log: RequestLog): Promise<void> {
     const handler = this.handlerOf(address.itemType);
-    let current = await this.readOwned(address, log);
-    if (request.updatePayload !== undefined)
+    const current = await this.readOwned(address, log);
+    if (request.updatePayload !== undefined) {
       await handler.validateUpdate?.(JSON.parse(request.updatePayload), toItem(current.record));
-    for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt++) {
-      const next: ItemRecord = { ...current.record };
+    }
+    await this.replaceLoop(address, current, log, (record) => {
+      const next: ItemRecord = { ...record };
       if (request.displayName !== undefined) next.displayName = request.displayName;
       if (request.description !== undefined) next.description = request.description;
       if (request.updatePayload !== undefined) next.payload = request.updatePayload;
-      const outcome = await this.store.replace(next, current.etag);
+      return next;
+    });
+  }
+
+  /**
+   * ItemLifecycle_OnUpdateItem: the handler checks the definition, then what is
+   * kept of it is replaced. An item never heard of (notifications switched on
+   * after it was created) is created: Fabric is the source of truth.
+   */
+  async updateDefinition(address: ItemAddress, request: ItemDefinitionRequest, log: RequestLog): Promise<void> {
+    const handler = this.handlerOf(address.itemType);
+    const lookup = await this.store.readFor(address.itemId, address);
+    if (lookup.found === 'foreign')
+      throw this.notFound(address, 'the row is not of this tenant, workspace and item type', log);
+    if (lookup.found === 'none') {
+      log.info(`item ${address.itemId}: not known yet; the update creates it`);
+      return this.createFromDefinition(address, request, log);
+    }
+    await handler.validateDefinition?.(request.definition, toItem(lookup.record));
+    await this.replaceLoop(address, lookup, log, (record) => this.notified(record, request));
+  }
+
+  /** ItemLifecycle_GetItemPayload: what the item handler makes of the stored item (default: the stored payload). */
+  async payload(address: ItemAddress, log: RequestLog): Promise<Record<string, unknown>> {
+    const { record } = await this.readOwned(address, log);
+    const item = toItem(record);
+    const handler = this.handlers.findItem(address.itemType);
+    return handler?.editorPayload ? await handler.editorPayload(item) : item.payload;
+  }
+
+  /** The record with what a toolkit notification brings: its time, and the digest and size of its definition. */
+  notified(record: ItemRecord, request: ItemDefinitionRequest): ItemRecord {
+    const next: ItemRecord = { ...record, lastNotifiedUtc: this.now() };
+    if (request.summary) {
+      next.definitionDigest = request.summary.digest;
+      next.definitionBytes = request.summary.bytes;
+    }
+    return next;
+  }
+
+  /** The item type's handler; an item type without one is `400 UnknownItemType`. */
+  handlerOf(itemType: string): ItemHandler {
+    const handler = this.handlers.findItem(itemType);
+    if (!handler) throw new UnknownItemTypeError(itemType);
+    return handler;
+  }
+
+  /** An insert that never overwrites: the same owner again is a retry (accepted, nothing changes), another owner 409. */
+  async insertOnce(record: ItemRecord, log: RequestLog): Promise<void> {
+    if (await this.store.insert(record)) {
+      log.info(`item ${record.itemId}: created`);
+      return;
+    }
+    const existing = await this.store.ownership(record.itemId, record);
+    if (existing === 'foreign') throw new ItemConflictError(record.itemId);
+    // 'none': deleted between the insert and the read; the retry of a Create that raced a Delete.
+    if (existing === 'none' && !(await this.store.insert(record))) throw new ItemConflictError(record.itemId);
+    log.info(`item ${record.itemId}: already exists; a retry of the same Create`);
+  }
+
+  /** Replaces the row with `change(current)`, re-reading and re-applying after a lost ETag race. */
+  private async replaceLoop(
+    address: ItemAddress,
+    first: { record: ItemRecord; etag: string },
+    log: RequestLog,
+    change: (record: ItemRecord) => ItemRecord,
+  ): Promise<void> {
+    let current = first;
+    for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt++) {
+      const outcome = await this.store.replace(change(current.record), current.etag);
       if (outcome === 'replaced') {
         log.info(`item ${address.itemId}: updated${attempt > 1 ? ` on attempt ${attempt}` : ''}`);
         return;
@@ -72,66 +143,25 @@ export class Items {
     );
   }
 
-  /**
-   * ItemLifecycle_DeleteItem: the item's jobs cancelled and their rows deleted,
-   * then the item's row, last, so a delete cut short is finished by the next.
-   * A missing item is fine (200); another owner's is left untouched (and, as
-   * everywhere, answered as if missing).
-   */
-  async delete(address: ItemAddress, log: RequestLog): Promise<void> {
-    const existing = await this.store.ownership(address.itemId, address);
-    if (existing === 'foreign') {
-      log.info(`item ${address.itemId}: the row is not of this tenant, workspace and item type; nothing deleted`);
-      return;
-    }
-    const first = await this.jobs.purge(address.itemId, address, log);
-    if (existing === 'own') await this.store.delete(address.itemId);
-    // A job created while the first purge ran (its Create passed the item check before the row went) is caught here.
-    const second = await this.jobs.purge(address.itemId, address, log);
-    const deleted = first.deleted + second.deleted;
-    const cancelled = first.cancelled + second.cancelled;
-    log.info(
-      `item ${address.itemId}: ${existing === 'own' ? 'deleted' : 'had no row'}; ${deleted} job rows deleted, ${cancelled} running jobs cancelled`,
+  /** The caller's row with its ETag; ItemNotFoundError for a missing or foreign one. */
+  async readOwned(address: ItemAddress, log: RequestLog): Promise<{ record: ItemRecord; etag: string }> {
+    const lookup = await this.store.readFor(address.itemId, address);
+    if (lookup.found === 'record') return lookup;
+    throw this.notFound(
+      address,
+      lookup.found === 'none' ? 'no row' : 'the row is not of this tenant, workspace and item type',
+      log,
     );
   }
 
-  /** ItemLifecycle_GetItemPayload: what the item handler makes of the stored item (default: the stored payload). */
-  async payload(address: ItemAddress, log: RequestLog): Promise<Record<string, unknown>> {
-    const { record } = await this.readOwned(address, log);
-    const item = toItem(record);
-    const handler = this.handlers.findItem(address.itemType);
-    return handler?.editorPayload ? await handler.editorPayload(item) : item.payload;
-  }
-
-  /** For CreateItemJobInstance: 409 when the item id is another owner's item; no row at all is fine. */
-  async checkNotForeign(address: ItemAddress): Promise<void> {
-    if ((await this.store.ownership(address.itemId, address)) === 'foreign') throw itemConflict(address.itemId);
-  }
-
-  private handlerOf(itemType: string): ItemHandler {
-    const handler = this.handlers.findItem(itemType);
-    if (!handler) throw new UnknownItemTypeError(itemType);
-    return handler;
-  }
-
-  private async readOwned(address: ItemAddress, log: RequestLog): Promise<{ record: ItemRecord; etag: string }> {
-    const lookup = await this.store.readFor(address.itemId, address);
-    if (lookup.found === 'record') return lookup;
-    const why = lookup.found === 'none' ? 'no row' : 'the row is not of this tenant, workspace and item type';
+  private notFound(address: ItemAddress, why: string, log: RequestLog): ItemNotFoundError {
     log.info(`item ${address.itemId}: ${why}; answering ItemNotFound`);
-    throw new ItemNotFoundError(`item ${address.itemId}: ${why}`);
+    return new ItemNotFoundError(`item ${address.itemId}: ${why}`);
   }
 }
 
-function itemConflict(itemId: string): ConflictError {
-  return new ConflictError(
-    'ItemConflict',
-    'An item with this id already exists for another tenant, workspace or item type.',
-    `item ${itemId} exists under another owner`,
-  );
-}
-
-function toItem(record: ItemRecord): Item {
+/** What an item handler is told about a stored item. */
+export function toItem(record: ItemRecord): Item {
   const { workspaceId, itemType, itemId, tenantId, displayName, description } = record;
   const item: Item = {
     workspaceId,

@@ -31,7 +31,13 @@ export class ItemJobPurge {
     private readonly deadlineMs: number,
   ) {}
 
-  async purge(itemId: string, owner: ItemOwner, log: RequestLog): Promise<PurgeResult> {
+  /** `keepRows` (a soft delete): cancel the jobs that have not ended, delete nothing. */
+  async purge(
+    itemId: string,
+    owner: ItemOwner,
+    log: RequestLog,
+    options: { keepRows?: boolean } = {},
+  ): Promise<PurgeResult> {
     const rows = await this.listOwned(itemId, owner);
     let cancelled = 0;
     for (const row of rows) {
@@ -48,6 +54,7 @@ export class ItemJobPurge {
           log.warn(`job ${itemId}/${row.rowKey} could not be cancelled before its deletion: ${describeError(error)}`);
       }
     }
+    if (options.keepRows) return { cancelled, deleted: 0 };
     for (let start = 0; start < rows.length; start += MAX_BATCH_OPERATIONS) {
       await this.deleteBatch(
         rows.slice(start, start + MAX_BATCH_OPERATIONS).map((row) => row.rowKey),

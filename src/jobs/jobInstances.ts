@@ -1,11 +1,11 @@
 import type { ItemJobInstanceState } from '../fabric/contract';
-import { ConflictError } from '../fabric/errors';
+import { ConflictError, ItemConflictError, ItemDeletedError } from '../fabric/errors';
 import type { RequestLog } from '../telemetry/log';
 import { toItemJobInstanceState, type JobCoordinates, type JobKey, type JobRecord } from './jobRow';
 import type { JobStateStore } from './jobStateStore';
 import { cancelJob, JOB_NOT_FOUND_STATE, markLostRunner } from './lifecycle';
-import type { JobStateWriter, JobUpdate, NewJobInstance, VersionedJob } from './jobStateWriter';
-import { JobAlreadyExistsError } from './writerErrors';
+import type { JobDecision, JobStateWriter, JobUpdate, NewJobInstance, VersionedJob } from './jobStateWriter';
+import { JobAlreadyExistsError, JobNotFoundError } from './writerErrors';
 import { forLog } from '../logValue';
 import { jobFields, transitionFields } from './jobSummary';
 
@@ -13,6 +13,16 @@ import { jobFields, transitionFields } from './jobSummary';
 export interface JobEnqueuer {
   enqueue(job: JobKey): Promise<void>;
 }
+
+/**
+ * What a job Create may do once its row is in, from the item row (read after
+ * the insert): `foreign` when the id is another owner's item, `deleted` when
+ * the item is deleted or being deleted (src/items/itemDeletion.ts).
+ */
+export type JobGate = 'allowed' | 'foreign' | 'deleted';
+
+/** Inserts of one Create before it gives up on a row that keeps vanishing (deletes racing it). */
+const MAX_CREATE_ATTEMPTS = 3;
 
 /** One job instance as Fabric's path and the authenticated tenant name it. */
 export interface JobAddress extends JobCoordinates {
@@ -31,18 +41,16 @@ export class JobInstances {
     private readonly writer: JobStateWriter,
     private readonly queue: JobEnqueuer,
     private readonly heartbeatSeconds: number,
+    /** Reads the item's row after a Create's insert (ItemDeletion.jobGate). */
+    private readonly gate: (job: JobAddress) => Promise<JobGate>,
   ) {}
 
   /** Jobs_GetItemJobInstanceState. */
   async state(job: JobAddress, log: RequestLog): Promise<ItemJobInstanceState> {
     const found = await this.readOwned(job, log);
     if (!found) return JOB_NOT_FOUND_STATE;
-    const update = await this.writer.update(
-      job.itemId,
-      job.jobInstanceId,
-      markLostRunner(this.heartbeatSeconds),
-      found,
-    );
+    const update = await this.updateUnlessGone(job, markLostRunner(this.heartbeatSeconds), found, log);
+    if (!update) return JOB_NOT_FOUND_STATE;
     const { record } = update;
     log.info(`job ${job.itemId}/${job.jobInstanceId}: ${describe(record)}`);
     recordTransition(update, log);
@@ -50,45 +58,91 @@ export class JobInstances {
   }
 
   /**
-   * Jobs_CreateItemJobInstance: an insert that never overwrites, then one
+   * Jobs_CreateItemJobInstance (and the toolkit's onCreateJobInstance): an
+   * insert that never overwrites, then the item's deletion mark read, then one
    * message. A retry of the same job by the same owner is accepted again and
    * enqueues again while the job has not started (the runner claims a job
-   * once, so a second message is harmless); it repairs a row whose message
-   * was never sent.
+   * once, so a second message is harmless); it repairs a row whose message was
+   * never sent. Returns the job as it now is.
+   *
+   * The mark is read after the insert (see ItemDeletion): a Create that finds
+   * its item deleted, or the id another owner's item, removes the row it
+   * inserted and refuses, so no job of a deleted item is left or run.
    */
-  async create(job: NewJobInstance & JobAddress, log: RequestLog): Promise<void> {
-    let status = 'NotStarted';
-    try {
-      const created = await this.writer.create({ ...job, status: 'NotStarted' });
-      log.info(`job ${job.itemId}/${job.jobInstanceId}: created`);
-      log.transition({ ...jobFields(created), previousStatus: 'None' });
-    } catch (error) {
-      if (!(error instanceof JobAlreadyExistsError)) throw error;
+  async create(job: NewJobInstance & JobAddress, log: RequestLog): Promise<JobRecord> {
+    const { record, inserted } = await this.insertOrFind(job, log);
+    const gate = await this.gate(job);
+    if (gate !== 'allowed') {
+      if (inserted) await this.writer.remove(job.itemId, job.jobInstanceId);
+      log.info(
+        `job ${job.itemId}/${job.jobInstanceId}: refused, the item is ${gate === 'foreign' ? "another owner's" : 'deleted'}`,
+      );
+      throw gate === 'foreign' ? new ItemConflictError(job.itemId) : new ItemDeletedError(job.itemId);
+    }
+    if (inserted) log.transition({ ...jobFields(record), previousStatus: 'None' });
+    if (record.status === 'NotStarted') await this.queue.enqueue(job);
+    return record;
+  }
+
+  /** The new row, or the same owner's existing one (a retry); a row that vanishes between (a delete) is inserted again. */
+  private async insertOrFind(
+    job: NewJobInstance & JobAddress,
+    log: RequestLog,
+  ): Promise<{ record: JobRecord; inserted: boolean }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const created = await this.writer.create({ ...job, status: 'NotStarted' });
+        log.info(`job ${job.itemId}/${job.jobInstanceId}: created`);
+        return { record: created, inserted: true };
+      } catch (error) {
+        if (!(error instanceof JobAlreadyExistsError)) throw error;
+      }
       const lookup = await this.store.readFor(job.itemId, job.jobInstanceId, job);
-      if (lookup.found !== 'record') {
+      if (lookup.found === 'record') {
+        log.info(
+          `job ${job.itemId}/${job.jobInstanceId}: already exists (${lookup.record.status}); a retry of the same Create`,
+        );
+        return { record: lookup.record, inserted: false };
+      }
+      // Deleted between the insert and the read (DeleteItem): not another owner's; try the insert again.
+      if (lookup.found === 'foreign' || attempt >= MAX_CREATE_ATTEMPTS) {
         throw new ConflictError(
           'JobInstanceConflict',
           'A job instance with this id already exists for another item, job type or tenant.',
           `job ${job.itemId}/${job.jobInstanceId} exists under another owner`,
         );
       }
-      status = lookup.record.status;
-      log.info(`job ${job.itemId}/${job.jobInstanceId}: already exists (${status}); a retry of the same Create`);
     }
-    if (status === 'NotStarted') await this.queue.enqueue(job);
   }
 
   /** Jobs_CancelItemJobInstance: NotStarted and InProgress become Cancelled; terminal states stay. */
   async cancel(job: JobAddress, log: RequestLog): Promise<ItemJobInstanceState> {
     const found = await this.readOwned(job, log);
     if (!found) return JOB_NOT_FOUND_STATE;
-    const update = await this.writer.update(job.itemId, job.jobInstanceId, cancelJob(this.heartbeatSeconds), found);
+    const update = await this.updateUnlessGone(job, cancelJob(this.heartbeatSeconds), found, log);
+    if (!update) return JOB_NOT_FOUND_STATE;
     const { record, changed } = update;
     recordTransition(update, log);
     log.info(
       `job ${job.itemId}/${job.jobInstanceId}: ${changed && record.status === 'Cancelled' ? 'cancelled' : `not cancelled, ${describe(record)}`}`,
     );
     return toItemJobInstanceState(record);
+  }
+
+  /** The writer's update; undefined when the row was deleted since it was read (a DeleteItem racing this request). */
+  private async updateUnlessGone(
+    job: JobAddress,
+    decide: JobDecision,
+    found: VersionedJob,
+    log: RequestLog,
+  ): Promise<JobUpdate | undefined> {
+    try {
+      return await this.writer.update(job.itemId, job.jobInstanceId, decide, found);
+    } catch (error) {
+      if (!(error instanceof JobNotFoundError)) throw error;
+      log.info(`job ${job.itemId}/${job.jobInstanceId}: deleted during the request; answering JobInstanceNotFound`);
+      return undefined;
+    }
   }
 
   /** The caller's row with its ETag, or undefined (missing and foreign alike, logged apart). */

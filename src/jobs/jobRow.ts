@@ -30,6 +30,8 @@ export const COLUMNS = {
   creationPayload: 'CreationPayload',
   userObjectId: 'UserObjectId',
   heartbeatUtc: 'HeartbeatUtc',
+  contract: 'Contract',
+  definition: 'Definition',
 } as const;
 
 /** The OData filter of one item's partition: every job instance of the item (operations tools only). */
@@ -66,7 +68,14 @@ export interface JobRecord {
   userObjectId?: string;
   /** Written by the runner while the job runs; a row without it is never judged lost. */
   heartbeatUtc?: Date;
+  /** `toolkit` for a job the Extensibility Toolkit's contract created (its creation payload is then its executionData); absent: v1. */
+  contract?: JobContract;
+  /** The item definition the toolkit's Create sent, as JSON text. */
+  definition?: string;
 }
+
+/** Which of Fabric's contracts created a job. */
+export type JobContract = 'v1' | 'toolkit';
 
 /** What a request says the job is; a row answers only when all of it matches. */
 export interface JobCoordinates {
@@ -128,6 +137,11 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
   const invokeType = optionalText(COLUMNS.invokeType);
   const creationPayload = optionalText(COLUMNS.creationPayload);
   const userObjectId = optionalText(COLUMNS.userObjectId);
+  const contract = optionalText(COLUMNS.contract);
+  if (contract !== undefined && contract !== 'v1' && contract !== 'toolkit') {
+    problems.push(`${COLUMNS.contract} ${forLog(contract)} is not v1 or toolkit`);
+  }
+  const definition = optionalText(COLUMNS.definition);
 
   if (problems.length > 0) {
     throw new InvalidJobStateRecordError(
@@ -150,6 +164,8 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
   if (creationPayload !== undefined) record.creationPayload = creationPayload;
   if (userObjectId !== undefined) record.userObjectId = userObjectId;
   if (heartbeatUtc) record.heartbeatUtc = heartbeatUtc;
+  if (contract === 'toolkit') record.contract = contract;
+  if (definition !== undefined) record.definition = definition;
   return record;
 }
 
@@ -192,6 +208,8 @@ export function toJobEntity(record: JobRecord): JobEntity {
   if (record.creationPayload !== undefined) entity[COLUMNS.creationPayload] = record.creationPayload;
   if (record.userObjectId !== undefined) entity[COLUMNS.userObjectId] = record.userObjectId;
   if (record.heartbeatUtc) entity[COLUMNS.heartbeatUtc] = record.heartbeatUtc;
+  if (record.contract === 'toolkit') entity[COLUMNS.contract] = record.contract;
+  if (record.definition !== undefined) entity[COLUMNS.definition] = record.definition;
   return entity;
 }
 

@@ -20,7 +20,7 @@ export type NewJobInstance = Pick<
   JobRecord,
   'itemId' | 'jobInstanceId' | 'tenantId' | 'workspaceId' | 'itemType' | 'jobType'
 > &
-  Partial<Pick<JobRecord, 'invokeType' | 'creationPayload' | 'userObjectId'>> & {
+  Partial<Pick<JobRecord, 'invokeType' | 'creationPayload' | 'userObjectId' | 'contract' | 'definition'>> & {
     /** NotStarted (default) or InProgress. */
     status?: JobInstanceStatus;
   };
@@ -82,6 +82,8 @@ export class JobStateWriter {
     if (job.invokeType !== undefined) record.invokeType = job.invokeType;
     if (job.creationPayload !== undefined) record.creationPayload = job.creationPayload;
     if (job.userObjectId !== undefined) record.userObjectId = job.userObjectId;
+    if (job.contract === 'toolkit') record.contract = job.contract;
+    if (job.definition !== undefined) record.definition = job.definition;
     if (status === 'InProgress') record.startTimeUtc = this.now();
     await this.storage(`insert of job ${record.itemId}/${record.jobInstanceId}`, [409], (abortSignal) =>
       this.table.createEntity(toJobEntity(record), { abortSignal }),
@@ -146,6 +148,15 @@ export class JobStateWriter {
     throw new ConcurrentUpdateError(
       `job ${itemId}/${jobInstanceId} changed on every one of ${this.maxAttempts} attempts`,
     );
+  }
+
+  /** Deletes the row, whatever its state; a row already gone is fine. */
+  async remove(itemId: string, jobInstanceId: string): Promise<void> {
+    await this.storage(`delete of job ${itemId}/${jobInstanceId}`, [404], (abortSignal) =>
+      this.table.deleteEntity(itemId.toLowerCase(), jobInstanceId.toLowerCase(), { abortSignal }),
+    ).catch((error: unknown) => {
+      if (!isEntityNotFound(error)) throw error;
+    });
   }
 
   /** The row with its ETag; JobNotFoundError when there is none. */

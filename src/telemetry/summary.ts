@@ -20,6 +20,8 @@ export const SUMMARY_FIELDS = [
   'authRule',
   /** The tenant: authenticated, or on a 401 the x-ms-client-tenant-id it claimed when that is a GUID. */
   'tenantId',
+  /** On a call that may come without a user (the toolkit's OnDeleteItem, OnRestoreItem): `user` or `none`. */
+  'subject',
   'workspaceId',
   'itemType',
   'itemId',

@@ -92,18 +92,11 @@ describe('EndpointResolution_Resolve', () => {
     expect(isErrorResponse(answer.json)).toBe(true);
   });
 
-  it('answers 500 EndpointResolutionNotConfigured when ENDPOINT_RESOLUTION_URLS is not set, and says why in the log', async () => {
+  it("answers the app's own base URL when ENDPOINT_RESOLUTION_URLS is not set (one region needs no configuration)", async () => {
     const answer = await resolve(context({ TenantRegion: 'eastus' }), unconfigured);
-    expect(answer.status).toBe(500);
-    expect(answer.json).toEqual({
-      errorCode: 'EndpointResolutionNotConfigured',
-      message: 'This backend has no endpoint configured for this request.',
-      source: 'System',
-      isPermanent: false,
-    });
-    expect(
-      unconfigured.logs.some((l) => l.level === 'error' && /ENDPOINT_RESOLUTION_URLS is not set/.test(l.line)),
-    ).toBe(true);
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ url: unconfigured.host.baseUrl, ttlInMinutes: 60 });
+    expect(unconfigured.logs.some((l) => /by this app \(no ENDPOINT_RESOLUTION_URLS\)/.test(l.line))).toBe(true);
   });
 
   it('answers 405 to another method on its route', async () => {

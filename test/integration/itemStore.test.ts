@@ -7,8 +7,6 @@ import type { RequestLog } from '../../src/telemetry/log';
 import { ITEM_COLUMNS, ITEM_ROW_KEY, type ItemRecord } from '../../src/items/itemRow';
 import { Items } from '../../src/items/items';
 import { ItemStore } from '../../src/items/itemStore';
-import { ItemJobPurge } from '../../src/jobs/itemJobPurge';
-import { JobStateWriter } from '../../src/jobs/jobStateWriter';
 import { createTestTable } from '../fixtures/tables';
 
 let items: TableClient;
@@ -105,11 +103,7 @@ describe('Items.update under a lost ETag race', () => {
 
   it('reads again and applies its patch to the other write: both land', async () => {
     const racing = new RacingStore(items, 10_000);
-    const service = new Items(
-      racing,
-      new HandlerRegistry().item(OWNER.itemType, {}),
-      new ItemJobPurge(jobs, new JobStateWriter(jobs), 10_000),
-    );
+    const service = new Items(racing, new HandlerRegistry().item(OWNER.itemType, {}));
     const item = record({ displayName: 'before' });
     await racing.insert(item);
     await service.update({ ...OWNER, itemId: item.itemId }, { displayName: 'after' }, log);

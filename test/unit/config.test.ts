@@ -35,6 +35,7 @@ describe('readConfig', () => {
       queue: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
       queueName: 'job-runs',
       jobHeartbeatSeconds: 30,
+      itemDefinitionMaxBytes: 4 * 1024 * 1024,
       endpointResolutionUrls: {},
       telemetry: { summaries: 'export', roleName: 'fabric-workload-backend' },
     });
@@ -281,7 +282,7 @@ describe('SETTING_ROWS, the one list of settings', () => {
     const read = new Set(
       [
         ...source.matchAll(
-          /settings\.(?:value|required|requiredGuid)\(\s*(?:'([^']+)'|`\$\{JOB_QUEUE_CONNECTION\}([^`]*)`|(JOB_QUEUE_CONNECTION))/g,
+          /(?:settings\.(?:value|required|requiredGuid)\(|readWholeNumber\(\s*settings,)\s*(?:'([^']+)'|`\$\{JOB_QUEUE_CONNECTION\}([^`]*)`|(JOB_QUEUE_CONNECTION))/g,
         ),
       ].map(([, literal, suffix, prefix]) => literal ?? (prefix ? 'JobQueue' : `JobQueue${suffix}`)),
     );
