@@ -112,8 +112,8 @@ describe('package-lock.json', () => {
   });
 });
 
-describe('the README', () => {
-  const readme = read('README.md');
+describe('docs/development.md', () => {
+  const readme = read('docs/development.md');
 
   it("shows an npm run host example that stays on this machine: the development stack's settings and the development issuer's JWKS", () => {
     const example = /^((?: {4}[A-Za-z_]+=\S+ \\\n)+) {4}npm run host$/m.exec(readme);
