@@ -56,7 +56,7 @@ function newJob() {
   return { ...ids, create, id: ['--item', ids.item, '--instance', ids.instance] };
 }
 
-/** Exactly one line on stderr, a non-zero exit, nothing on stdout (the README promises one line). */
+/** Exactly one line on stderr, a non-zero exit, nothing on stdout (docs/writer.md promises one line). */
 function expectOneLineFailure(result: ReturnType<typeof jobstate>, code: number, message: RegExp) {
   expect(result.code).toBe(code);
   expect(result.stdout).toBe('');

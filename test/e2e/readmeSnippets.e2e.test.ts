@@ -59,11 +59,24 @@ describe('the package as a job runner installs it (npm pack)', () => {
   });
 });
 
-describe("the README's code blocks, exactly as printed", () => {
-  it('are there: TypeScript, CommonJS and an ES module', () => {
-    expect(project.snippets.map((s) => s.file)).toEqual(
-      expect.arrayContaining(['runJob.ts', 'markCompleted.cjs', 'cancel.mjs']),
-    );
+/**
+ * Every snippet the docs print (README.md and docs/*.md), by page. A block that
+ * disappears, moves or loses its file= fails here; a new one is added here and
+ * is compiled and checked at once.
+ */
+const PRINTED = [
+  { page: 'docs/writer.md', file: 'runJob.ts' },
+  { page: 'docs/writer.md', file: 'markCompleted.cjs' },
+  { page: 'docs/writer.md', file: 'cancel.mjs' },
+];
+
+describe("the docs' code blocks, exactly as printed", () => {
+  it('are all there: TypeScript, CommonJS and an ES module, each on its page', () => {
+    expect(project.snippets.map(({ page, file }) => ({ page, file }))).toEqual(PRINTED);
+  });
+
+  it('use the package by its name', () => {
+    for (const snippet of project.snippets) expect(snippet.code, snippet.file).toContain(`'${project.manifest.name}/`);
   });
 
   it('compile in strict TypeScript with node16+ resolution (exports) and with node10 resolution (typesVersions)', () => {
@@ -84,7 +97,7 @@ describe("the README's code blocks, exactly as printed", () => {
   });
 
   it('runJob.ts records a job that works as Completed and one that throws as Failed', async () => {
-    // A driver of the test's own: the README's function, compiled above, given two jobs.
+    // A driver of the test's own: the function of docs/writer.md, compiled above, given two jobs.
     writeFileSync(
       join(project.dir, 'drive.cjs'),
       `const { runJob } = require('./out/runJob.js');
@@ -130,7 +143,7 @@ runJob(job, async () => { if (outcome === 'throws') throw new Error('no forecast
     expect(await statusOf(ended)).toBe('Completed');
   });
 
-  it('the writer reads the environment, not local.settings.json (as the README says)', () => {
+  it('the writer reads the environment, not local.settings.json (as docs/writer.md says)', () => {
     writeFileSync(join(project.dir, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: settings }));
     const result = project.run('markCompleted.cjs', [randomUUID(), randomUUID()], {});
     expect(result.status).not.toBe(0);

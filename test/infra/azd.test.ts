@@ -71,6 +71,12 @@ describe('azure.yaml', () => {
       expect(service.host).not.toMatch(/^(azure\.ai\.|microsoft\.foundry)/);
   });
 
+  it('names the project as package.json names the package', () => {
+    const { name } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string };
+    expect(project.name).toBe(name);
+    expect(name).toBe('fabric-workload-backend');
+  });
+
   it('deploys one service, api: a TypeScript function app from the repository root', () => {
     expect(Object.keys(project.services)).toEqual(['api']);
     expect(project.services.api).toMatchObject({ project: '.', language: 'ts', host: 'function' });

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { readConfig, SETTINGS } from '../../src/config';
 import { appSettingsOf, devSettings } from '../../dev/devSettings';
@@ -112,8 +113,8 @@ describe('package-lock.json', () => {
   });
 });
 
-describe('the README', () => {
-  const readme = read('README.md');
+describe('docs/development.md', () => {
+  const readme = read('docs/development.md');
 
   it("shows an npm run host example that stays on this machine: the development stack's settings and the development issuer's JWKS", () => {
     const example = /^((?: {4}[A-Za-z_]+=\S+ \\\n)+) {4}npm run host$/m.exec(readme);
@@ -138,6 +139,99 @@ describe('the README', () => {
   });
 });
 
+describe('the README', () => {
+  const readme = read('README.md');
+
+  it('is a quickstart: under 200 lines, the two commands first', () => {
+    expect(readme.split('\n').length).toBeLessThan(200);
+    const [start, test] = [readme.indexOf('    npm install && npm start\n'), readme.indexOf('    npm test\n')];
+    expect(start).toBeGreaterThan(0);
+    expect(test).toBeGreaterThan(start);
+    expect(readme.slice(0, start)).not.toContain('\n## ');
+    expect(readme.slice(0, test)).toContain('prints working `curl` commands');
+  });
+
+  it('links to every page of docs/', () => {
+    for (const name of readdirSync(join(ROOT, 'docs')).filter((n) => n.endsWith('.md')))
+      expect(readme, name).toContain(`](docs/${name})`);
+  });
+
+  it("has handler snippets that compile as files of src/handlers/, with the project's compiler options", () => {
+    const files = handlerSnippets(readme);
+    expect(Object.keys(files).map((file) => relative(ROOT, file))).toEqual([
+      join('src', 'handlers', 'refreshModel.ts'),
+      join('src', 'handlers', 'modelItem.ts'),
+    ]);
+    // The registry of src/handlers/index.ts with the lines the README adds.
+    const registry = join(ROOT, 'src', 'handlers', 'readmeRegistry.ts');
+    files[registry] = `${read('src/handlers/index.ts')}
+import { refreshModel } from './refreshModel';
+import { modelItem } from './modelItem';
+export const extended = handlers
+  .item('Contoso.FinanceAnalytics.Model', modelItem)
+  .job('Contoso.FinanceAnalytics.Forecast', 'refreshModel', refreshModel);
+`;
+    expect(typeErrors(files)).toEqual([]);
+  }, 60_000);
+});
+
+/** The README's ```ts blocks whose first line names a file under src/handlers/, by absolute path. */
+function handlerSnippets(markdown: string): Record<string, string> {
+  return Object.fromEntries(
+    [...markdown.matchAll(/^```ts\n\/\/ (src\/handlers\/\S+\.ts)\n([\s\S]*?)^```$/gm)].map(([, file, code]) => [
+      join(ROOT, file),
+      code,
+    ]),
+  );
+}
+
+/** Type-checks files that exist only in memory beside the real sources, with tsconfig.json's options. */
+function typeErrors(files: Record<string, string>): string[] {
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(ROOT, 'tsconfig.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+        throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+      },
+    },
+  )!;
+  const options = { ...config.options, noEmit: true };
+  const host = ts.createCompilerHost(options);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.fileExists = (file) => file in files || fileExists.call(host, file);
+  host.readFile = (file) => files[file] ?? readFile.call(host, file);
+  host.getSourceFile = (file, language, ...rest) =>
+    file in files
+      ? ts.createSourceFile(file, files[file], language)
+      : getSourceFile.call(host, file, language, ...rest);
+  const program = ts.createProgram(Object.keys(files), options, host);
+  return ts
+    .getPreEmitDiagnostics(program)
+    .map(
+      (d) =>
+        `${d.file ? relative(ROOT, d.file.fileName) : ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`,
+    );
+}
+
+/** GitHub's anchors of a Markdown page: its headings, lower-cased, punctuation dropped, spaces as hyphens. */
+function anchorsOf(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  const prose = markdown.replace(/^```[\s\S]*?^```$/gm, '');
+  for (const [, heading] of prose.matchAll(/^#{1,6} (.+)$/gm)) {
+    const slug = heading
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-');
+    let anchor = slug;
+    for (let n = 1; anchors.has(anchor); n++) anchor = `${slug}-${n}`;
+    anchors.add(anchor);
+  }
+  return anchors;
+}
+
 describe('the project docs stand on their own', () => {
   const docs = [
     'README.md',
@@ -156,5 +250,14 @@ describe('the project docs stand on their own', () => {
       .filter((target) => !/^(https?:|mailto:|#)/.test(target));
     for (const target of links)
       expect(existsSync(join(ROOT, dirname(file), target.split('#')[0])), `${file} → ${target}`).toBe(true);
+  });
+
+  it.each(docs)('%s links only to headings that are there', (file) => {
+    for (const [, target] of read(file).matchAll(/\]\(([^)\s]*#[^)\s]+)\)/g)) {
+      if (/^(https?:|mailto:)/.test(target)) continue;
+      const [path, anchor] = target.split('#');
+      const page = path ? join(dirname(file), path) : file;
+      expect([...anchorsOf(read(page))], `${file} → ${target}`).toContain(anchor);
+    }
   });
 });
