@@ -9,6 +9,7 @@
 import { freeLoopbackPort } from '../../dev/azurite';
 import { startFakeIngestion, type FakeIngestion } from '../../dev/fakeIngestion';
 import { BUNDLE_ENTRY } from '../../dev/bundle';
+import { OPERATIONS, QUEUE_FUNCTIONS } from '../../src/functions/catalog';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNodeScript } from '../fixtures/nodeScript';
 import { appSettings } from '../fixtures/stack';
@@ -69,7 +70,12 @@ describe('the bundle in the Functions worker', () => {
       hooks: string[];
     };
     expect(result.status).toBe(401);
-    expect(result.functions).toHaveLength(10);
+    // Every operation of the catalog and every queue function, by name: the bundle registers what src/ declares.
+    const declared = [
+      ...OPERATIONS.map((declare) => declare({} as never).name),
+      ...QUEUE_FUNCTIONS.map((declare) => declare({ config: { queueName: 'jobs' } } as never).name),
+    ];
+    expect([...result.functions].sort()).toEqual(declared.sort());
     expect(result.hooks).toEqual(['appTerminate']);
     const summaries = ingestion.envelopes().map((e) => e.data.baseData.properties ?? {});
     expect(summaries).toEqual([
