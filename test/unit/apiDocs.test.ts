@@ -63,6 +63,7 @@ const ONE_OF_EACH: FabricError[] = [
   new ItemNotFoundError('no row'),
   new ConflictError('ItemConflict', 'taken'),
   new ConflictError('ItemUpdateConflict', 'kept changing'),
+  new ConflictError('ItemDeleted', 'deleted'),
   new ConflictError('JobInstanceConflict', 'taken'),
   new StorageUnavailableError('refused'),
   new SigningKeysUnavailableError('JWKS down', 10),

@@ -3,6 +3,8 @@ import * as errors from '../../../src/fabric/errors';
 import {
   AuthError,
   ConflictError,
+  ItemConflictError,
+  ItemDeletedError,
   describeError,
   EndpointResolutionNotConfiguredError,
   ERROR_CODES,
@@ -31,6 +33,8 @@ const ROWS: [FabricError, number, string, string, boolean, Record<string, string
   [new ConflictError('ItemConflict', 'taken'), 409, 'ItemConflict', 'User', true, {}],
   [new ConflictError('ItemUpdateConflict', 'taken'), 409, 'ItemUpdateConflict', 'User', true, {}],
   [new ConflictError('JobInstanceConflict', 'taken'), 409, 'JobInstanceConflict', 'User', true, {}],
+  [new ItemConflictError('b14cb7e7-d346-4751-9cfd-8c2767d53111'), 409, 'ItemConflict', 'User', true, {}],
+  [new ItemDeletedError('b14cb7e7-d346-4751-9cfd-8c2767d53111'), 409, 'ItemDeleted', 'User', true, {}],
   [
     new AuthError('appToken.audience', 'reason'),
     401,

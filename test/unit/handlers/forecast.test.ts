@@ -10,6 +10,7 @@ const JOB: Job = {
   jobInstanceId: '63f77191-432d-4ee6-9c5f-31a1a6987072',
   tenantId: '3c9e4a1b-2222-4222-8222-00000000cccc',
   creationPayload: {},
+  contract: 'v1',
 };
 
 beforeEach(() => {

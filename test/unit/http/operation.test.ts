@@ -60,6 +60,8 @@ async function handle(setup: Setup = {}): Promise<Harness> {
   const authenticator: Authenticator = {
     authenticate: (headers: AuthHeaders) => answer(`authenticate ${JSON.stringify(headers)}`) as never,
     authenticateApp: (authorization) => answer(`authenticateApp ${authorization}`),
+    authenticateWithOptionalSubject: (headers: AuthHeaders) =>
+      answer(`authenticateWithOptionalSubject ${JSON.stringify(headers)}`) as never,
   };
   const writer: SummaryWriter = {
     write: (_context, event, fields) => void summaries.push({ event, fields }),
