@@ -11,18 +11,17 @@
  * it prints the settings that point a host at this stack instead.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createDependencies } from '../src/app';
 import { readConfig, SETTINGS } from '../src/config';
-import { itemPath } from '../src/http/itemPath';
-import { JOB_INSTANCE_ROUTE, jobInstancePath } from '../src/http/jobPath';
+import { jobInstancePath } from '../src/http/jobPath';
 import { createTableClient } from '../src/storage/tableClient';
 import { COLUMNS, rowAnswers, toJobEntity, type JobRecord } from '../src/jobs/jobRow';
 import { JobStateWriter } from '../src/jobs/jobStateWriter';
 import { forLog } from '../src/logValue';
 import { JobAlreadyExistsError } from '../src/jobs/writerErrors';
 import { AZURITE_ACCOUNT, startAzurite } from './azurite';
+import { demoCurls, demoCurlText } from './demoCurls';
 import { createDevIssuer, devAppOnlyAuthorization, devAuthorization } from './devIssuer';
 import { appSettingsOf, DEMO_JOB, devSettings, type DevSettings } from './devSettings';
 import { createConsoleSink, logFormatFromArgs, type LogFormat, startLocalHost } from './localHost';
@@ -30,7 +29,6 @@ import { sourceFunctions } from './sourceFunctions';
 import { assertOutsideAzure, startJwksServer, type TokenIssuer } from './tokenIssuer';
 import { PROJECT_ROOT } from './projectRoot';
 
-const MISSING_JOB_INSTANCE_ID = '00000000-0000-4000-8000-000000000000';
 const FUNC_START_TIMEOUT_MS = 120_000;
 
 type Stop = () => Promise<void>;
@@ -216,42 +214,6 @@ function announceStackOnly(settings: DevSettings): string {
   return baseUrl;
 }
 
-export function curlCommand(
-  url: string,
-  authorization: string,
-  tenantId: string | undefined,
-  request: { method?: string; body?: unknown; answersWithBody?: boolean } = {},
-): string {
-  // Tokens are base64url and dots, the bodies our own JSON without quotes in strings: nothing needs escaping inside single quotes.
-  const method = request.method && request.method !== 'GET' ? ` -X ${request.method}` : '';
-  const body =
-    request.body === undefined ? '' : ` -H 'Content-Type: application/json' -d '${JSON.stringify(request.body)}'`;
-  // Create, CreateItem, UpdateItem and DeleteItem answer with no body: -i shows the status.
-  const writes =
-    request.method === 'DELETE' ||
-    (request.method !== undefined && request.method !== 'GET' && request.body !== undefined);
-  const include = (request.answersWithBody ?? !writes) ? '' : ' -i';
-  const tenant = tenantId === undefined ? '' : ` -H 'x-ms-client-tenant-id: ${tenantId}'`;
-  return `curl -sS${include}${method} '${url}' -H 'Authorization: ${authorization}'${tenant}${body}`;
-}
-
-/** A new item of the demo's item type each run. */
-export const DEMO_ITEM_BODY = {
-  displayName: 'Q3 forecast',
-  description: 'Created by npm start',
-  creationPayload: { horizonMonths: 6 },
-};
-/** What Fabric sends to resolve the backend of a tenant in West Europe. */
-export const DEMO_RESOLVE_BODY = {
-  context: [
-    { name: 'EndpointName', value: 'Workload' },
-    { name: 'TenantRegion', value: 'westeurope' },
-  ],
-};
-
-/** A new job of the demo's item each run: 30 s of simulated work, long enough to watch it and to cancel it. */
-export const DEMO_CREATE_BODY = { invokeType: 'Manual', creationPayload: { durationSeconds: 30 } };
-
 async function main(args: string[]): Promise<void> {
   const unknown = args.find((arg) => arg !== '--stack-only' && arg !== '--json');
   if (unknown !== undefined)
@@ -304,42 +266,15 @@ async function main(args: string[]): Promise<void> {
     const baseUrl = stackOnly
       ? announceStackOnly(settings)
       : await startFunctionsHost(settings, issuer, useFunc, started, logFormatFromArgs(args));
-    say(`Endpoint: ${baseUrl}/${JOB_INSTANCE_ROUTE}`);
-    const authorization = devAuthorization(issuer, settings);
-    const curl = (jobInstanceId: string, request?: { method?: string; body?: unknown }, suffix = '') =>
-      curlCommand(jobUrl(baseUrl, jobInstanceId) + suffix, authorization, settings.DEV_USER_TENANT_ID, request);
-    const newJob = randomUUID();
+    say(`Backend URL (both contracts; the Workload endpoint of a manifest): ${baseUrl}`);
+    const curls = demoCurls({
+      baseUrl,
+      authorization: devAuthorization(issuer, settings),
+      appOnlyAuthorization: devAppOnlyAuthorization(issuer, settings),
+      tenantId: settings.DEV_USER_TENANT_ID,
+    });
     say('');
-    say("The demo job (Fabric's example):");
-    say(curl(DEMO_JOB.jobInstanceId));
-    say('A job that does not exist:');
-    say(curl(MISSING_JOB_INSTANCE_ID));
-    say('Create a new job (202; it runs about 30 s: NotStarted, InProgress, Completed):');
-    say(curl(newJob, { method: 'POST', body: DEMO_CREATE_BODY }));
-    say('Its state:');
-    say(curl(newJob));
-    say('Cancel it (200 with its state):');
-    say(curl(newJob, { method: 'POST' }, '/cancel'));
-    const item = { workspaceId: DEMO_JOB.workspaceId, itemType: DEMO_JOB.itemType, itemId: randomUUID() };
-    const itemCurl = (request?: { method?: string; body?: unknown }, suffix = '') =>
-      curlCommand(baseUrl + itemPath(item) + suffix, authorization, settings.DEV_USER_TENANT_ID, request);
-    say('Create an item (200):');
-    say(itemCurl({ method: 'POST', body: DEMO_ITEM_BODY }));
-    say('Update it; what the PATCH leaves out keeps its value (200):');
-    say(itemCurl({ method: 'PATCH', body: { displayName: 'Q4 forecast' } }));
-    say("The payload Fabric's item editor gets:");
-    say(itemCurl(undefined, '/payload'));
-    say('Delete it with its jobs (200):');
-    say(itemCurl({ method: 'DELETE' }));
-    say("Resolve the backend URL (Fabric's app token alone, no tenant header):");
-    const resolveUrl = `${baseUrl}/resolve-api-path-placeholder`;
-    say(
-      curlCommand(resolveUrl, devAppOnlyAuthorization(issuer, settings), undefined, {
-        method: 'POST',
-        body: DEMO_RESOLVE_BODY,
-        answersWithBody: true,
-      }),
-    );
+    for (const line of demoCurlText(curls)) say(line);
     say('');
     say('Tokens last an hour; `npm run token` prints fresh ones. Ctrl-C stops everything.');
   } catch (error) {

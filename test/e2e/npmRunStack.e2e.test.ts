@@ -1,3 +1,4 @@
+import { runPrinted } from '../fixtures/demoShell';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -114,9 +115,7 @@ describe('npm run stack (the development stack without a Functions host)', () =>
       .output()
       .split('\n')
       .find((line) => line.startsWith('curl '))!;
-    expect(execFileSync('bash', ['-c', curl], { encoding: 'utf8' })).toBe(
-      '{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}',
-    );
+    expect(runPrinted(stack.output(), curl)).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
   });
 
   it('stops everything it started on Ctrl-C (SIGINT to its process group)', async () => {

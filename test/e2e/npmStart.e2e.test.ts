@@ -2,6 +2,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { printedDemo, runPrinted } from '../fixtures/demoShell';
 import { devStackEnv } from '../fixtures/devStackEnv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -54,7 +55,7 @@ async function npmStart(env: NodeJS.ProcessEnv): Promise<RunningStart> {
   const curlLines = await new Promise<string[]>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      const lines = output.split('\n').filter((line) => line.startsWith('curl '));
+      const lines = printedDemo(output).curlLines;
       if (lines.length >= 5 && output.includes('Ctrl-C')) resolve(lines);
     });
     child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
@@ -103,29 +104,29 @@ describe('npm start', () => {
   });
 
   it("prints a curl line that returns the demo job exactly as in Fabric's example", () => {
-    const body = execFileSync('bash', ['-c', curlLines[0]], { encoding: 'utf8' });
+    const body = runPrinted(output, curlLines[0]);
     expect(body).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
   });
 
   it('prints a Create, a Get and a Cancel of a new demo job that work as printed', async () => {
     const [create, get, cancel] = curlLines.slice(2);
     expect(create).toContain('-X POST');
-    expect(execFileSync('bash', ['-c', create], { encoding: 'utf8' })).toMatch(/^HTTP\/1\.1 202 /);
+    expect(runPrinted(output, create)).toMatch(/^HTTP\/1\.1 202 /);
     // The runner picks the job up within a couple of seconds; it runs 30 s.
     let state: { status: string } = { status: 'NotStarted' };
     for (let i = 0; i < 50 && state.status !== 'InProgress'; i++) {
-      state = JSON.parse(execFileSync('bash', ['-c', get], { encoding: 'utf8' }));
+      state = JSON.parse(runPrinted(output, get));
       if (state.status !== 'InProgress') await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(state.status).toBe('InProgress');
-    const cancelled = JSON.parse(execFileSync('bash', ['-c', cancel], { encoding: 'utf8' }));
+    const cancelled = JSON.parse(runPrinted(output, cancel));
     expect(cancelled).toMatchObject({ status: 'Cancelled', endTimeUtc: expect.any(String) });
-    expect(JSON.parse(execFileSync('bash', ['-c', get], { encoding: 'utf8' })).status).toBe('Cancelled');
+    expect(JSON.parse(runPrinted(output, get)).status).toBe('Cancelled');
   });
 
   it('prints an item create, update, payload and delete, and a resolve, that work as printed', () => {
     const [create, update, payload, remove, resolve] = curlLines.slice(5, 10);
-    const run = (line: string) => execFileSync('bash', ['-c', line], { encoding: 'utf8' });
+    const run = (line: string) => runPrinted(output, line);
     expect(run(create)).toMatch(/^HTTP\/1\.1 200 /);
     expect(run(update)).toMatch(/^HTTP\/1\.1 200 /);
     expect(JSON.parse(run(payload))).toEqual({ itemPayload: { horizonMonths: 6 } });
@@ -135,8 +136,46 @@ describe('npm start', () => {
     expect(JSON.parse(run(resolve))).toEqual({ url: `http://127.0.0.1:${env.PORT}/api`, ttlInMinutes: 60 });
   });
 
+  it("prints the Extensibility Toolkit's calls, which work as printed: create, update, a job, its state, its cancel, soft delete, restore, a hard delete with no user, resolution", async () => {
+    const [create, update, job, state, cancel, softDelete, restore, hardDelete, resolve] = curlLines.slice(10);
+    const run = (line: string) => JSON.parse(runPrinted(output, line));
+    expect(run(create)).toEqual({});
+    expect(run(update)).toEqual({});
+    expect(run(job)).toEqual({ status: 'NotStarted' });
+    let seen: { status: string } = { status: 'NotStarted' };
+    for (let i = 0; i < 50 && seen.status !== 'InProgress'; i++) {
+      seen = run(state);
+      if (seen.status !== 'InProgress') await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(seen.status).toBe('InProgress');
+    expect(run(cancel)).toMatchObject({ status: 'Cancelled', endTimeUtc: expect.any(String) });
+    expect(run(softDelete)).toEqual({});
+    expect(run(restore)).toEqual({});
+    expect(hardDelete).toContain('$APP_AUTH');
+    expect(run(hardDelete)).toEqual({});
+    expect(run(state)).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'JobInstanceNotFound' } });
+    expect(resolve).not.toContain('x-ms-client-tenant-id');
+    expect(run(resolve)).toEqual({ url: `http://127.0.0.1:${env.PORT}/api`, ttlInMinutes: 60 });
+  });
+
+  it('sets the long headers once, as shell variables, so that each curl line stays short', () => {
+    const { variables } = printedDemo(output);
+    expect(variables.map((line) => line.split('=')[0])).toEqual([
+      'BASE',
+      'AUTH',
+      'APP_AUTH',
+      'TENANT',
+      'JOBS',
+      'ITEM',
+      'TK_ITEM',
+    ]);
+    for (const line of curlLines) expect(line.length, line).toBeLessThan(320);
+    // No token in a curl line: a JWS is three base64url segments (the definition's payload is base64 too, but one).
+    for (const line of curlLines) expect(line).not.toMatch(/eyJ[\w-]*\.[\w-]*\./);
+  });
+
   it('prints a second curl line, for a job that does not exist', () => {
-    const body = JSON.parse(execFileSync('bash', ['-c', curlLines[1]], { encoding: 'utf8' }));
+    const body = JSON.parse(runPrinted(output, curlLines[1]));
     expect(body).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'JobInstanceNotFound' } });
   });
 
@@ -149,7 +188,7 @@ describe('npm start', () => {
     const printed = execFileSync(process.execPath, [TOKEN], { env, encoding: 'utf8' });
     const authorization = /^Authorization: (.*)$/m.exec(printed)![1];
     const tenant = /^x-ms-client-tenant-id: (.*)$/m.exec(printed)![1];
-    const url = /curl -sS '([^']+)'/.exec(curlLines[0])![1];
+    const url = runPrinted(output, `echo "${/curl -sS "([^"]+)"/.exec(curlLines[0])![1]}"`).trim();
     const body = execFileSync(
       'curl',
       ['-sS', url, '-H', `Authorization: ${authorization}`, '-H', `x-ms-client-tenant-id: ${tenant}`],
@@ -213,7 +252,7 @@ wait
   });
 
   it('prints curl lines that work against it', () => {
-    expect(execFileSync('bash', ['-c', running.curlLines[0]], { encoding: 'utf8' })).toBe(
+    expect(runPrinted(running.output(), running.curlLines[0])).toBe(
       '{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}',
     );
   });

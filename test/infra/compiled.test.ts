@@ -58,6 +58,7 @@ const LEFT_OUT = {
   JOB_STATE_TABLE_CONNECTION_STRING: 'the account refuses shared keys; the identity reaches JOB_STATE_TABLE_ENDPOINT',
   JOB_HEARTBEAT_SECONDS: "the app's default (30 s) is the documented one",
   SUMMARY_TELEMETRY: 'the default (export to Application Insights) is the intended one',
+  ITEM_DEFINITION_MAX_BYTES: 'the default (4 MiB) is the documented one',
 };
 
 /** "Flex Consumption plan deprecations" in learn.microsoft.com/azure/azure-functions/functions-app-settings. */
