@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EndpointResolver } from '../../src/endpoints/endpointResolver';
-import { EndpointResolutionNotConfiguredError } from '../../src/fabric/errors';
+import { EndpointResolver } from '../../../src/endpoints/endpointResolver';
+import { EndpointResolutionNotConfiguredError } from '../../../src/fabric/errors';
 
 describe('EndpointResolver', () => {
   const resolver = new EndpointResolver({
