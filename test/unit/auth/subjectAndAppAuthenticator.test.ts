@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { SubjectAndAppAuthenticator } from '../../src/auth/subjectAndAppAuthenticator';
-import { AuthError } from '../../src/fabric/errors';
-import { joinFieldValues } from '../../dev/requestHeaders';
-import { ACCEPTED, REJECTED, type AuthContext, type AuthRequest } from '../fixtures/authCases';
-import { authenticatorUnderTest } from '../fixtures/authContext';
+import type { SubjectAndAppAuthenticator } from '../../../src/auth/subjectAndAppAuthenticator';
+import { AuthError } from '../../../src/fabric/errors';
+import { joinFieldValues } from '../../../dev/requestHeaders';
+import { ACCEPTED, REJECTED, type AuthContext, type AuthRequest } from '../../fixtures/authCases';
+import { authenticatorUnderTest } from '../../fixtures/authContext';
 
 let ctx: AuthContext;
 let authenticator: SubjectAndAppAuthenticator;

@@ -1,11 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { describeUnusable, MAX_JWKS_KEYS, parseJwks } from '../../src/auth/jwks';
-import { SigningKeyStore, type SigningKeyStoreOptions } from '../../src/auth/signingKeyStore';
-import { SigningKeysUnavailableError } from '../../src/fabric/errors';
-import { JWKS_FAULTS, startJwksServer, TokenIssuer, type JwksServer } from '../../dev/tokenIssuer';
-import { collectGarbage } from '../fixtures/faultRun';
-import { selfSignedCertificate } from '../../dev/x509';
+import { describeUnusable, MAX_JWKS_KEYS, parseJwks } from '../../../src/auth/jwks';
+import { SigningKeyStore, type SigningKeyStoreOptions } from '../../../src/auth/signingKeyStore';
+import { SigningKeysUnavailableError } from '../../../src/fabric/errors';
+import { JWKS_FAULTS, startJwksServer, TokenIssuer, type JwksServer } from '../../../dev/tokenIssuer';
+import { collectGarbage } from '../../fixtures/faultRun';
+import { selfSignedCertificate } from '../../../dev/x509';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;

@@ -2,13 +2,13 @@ import { InvocationContext } from '@azure/functions';
 import { trace } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
-import { invocationContext, type ExportRecord, type SummaryExport } from '../../src/telemetry/exportPipeline';
+import { invocationContext, type ExportRecord, type SummaryExport } from '../../../src/telemetry/exportPipeline';
 import {
   exportingSummaryWriter,
   FLUSH_BOUND_MS,
   logSummaryWriter,
   summarySeverity,
-} from '../../src/telemetry/summaryWriter';
+} from '../../../src/telemetry/summaryWriter';
 
 function capturingContext(traceParent?: string): { context: InvocationContext; lines: [string, string][] } {
   const lines: [string, string][] = [];

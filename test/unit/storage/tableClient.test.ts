@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createCredential } from '../../src/storage/credential';
-import { createTableClient, isLoopbackConnectionString } from '../../src/storage/tableClient';
+import { createCredential } from '../../../src/storage/credential';
+import { createTableClient, isLoopbackConnectionString } from '../../../src/storage/tableClient';
 
 describe('isLoopbackConnectionString', () => {
   it.each([

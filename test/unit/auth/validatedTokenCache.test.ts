@@ -1,13 +1,13 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { parseJwks, type SigningKey } from '../../src/auth/jwks';
-import { SubjectAndAppAuthenticator, type AuthenticatorOptions } from '../../src/auth/subjectAndAppAuthenticator';
-import { MAX_ENTRY_LIFETIME_MS, ValidatedTokenCache } from '../../src/auth/validatedTokenCache';
-import type { EntraAccessToken } from '../../src/auth/entraToken';
-import { AuthError } from '../../src/fabric/errors';
-import { subjectAndAppHeader } from '../../dev/fabricTokens';
-import { startJwksServer, TokenIssuer } from '../../dev/tokenIssuer';
-import { SigningKeyStore } from '../../src/auth/signingKeyStore';
-import { IDENTITY, tokenFactory, USER_TENANT, type TokenFactory } from '../fixtures/tokens';
+import { parseJwks, type SigningKey } from '../../../src/auth/jwks';
+import { SubjectAndAppAuthenticator, type AuthenticatorOptions } from '../../../src/auth/subjectAndAppAuthenticator';
+import { MAX_ENTRY_LIFETIME_MS, ValidatedTokenCache } from '../../../src/auth/validatedTokenCache';
+import type { EntraAccessToken } from '../../../src/auth/entraToken';
+import { AuthError } from '../../../src/fabric/errors';
+import { subjectAndAppHeader } from '../../../dev/fabricTokens';
+import { startJwksServer, TokenIssuer } from '../../../dev/tokenIssuer';
+import { SigningKeyStore } from '../../../src/auth/signingKeyStore';
+import { IDENTITY, tokenFactory, USER_TENANT, type TokenFactory } from '../../fixtures/tokens';
 
 const NOW_S = Math.floor(Date.now() / 1000);
 

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { SubjectAndAppAuthenticator } from '../../src/auth/subjectAndAppAuthenticator';
-import { AuthError } from '../../src/fabric/errors';
-import { subjectAndAppHeader } from '../../dev/fabricTokens';
-import { ACCEPTED, REJECTED, type AuthContext } from '../fixtures/authCases';
-import { authenticatorUnderTest } from '../fixtures/authContext';
+import type { SubjectAndAppAuthenticator } from '../../../src/auth/subjectAndAppAuthenticator';
+import { AuthError } from '../../../src/fabric/errors';
+import { subjectAndAppHeader } from '../../../dev/fabricTokens';
+import { ACCEPTED, REJECTED, type AuthContext } from '../../fixtures/authCases';
+import { authenticatorUnderTest } from '../../fixtures/authContext';
 
 /** authenticateApp: endpoint resolution, which Fabric calls with the app token alone and no tenant header. */
 let ctx: AuthContext;

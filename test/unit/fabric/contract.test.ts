@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { errorDetailsProblems, isErrorDetails, JOB_INSTANCE_STATUSES } from '../../src/fabric/contract';
-import { toErrorResponse } from '../../src/fabric/responses';
+import { errorDetailsProblems, isErrorDetails, JOB_INSTANCE_STATUSES } from '../../../src/fabric/contract';
+import { toErrorResponse } from '../../../src/fabric/responses';
 import {
   AuthError,
   InternalError,
@@ -10,13 +10,13 @@ import {
   InvalidParameterError,
   SigningKeysUnavailableError,
   StorageUnavailableError,
-} from '../../src/fabric/errors';
-import { contractValidator, SWAGGER_PATH } from '../fixtures/contractSchema';
+} from '../../../src/fabric/errors';
+import { contractValidator, SWAGGER_PATH } from '../../fixtures/contractSchema';
 
 const schemaSaysErrorDetails = contractValidator('ErrorDetails');
 const schemaSaysErrorResponse = contractValidator('ErrorResponse');
 
-const TEAM_COPY = join(__dirname, '..', '..', '..', 'shared', 'contract', 'workload-api-v1.swagger.json');
+const TEAM_COPY = join(__dirname, '..', '..', '..', '..', 'shared', 'contract', 'workload-api-v1.swagger.json');
 
 describe('the vendored contract', () => {
   // The team's shared folder sits beside the project on our machines and in CI, not in a user's clone.

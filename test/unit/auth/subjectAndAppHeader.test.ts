@@ -3,8 +3,8 @@ import {
   MAX_AUTHORIZATION_LENGTH,
   parseClientTenantHeader,
   parseSubjectAndAppHeader,
-} from '../../src/auth/subjectAndAppHeader';
-import { AuthError } from '../../src/fabric/errors';
+} from '../../../src/auth/subjectAndAppHeader';
+import { AuthError } from '../../../src/fabric/errors';
 
 const JWT_A = 'eyJhbGciOiJSUzI1NiJ9.eyJhIjoxfQ.c2lnbmF0dXJl';
 const JWT_B = 'eyJhbGciOiJSUzI1NiJ9.eyJiIjoyfQ.c2lnbmF0dXJm';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSummaryLine, readableSummary, summaryLine } from '../../src/telemetry/summary';
+import { parseSummaryLine, readableSummary, summaryLine } from '../../../src/telemetry/summary';
 
 describe('summary lines', () => {
   it('are one JSON object in the fixed field order, absent fields left out', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidJobStateRecordError } from '../../src/fabric/errors';
-import { parseJobRow, rowAnswers, toItemJobInstanceState, toJobEntity } from '../../src/jobs/jobRow';
-import { JOB_NOT_FOUND_STATE } from '../../src/jobs/lifecycle';
-import { contractValidator } from '../fixtures/contractSchema';
+import { InvalidJobStateRecordError } from '../../../src/fabric/errors';
+import { parseJobRow, rowAnswers, toItemJobInstanceState, toJobEntity } from '../../../src/jobs/jobRow';
+import { JOB_NOT_FOUND_STATE } from '../../../src/jobs/lifecycle';
+import { contractValidator } from '../../fixtures/contractSchema';
 
 const isJobState = contractValidator('ItemJobInstanceState');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EndpointResolver } from '../../src/endpoints/endpointResolver';
-import { EndpointResolutionNotConfiguredError } from '../../src/fabric/errors';
+import { EndpointResolver } from '../../../src/endpoints/endpointResolver';
+import { EndpointResolutionNotConfiguredError } from '../../../src/fabric/errors';
 
 const REQUEST_URL = 'http://127.0.0.1:7071/api/resolve-endpoint';
 

@@ -1,0 +1,302 @@
+import { describe, expect, it } from 'vitest';
+import { JOB_INSTANCE_STATUSES, type JobInstanceStatus } from '../../../src/fabric/contract';
+import type { JobRecord } from '../../../src/jobs/jobRow';
+import {
+  applyTransition,
+  cancelJob,
+  cancelUnlessTerminal,
+  checkTarget,
+  claimJob,
+  couldNotStartJob,
+  finishJob,
+  handlerFailureDetails,
+  heartbeatJob,
+  isRunnerLost,
+  isTerminal,
+  markLostRunner,
+  MAX_FAILURE_MESSAGE_LENGTH,
+  unknownJobTypeDetails,
+  type HandlerFailure,
+  type JobDecision,
+} from '../../../src/jobs/lifecycle';
+import { IllegalTransitionError, InvalidJobInputError } from '../../../src/jobs/writerErrors';
+import { FORECAST_FAILED, HEARTBEAT_SECONDS, jobRecord, T0 } from '../../fixtures/jobs';
+
+const NOW = new Date(T0.getTime() + 3_600_000);
+const EARLIER = new Date(T0.getTime() + 60_000);
+const LOST_AFTER_MS = 4 * HEARTBEAT_SECONDS * 1000;
+
+/** A row of each status as the runner leaves it: InProgress started EARLIER, terminal ones ended EARLIER. */
+function rowIn(status: JobInstanceStatus): JobRecord {
+  const record = jobRecord({ status });
+  if (status !== 'NotStarted') record.startTimeUtc = T0;
+  if (isTerminal(status)) record.endTimeUtc = EARLIER;
+  if (status === 'Failed') record.errorDetails = FORECAST_FAILED;
+  return record;
+}
+
+const detailsFor = (to: JobInstanceStatus) => (to === 'Failed' ? FORECAST_FAILED : undefined);
+
+describe('applyTransition', () => {
+  // Spelled out rather than read from LEGAL_TRANSITIONS, so a change to the table shows here.
+  const LEGAL: Record<JobInstanceStatus, JobInstanceStatus[]> = {
+    NotStarted: ['InProgress', 'Cancelled', 'Failed'],
+    InProgress: ['Completed', 'Failed', 'Cancelled'],
+    Completed: [],
+    Failed: [],
+    Cancelled: [],
+  };
+  const pairs = JOB_INSTANCE_STATUSES.flatMap((from) => JOB_INSTANCE_STATUSES.map((to) => [from, to] as const));
+
+  it.each(pairs.filter(([from, to]) => LEGAL[from].includes(to)))('%s -> %s is legal', (from, to) => {
+    const before = rowIn(from);
+    const unchanged = structuredClone(before);
+    const after = applyTransition(before, to, NOW, detailsFor(to));
+    expect(after.status).toBe(to);
+    // InProgress stamps StartTimeUtc when there is none; the start of a running job is kept.
+    expect(after.startTimeUtc).toEqual(from === 'NotStarted' ? (to === 'InProgress' ? NOW : undefined) : T0);
+    expect(after.endTimeUtc).toEqual(to === 'InProgress' ? undefined : NOW);
+    expect(after.errorDetails).toEqual(detailsFor(to));
+    expect(before, 'the row it was given').toEqual(unchanged);
+  });
+
+  it.each(pairs.filter(([from, to]) => !LEGAL[from].includes(to)))('%s -> %s is illegal', (from, to) => {
+    const attempt = () => applyTransition(rowIn(from), to, NOW, detailsFor(to));
+    expect(attempt).toThrow(IllegalTransitionError);
+    expect(attempt).toThrow(
+      LEGAL[from].length ? `(allowed: ${LEGAL[from].join(', ')})` : '(a terminal state never changes)',
+    );
+  });
+
+  it('keeps a StartTimeUtc a NotStarted row already has when it starts', () => {
+    expect(applyTransition(jobRecord({ startTimeUtc: T0 }), 'InProgress', NOW).startTimeUtc).toEqual(T0);
+  });
+
+  it('checks the target before the row: ErrorDetails on Completed is invalid input, not an illegal move', () => {
+    expect(() => applyTransition(rowIn('Completed'), 'Completed', NOW, FORECAST_FAILED)).toThrow(InvalidJobInputError);
+  });
+});
+
+describe('checkTarget', () => {
+  it.each([
+    ['an unknown status', 'Running', undefined, /unknown status "Running"/],
+    ['a status of another type', 3, undefined, /unknown status 3/],
+    ['Failed without ErrorDetails', 'Failed', undefined, /Failed needs ErrorDetails/],
+    ['Failed with ErrorDetails that are not an object', 'Failed', 'boom', /invalid ErrorDetails/],
+    ['Failed with ErrorDetails without a source', 'Failed', { errorCode: 'E', message: 'm' }, /source must be one of/],
+    ['Failed with an unknown property', 'Failed', { ...FORECAST_FAILED, stack: 'at x' }, /unknown property "stack"/],
+    ['ErrorDetails on Completed', 'Completed', FORECAST_FAILED, /only Failed takes ErrorDetails, not Completed/],
+    ['ErrorDetails on Cancelled', 'Cancelled', FORECAST_FAILED, /only Failed takes ErrorDetails, not Cancelled/],
+  ])('refuses %s', (_name, to, details, message) => {
+    expect(() => checkTarget(to, details)).toThrow(InvalidJobInputError);
+    expect(() => checkTarget(to, details)).toThrow(message);
+  });
+
+  it.each([
+    ...JOB_INSTANCE_STATUSES.filter((status) => status !== 'Failed').map((status) => [status, undefined] as const),
+    ['Failed', FORECAST_FAILED] as const,
+  ])('accepts %s with its details', (to, details) => {
+    expect(() => checkTarget(to, details)).not.toThrow();
+  });
+});
+
+it.each([
+  ['NotStarted', false],
+  ['InProgress', false],
+  ['Completed', true],
+  ['Failed', true],
+  ['Cancelled', true],
+] as const)('isTerminal(%s) is %s', (status, terminal) => {
+  expect(isTerminal(status)).toBe(terminal);
+});
+
+describe('isRunnerLost', () => {
+  const beatAgo = (ms: number, status: JobInstanceStatus = 'InProgress') =>
+    jobRecord({ status, heartbeatUtc: new Date(NOW.getTime() - ms) });
+
+  it.each([
+    ['a beat exactly four intervals old', beatAgo(LOST_AFTER_MS), false],
+    ['a beat just over four intervals old', beatAgo(LOST_AFTER_MS + 1), true],
+    ['a fresh beat', beatAgo(0), false],
+    ['no heartbeat at all, however old the job', jobRecord({ status: 'InProgress', startTimeUtc: new Date(0) }), false],
+    ['an old beat on a row that is no longer InProgress', beatAgo(LOST_AFTER_MS * 10, 'Cancelled'), false],
+    ['an old beat on a NotStarted row', beatAgo(LOST_AFTER_MS * 10, 'NotStarted'), false],
+  ])('%s: %s', (_name, record, lost) => {
+    expect(isRunnerLost(record, NOW, HEARTBEAT_SECONDS)).toBe(lost);
+  });
+
+  it('scales with the heartbeat interval', () => {
+    expect(isRunnerLost(beatAgo(LOST_AFTER_MS + 1), NOW, HEARTBEAT_SECONDS * 2)).toBe(false);
+  });
+});
+
+describe('decisions', () => {
+  const ROWS: Record<string, JobRecord> = {
+    NotStarted: rowIn('NotStarted'),
+    'InProgress, fresh beat': { ...rowIn('InProgress'), heartbeatUtc: new Date(NOW.getTime() - 1000) },
+    'InProgress, lost': { ...rowIn('InProgress'), heartbeatUtc: new Date(NOW.getTime() - LOST_AFTER_MS - 1) },
+    'InProgress, no heartbeat': rowIn('InProgress'),
+    Completed: rowIn('Completed'),
+    Failed: rowIn('Failed'),
+    Cancelled: rowIn('Cancelled'),
+  };
+  const DECISIONS: Record<string, JobDecision> = {
+    claimJob: claimJob(HEARTBEAT_SECONDS),
+    heartbeatJob,
+    'finishJob(Completed)': finishJob({ status: 'Completed' }),
+    'finishJob(Failed)': finishJob({ status: 'Failed', errorDetails: FORECAST_FAILED }),
+    cancelJob: cancelJob(HEARTBEAT_SECONDS),
+    cancelUnlessTerminal,
+    markLostRunner: markLostRunner(HEARTBEAT_SECONDS),
+    couldNotStartJob: couldNotStartJob(HEARTBEAT_SECONDS),
+  };
+  /** '-': the row is left as it is; 'beat': the same status with HeartbeatUtc now. */
+  const LEFT = { Completed: '-', Failed: '-', Cancelled: '-' };
+  const EXPECTED: Record<keyof typeof DECISIONS, Record<keyof typeof ROWS, string>> = {
+    claimJob: {
+      NotStarted: 'InProgress beat',
+      'InProgress, fresh beat': '-',
+      'InProgress, lost': 'Failed JobRunnerLost',
+      'InProgress, no heartbeat': '-',
+      ...LEFT,
+    },
+    heartbeatJob: {
+      NotStarted: '-',
+      'InProgress, fresh beat': 'InProgress beat',
+      'InProgress, lost': 'InProgress beat',
+      'InProgress, no heartbeat': 'InProgress beat',
+      ...LEFT,
+    },
+    'finishJob(Completed)': {
+      NotStarted: '-',
+      'InProgress, fresh beat': 'Completed',
+      'InProgress, lost': 'Completed',
+      'InProgress, no heartbeat': 'Completed',
+      ...LEFT,
+    },
+    'finishJob(Failed)': {
+      NotStarted: '-',
+      'InProgress, fresh beat': 'Failed ForecastFailed',
+      'InProgress, lost': 'Failed ForecastFailed',
+      'InProgress, no heartbeat': 'Failed ForecastFailed',
+      ...LEFT,
+    },
+    cancelJob: {
+      NotStarted: 'Cancelled',
+      'InProgress, fresh beat': 'Cancelled',
+      'InProgress, lost': 'Failed JobRunnerLost',
+      'InProgress, no heartbeat': 'Cancelled',
+      ...LEFT,
+    },
+    cancelUnlessTerminal: {
+      NotStarted: 'Cancelled',
+      'InProgress, fresh beat': 'Cancelled',
+      'InProgress, lost': 'Cancelled',
+      'InProgress, no heartbeat': 'Cancelled',
+      ...LEFT,
+    },
+    markLostRunner: {
+      NotStarted: '-',
+      'InProgress, fresh beat': '-',
+      'InProgress, lost': 'Failed JobRunnerLost',
+      'InProgress, no heartbeat': '-',
+      ...LEFT,
+    },
+    couldNotStartJob: {
+      NotStarted: 'Failed JobCouldNotStart',
+      'InProgress, fresh beat': '-',
+      'InProgress, lost': 'Failed JobRunnerLost',
+      'InProgress, no heartbeat': '-',
+      ...LEFT,
+    },
+  };
+
+  function outcome(before: JobRecord, after: JobRecord | undefined): string {
+    if (!after) return '-';
+    const parts: string[] = [after.status];
+    if (after.errorDetails) parts.push(after.errorDetails.errorCode);
+    if (after.heartbeatUtc?.getTime() === NOW.getTime() && before.heartbeatUtc?.getTime() !== NOW.getTime())
+      parts.push('beat');
+    return parts.join(' ');
+  }
+
+  const cases = Object.keys(DECISIONS).flatMap((decision) => Object.keys(ROWS).map((row) => [decision, row] as const));
+  it.each(cases)('%s on %s', (decision, row) => {
+    const before = structuredClone(ROWS[row]);
+    const after = DECISIONS[decision](before, NOW);
+    expect(outcome(before, after)).toBe(EXPECTED[decision][row]);
+    expect(before, 'a decision never changes its argument').toEqual(ROWS[row]);
+  });
+
+  it('a claim stamps the start and the first heartbeat with the same instant', () => {
+    const claimed = claimJob(HEARTBEAT_SECONDS)(rowIn('NotStarted'), NOW);
+    expect(claimed).toMatchObject({ status: 'InProgress', startTimeUtc: NOW, heartbeatUtc: NOW });
+    expect(claimed?.endTimeUtc).toBeUndefined();
+  });
+
+  it('a lost runner is recorded as not permanent, ended now, its start kept', () => {
+    const recorded = markLostRunner(HEARTBEAT_SECONDS)(ROWS['InProgress, lost'], NOW);
+    expect(recorded).toMatchObject({ status: 'Failed', startTimeUtc: T0, endTimeUtc: NOW });
+    expect(recorded?.errorDetails).toMatchObject({ errorCode: 'JobRunnerLost', source: 'System', isPermanent: false });
+  });
+
+  it('a job that could not start is not permanent and never has a start time', () => {
+    const recorded = couldNotStartJob(HEARTBEAT_SECONDS)(rowIn('NotStarted'), NOW);
+    expect(recorded).toMatchObject({ status: 'Failed', endTimeUtc: NOW });
+    expect(recorded?.startTimeUtc).toBeUndefined();
+    expect(recorded?.errorDetails).toMatchObject({ errorCode: 'JobCouldNotStart', isPermanent: false });
+  });
+});
+
+describe('handlerFailureDetails', () => {
+  const failure = (change: Partial<Record<keyof HandlerFailure, unknown>> = {}) =>
+    ({ ...FORECAST_FAILED, ...change }) as HandlerFailure;
+
+  it('keeps valid details as they are', () => {
+    expect(handlerFailureDetails(failure())).toEqual(FORECAST_FAILED);
+  });
+
+  it('keeps the known fields only', () => {
+    expect(handlerFailureDetails({ ...failure(), stack: 'at handler' } as HandlerFailure)).toEqual(FORECAST_FAILED);
+  });
+
+  it.each([
+    ['an errorCode with a space', { errorCode: 'Forecast failed' }],
+    ['an empty errorCode', { errorCode: '' }],
+    ['an errorCode of 129 characters', { errorCode: 'E'.repeat(129) }],
+    ['an errorCode with a line break', { errorCode: 'Forecast\nFailed' }],
+    ['an errorCode that is not a string', { errorCode: 42 }],
+    ['a message that is not a string', { message: { text: 'm' } }],
+    ['an unknown source', { source: 'Handler' }],
+  ])('refuses %s', (_name, change) => {
+    expect(handlerFailureDetails(failure(change))).toBeUndefined();
+  });
+
+  it('accepts an errorCode of 128 letters, digits, dots, dashes and underscores', () => {
+    const errorCode = 'A.b_c-9'.repeat(19).slice(0, 128);
+    expect(handlerFailureDetails(failure({ errorCode }))?.errorCode).toBe(errorCode);
+  });
+
+  it(`cuts a 5000-character message to its first ${MAX_FAILURE_MESSAGE_LENGTH}`, () => {
+    const message = Array.from({ length: 5000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+    expect(handlerFailureDetails(failure({ message }))?.message).toBe(message.slice(0, MAX_FAILURE_MESSAGE_LENGTH));
+  });
+
+  it('never cuts a message of emoji between the halves of a pair', () => {
+    // 'a' then emoji: unit 4096 is the high half of a pair, so a plain cut would end on a lone \ud83d.
+    const message = 'a' + '\u{1F600}'.repeat(3000);
+    const kept = handlerFailureDetails(failure({ message }))?.message ?? '';
+    expect(kept.endsWith('\ud83d')).toBe(false);
+    expect(kept).toBe(message.slice(0, MAX_FAILURE_MESSAGE_LENGTH - 1));
+    expect(Buffer.from(kept, 'utf8').toString('utf8'), 'well-formed: survives a UTF-8 round trip').toBe(kept);
+  });
+});
+
+it("unknownJobTypeDetails: Create's UnknownJobType, its source System because the backend lacks the handler", () => {
+  expect(unknownJobTypeDetails({ itemType: 'Contoso.Report', jobType: 'render' })).toEqual({
+    errorCode: 'UnknownJobType',
+    message: "This backend has no job handler for job type 'render' of item type 'Contoso.Report'.",
+    source: 'System',
+    isPermanent: true,
+  });
+});
