@@ -2,7 +2,7 @@
  * Signing-key faults, end to end through the local host, for every way the
  * JWKS endpoint can fail: HTTP 500, malformed JSON, an empty key set, a
  * dropped connection, a hang, a drip, and nothing listening at all.
- * test/unit/signingKeyStore.test.ts checks the same matrix on the store with
+ * test/unit/auth/signingKeyStore.test.ts checks the same matrix on the store with
  * a fake clock (including the 12-hour refresh); here the clock is real.
  */
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConflictError, StorageUnavailableError } from '../../../src/fabric/errors';
-import { JobInstances, type JobEnqueuer } from '../../../src/jobs/jobInstances';
+import {
+  ConflictError,
+  ItemConflictError,
+  ItemDeletedError,
+  StorageUnavailableError,
+} from '../../../src/fabric/errors';
+import { JobInstances, type JobEnqueuer, type JobGate } from '../../../src/jobs/jobInstances';
 import { toJobEntity, type JobKey, type JobRecord } from '../../../src/jobs/jobRow';
 import { JobStateStore } from '../../../src/jobs/jobStateStore';
 import { JobStateWriter } from '../../../src/jobs/jobStateWriter';
@@ -15,13 +20,16 @@ const LOST_AFTER_MS = 4 * HEARTBEAT_SECONDS * 1000;
 let table: MemoryTable;
 let enqueue: ReturnType<typeof vi.fn<(job: JobKey) => Promise<void>>>;
 let jobs: JobInstances;
+/** What the item's row says when a Create reads it after its insert. */
+let gate: JobGate;
 
 beforeEach(() => {
+  gate = 'allowed';
   table = new MemoryTable();
   enqueue = vi.fn(async () => {});
   const queue: JobEnqueuer = { enqueue };
   const writer = new JobStateWriter(table.client, { now: () => NOW, deadlineMs: 10_000 });
-  jobs = new JobInstances(new JobStateStore(table.client), writer, queue, HEARTBEAT_SECONDS);
+  jobs = new JobInstances(new JobStateStore(table.client), writer, queue, HEARTBEAT_SECONDS, async () => gate);
 });
 
 /** A row already in the table, of the caller's unless the test changes its owner. */
@@ -218,5 +226,58 @@ describe('cancel', () => {
     const log = collectingLog();
     expect((await jobs.cancel(record, log)).status).toBe('Completed');
     expect(log.transitions).toEqual([]);
+  });
+});
+
+describe('create, and the item row read after the insert', () => {
+  it("refuses a job of another owner's item with 409 ItemConflict and removes the row it inserted", async () => {
+    const job = newJob();
+    gate = 'foreign';
+    await expect(jobs.create(job, collectingLog())).rejects.toBeInstanceOf(ItemConflictError);
+    expect(rowOf(job)).toBeUndefined();
+    expect(enqueue).not.toHaveBeenCalled();
+  });
+
+  it('refuses a job of a deleted item with 409 ItemDeleted and removes the row it inserted', async () => {
+    const job = newJob();
+    gate = 'deleted';
+    await expect(jobs.create(job, collectingLog())).rejects.toBeInstanceOf(ItemDeletedError);
+    expect(rowOf(job)).toBeUndefined();
+    expect(enqueue).not.toHaveBeenCalled();
+  });
+
+  it('refuses a retry once the item is deleted, without removing the row its first attempt wrote (the delete owns it)', async () => {
+    const job = newJob();
+    await jobs.create(job, collectingLog());
+    gate = 'deleted';
+    await expect(jobs.create(job, collectingLog())).rejects.toBeInstanceOf(ItemDeletedError);
+    expect(rowOf(job)).toBeDefined();
+    expect(enqueue).toHaveBeenCalledTimes(1);
+  });
+
+  it('a same-owner retry whose row a delete removes between its insert and its read inserts again, never 409 JobInstanceConflict', async () => {
+    const job = newJob();
+    await jobs.create(job, collectingLog());
+    // The retry's insert meets the row; a DeleteItem removes it before the retry reads it.
+    const original = table.client.getEntity.bind(table.client);
+    let removed = false;
+    table.client.getEntity = (async (...args: Parameters<typeof original>) => {
+      if (!removed) {
+        removed = true;
+        table.remove(job.itemId, job.jobInstanceId);
+      }
+      return original(...args);
+    }) as typeof original;
+    const record = await jobs.create(job, collectingLog());
+    expect(record.status).toBe('NotStarted');
+    expect(rowOf(job)).toBeDefined();
+  });
+});
+
+describe('requests racing a delete', () => {
+  it('Cancel whose row is deleted between its read and its write answers the JobInstanceNotFound state, not 500', async () => {
+    const record = stored({ status: 'InProgress', heartbeatUtc: NOW });
+    table.beforeWrite(() => table.remove(record.itemId, record.jobInstanceId), 1);
+    expect(await jobs.cancel(record, collectingLog())).toEqual(JOB_NOT_FOUND_STATE);
   });
 });
