@@ -72,7 +72,7 @@ describe('the bundle in the Functions worker', () => {
     expect(result.status).toBe(401);
     // Every operation of the catalog and every queue function, by name: the bundle registers what src/ declares.
     const declared = [
-      ...OPERATIONS.map((declare) => declare({} as never).name),
+      ...OPERATIONS.map((declare) => declare({ config: { itemDefinitionMaxBytes: 4194304 } } as never).name),
       ...QUEUE_FUNCTIONS.map((declare) => declare({ config: { queueName: 'jobs' } } as never).name),
     ];
     expect([...result.functions].sort()).toEqual(declared.sort());

@@ -98,7 +98,9 @@ describe('the Functions entry point (the bundle)', () => {
     );
     expect(result.status).toBe(0);
     const [routes, queues] = JSON.parse(result.stdout.trim().split('\n').pop()!);
-    expect(routes).toEqual(OPERATIONS.map((declare) => declare({} as never).name));
+    expect(routes).toEqual(
+      OPERATIONS.map((declare) => declare({ config: { itemDefinitionMaxBytes: 4194304 } } as never).name),
+    );
     expect(queues).toEqual([settings.JOB_QUEUE_NAME, `${settings.JOB_QUEUE_NAME}-poison`]);
   });
 
