@@ -360,6 +360,20 @@ export function loadFunctionsEntry(path = BUNDLED_ENTRY): FunctionsModule {
   }
 }
 
+/** LOCAL_HOST_QUEUE_LEASE_SECONDS: the queue lease, shortened by tests that kill a host mid-job. */
+function leaseFromEnvironment(): Partial<QueueHostSettings> | undefined {
+  const raw = process.env.LOCAL_HOST_QUEUE_LEASE_SECONDS;
+  if (raw === undefined) return undefined;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+    process.stderr.write(
+      `LOCAL_HOST_QUEUE_LEASE_SECONDS must be a whole number from 1 to 3600, not ${JSON.stringify(raw)}\n`,
+    );
+    process.exit(1);
+  }
+  return { leaseMs: seconds * 1000 };
+}
+
 async function main(): Promise<void> {
   let functions: FunctionsModule;
   try {
@@ -390,7 +404,7 @@ async function main(): Promise<void> {
   const queues = (
     process.env.LOCAL_HOST_QUEUES === 'off'
       ? Promise.resolve(undefined)
-      : startQueueFunctions(functions, process.env, log)
+      : startQueueFunctions(functions, process.env, log, leaseFromEnvironment())
   ).catch((error: unknown) => {
     process.stderr.write(
       `The local host cannot run the queue functions: ${error instanceof Error ? error.message.split('\n', 1)[0] : String(error)}\n`,

@@ -80,7 +80,7 @@ export function createDependencies(config: Config, options: CompositionOptions =
   const writer = new JobStateWriter(jobTable, { deadlineMs: STORAGE_DEADLINE_MS });
   const queue = new JobQueue(() => createQueueClient(config.queue, config.queueName, env), STORAGE_DEADLINE_MS);
   const jobs = new JobInstances(store, writer, queue, config.jobHeartbeatSeconds);
-  const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds);
+  const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds, { watcher: queue });
   const itemTable = createTableClient(config.table, config.itemsTableName, env);
   const items = new Items(
     new ItemStore(itemTable, STORAGE_DEADLINE_MS),

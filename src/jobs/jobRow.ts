@@ -30,6 +30,7 @@ export const COLUMNS = {
   creationPayload: 'CreationPayload',
   userObjectId: 'UserObjectId',
   heartbeatUtc: 'HeartbeatUtc',
+  heartbeatSeconds: 'HeartbeatSeconds',
 } as const;
 
 /** The OData filter of one item's partition: every job instance of the item (operations tools only). */
@@ -66,6 +67,8 @@ export interface JobRecord {
   userObjectId?: string;
   /** Written by the runner while the job runs; a row without it is never judged lost. */
   heartbeatUtc?: Date;
+  /** The runner's heartbeat interval, written at its claim: readers judge it lost by this, not by their own setting. */
+  heartbeatSeconds?: number;
 }
 
 /** What a request says the job is; a row answers only when all of it matches. */
@@ -119,6 +122,9 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
   const endTimeUtc = time(COLUMNS.endTimeUtc);
   const errorDetails = parseErrorDetails(entity[COLUMNS.errorDetails], problems);
   const heartbeatUtc = time(COLUMNS.heartbeatUtc);
+  const heartbeatSeconds = entity[COLUMNS.heartbeatSeconds] ?? undefined;
+  if (heartbeatSeconds !== undefined && !isHeartbeatSeconds(heartbeatSeconds))
+    problems.push(`${COLUMNS.heartbeatSeconds} is not a whole number from 1 to 300`);
   const optionalText = (column: string): string | undefined => {
     const value = entity[column];
     if (value === undefined || value === null) return undefined;
@@ -150,7 +156,13 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
   if (creationPayload !== undefined) record.creationPayload = creationPayload;
   if (userObjectId !== undefined) record.userObjectId = userObjectId;
   if (heartbeatUtc) record.heartbeatUtc = heartbeatUtc;
+  if (isHeartbeatSeconds(heartbeatSeconds)) record.heartbeatSeconds = heartbeatSeconds;
   return record;
+}
+
+/** JOB_HEARTBEAT_SECONDS's range. */
+function isHeartbeatSeconds(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 300;
 }
 
 function parseErrorDetails(value: unknown, problems: string[]): ErrorDetails | undefined {
@@ -192,6 +204,7 @@ export function toJobEntity(record: JobRecord): JobEntity {
   if (record.creationPayload !== undefined) entity[COLUMNS.creationPayload] = record.creationPayload;
   if (record.userObjectId !== undefined) entity[COLUMNS.userObjectId] = record.userObjectId;
   if (record.heartbeatUtc) entity[COLUMNS.heartbeatUtc] = record.heartbeatUtc;
+  if (record.heartbeatSeconds !== undefined) entity[COLUMNS.heartbeatSeconds] = record.heartbeatSeconds;
   return entity;
 }
 

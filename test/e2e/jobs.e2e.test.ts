@@ -410,7 +410,7 @@ describe('the job runner', () => {
     expect(runs.get(j.jobInstanceId)).toBe(1);
   });
 
-  it('records a lost runner (a heartbeat older than four beats) as Failed JobRunnerLost on Get, through the writer', async () => {
+  it('records a lost runner (no write for four beats, by the storage clock) as Failed JobRunnerLost on Get, through the writer', async () => {
     const j = job('counted');
     const record = {
       ...j,
@@ -418,9 +418,15 @@ describe('the job runner', () => {
       status: 'InProgress' as const,
       startTimeUtc: new Date(Date.now() - 60_000),
       heartbeatUtc: new Date(Date.now() - 5_000),
+      // The runner's own interval: four beats of 1 s by the service's clock, whatever the reader's setting.
+      heartbeatSeconds: 1,
     };
     await stack.table.upsertEntity(toJobEntity(record), 'Replace');
-    const answer = await state(jobPath(j));
+    const answer = await until(
+      () => state(jobPath(j)),
+      (s) => s.status !== 'InProgress',
+      'the lost runner recorded',
+    );
     expect(answer).toMatchObject({
       status: 'Failed',
       errorDetails: { errorCode: 'JobRunnerLost', source: 'System', isPermanent: false },
