@@ -1,5 +1,6 @@
 import { isGuid } from './ids';
 import { isLoopbackHost, tryParseUrl } from './url';
+import { cutText } from './text';
 import { keyValuePairs, type QueueConnection, type TableConnection } from './storage/connections';
 import type { TelemetryConfig } from './telemetry/summaryWriter';
 
@@ -416,7 +417,7 @@ function readEndpointResolutionUrls(settings: SettingsReader): Record<string, st
   const urls: Record<string, string> = {};
   for (const [region, url] of Object.entries(parsed)) {
     if (!REGION_NAME.test(region) || typeof url !== 'string') {
-      settings.problems.push(`${problem}; ${JSON.stringify(region.slice(0, 64))} is not`);
+      settings.problems.push(`${problem}; ${JSON.stringify(cutText(region, 64))} is not`);
       continue;
     }
     settings.checkHttpsOrLoopback(`ENDPOINT_RESOLUTION_URLS.${region}`, url);
