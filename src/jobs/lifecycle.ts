@@ -25,7 +25,7 @@ import {
 import { UnknownJobTypeError } from '../fabric/errors';
 import { forLog } from '../logValue';
 import type { StorageClock } from '../storage/serviceClock';
-import { cutText } from '../text';
+import { cutText, MAX_STRING_PROPERTY_LENGTH } from '../text';
 import type { JobRecord } from './jobRow';
 import { IllegalTransitionError, InvalidJobInputError } from './writerErrors';
 
@@ -47,10 +47,18 @@ export function isTerminal(status: JobInstanceStatus): boolean {
   return LEGAL_TRANSITIONS[status].length === 0;
 }
 
-/** Throws InvalidJobInputError unless `errorDetails` is a contract ErrorDetails object. */
+/**
+ * Throws InvalidJobInputError unless `errorDetails` is a contract ErrorDetails
+ * object that fits the one Table property it is stored in (as JSON text).
+ */
 export function checkErrorDetails(errorDetails: unknown): asserts errorDetails is ErrorDetails {
   const problems = errorDetailsProblems(errorDetails);
   if (problems.length > 0) throw new InvalidJobInputError(`invalid ErrorDetails: ${problems.join('; ')}`);
+  const stored = JSON.stringify(errorDetails).length;
+  if (stored > MAX_STRING_PROPERTY_LENGTH)
+    throw new InvalidJobInputError(
+      `ErrorDetails take ${stored} characters as stored; a Table property holds at most ${MAX_STRING_PROPERTY_LENGTH}`,
+    );
 }
 
 /** What can be said of a move without the row: a known status, and ErrorDetails exactly when it is Failed. */
