@@ -24,6 +24,7 @@ import {
   RouteNotFoundError,
 } from './localHostErrors';
 import { toErrorResponse } from '../src/fabric/responses';
+import { correlationHeaders, readCorrelation } from '../src/http/requestLog';
 import { tryParseUrl } from '../src/url';
 import { parseSummaryLine, readableSummary } from '../src/telemetry/summary';
 import { parseTraceParent } from '../src/telemetry/traceParent';
@@ -152,11 +153,17 @@ async function serve(
     req.resume();
     return writeResponse(res, toErrorResponse(new RequestHeaderFieldsTooLargeError(MAX_REQUEST_HEADERS)));
   }
+  // The host's own answers echo ActivityId and RequestId as the app's do, read and checked the same way.
+  const echo = correlationHeaders(readCorrelation({ get: (name) => headers[name] ?? null }));
+  const hostAnswer = (error: unknown): HttpResponseInit => {
+    const response = toErrorResponse(error);
+    return { ...response, headers: { ...(response.headers as Record<string, string>), ...echo } };
+  };
   const url = tryParseUrl(req.url ?? '/', 'http://localhost');
   const matched = url ? matchRoutes(functions.routes, url.pathname) : [];
   if (matched.length === 0) {
     req.resume();
-    return writeResponse(res, toErrorResponse(new RouteNotFoundError()));
+    return writeResponse(res, hostAnswer(new RouteNotFoundError()));
   }
   const method = req.method ?? 'GET';
   const match = matched.find(({ route }) => route.methods.includes(method as never));
@@ -164,14 +171,14 @@ async function serve(
     req.resume();
     return writeResponse(
       res,
-      toErrorResponse(new MethodNotAllowedError([...new Set(matched.flatMap(({ route }) => route.methods))])),
+      hostAnswer(new MethodNotAllowedError([...new Set(matched.flatMap(({ route }) => route.methods))])),
     );
   }
   // A GET has no body to wait for: its handler runs even if the client has already gone, as in the Functions host.
   const body = method === 'GET' || method === 'HEAD' ? (req.resume(), new Uint8Array(0)) : await readBody(req);
   if (body === 'too large') {
     res.shouldKeepAlive = false;
-    return writeResponse(res, toErrorResponse(new PayloadTooLargeError(MAX_REQUEST_BODY_BYTES)));
+    return writeResponse(res, hostAnswer(new PayloadTooLargeError(MAX_REQUEST_BODY_BYTES)));
   }
   const request = {
     method,
