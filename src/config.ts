@@ -146,7 +146,7 @@ export const SETTING_ROWS: readonly SettingRow[] = [
     required: 'no',
     default: '30',
     meaning:
-      "1 to 300: how often a running job's runner writes its heartbeat; a job whose heartbeat is 4 beats old is `Failed JobRunnerLost`",
+      "1 to 300: how often a running job's runner writes its heartbeat (and writes this interval on the row at its claim); a job whose row has gone 4 of its runner's beats without a write, by the storage service's clock, is `Failed JobRunnerLost`",
   },
   {
     name: 'ENDPOINT_RESOLUTION_URLS',
