@@ -24,6 +24,7 @@ import {
   RouteNotFoundError,
 } from './localHostErrors';
 import { toErrorResponse } from '../src/fabric/responses';
+import { correlationHeaders, readCorrelation } from '../src/http/requestLog';
 import { tryParseUrl } from '../src/url';
 import { parseSummaryLine, readableSummary } from '../src/telemetry/summary';
 import { parseTraceParent } from '../src/telemetry/traceParent';
@@ -157,11 +158,17 @@ async function serve(
     req.resume();
     return writeResponse(res, toErrorResponse(new RequestHeaderFieldsTooLargeError(MAX_REQUEST_HEADERS)));
   }
+  // The host's own answers echo ActivityId and RequestId as the app's do, read and checked the same way.
+  const echo = correlationHeaders(readCorrelation({ get: (name) => headers[name] ?? null }));
+  const hostAnswer = (error: unknown): HttpResponseInit => {
+    const response = toErrorResponse(error);
+    return { ...response, headers: { ...(response.headers as Record<string, string>), ...echo } };
+  };
   const url = tryParseUrl(req.url ?? '/', 'http://localhost');
   const matched = url ? matchRoutes(functions.routes, url.pathname) : [];
   if (matched.length === 0) {
     req.resume();
-    return writeResponse(res, toErrorResponse(new RouteNotFoundError()));
+    return writeResponse(res, hostAnswer(new RouteNotFoundError()));
   }
   const method = req.method ?? 'GET';
   const match = matched.find(({ route }) => route.methods.includes(method as never));
@@ -169,14 +176,14 @@ async function serve(
     req.resume();
     return writeResponse(
       res,
-      toErrorResponse(new MethodNotAllowedError([...new Set(matched.flatMap(({ route }) => route.methods))])),
+      hostAnswer(new MethodNotAllowedError([...new Set(matched.flatMap(({ route }) => route.methods))])),
     );
   }
   // A GET has no body to wait for: its handler runs even if the client has already gone, as in the Functions host.
   const body = method === 'GET' || method === 'HEAD' ? (req.resume(), new Uint8Array(0)) : await readBody(req);
   if (body === 'too large') {
     res.shouldKeepAlive = false;
-    return writeResponse(res, toErrorResponse(new PayloadTooLargeError(MAX_REQUEST_BODY_BYTES)));
+    return writeResponse(res, hostAnswer(new PayloadTooLargeError(MAX_REQUEST_BODY_BYTES)));
   }
   const request = {
     method,
@@ -374,6 +381,20 @@ export function loadFunctionsEntry(path = BUNDLED_ENTRY): FunctionsModule {
   }
 }
 
+/** LOCAL_HOST_QUEUE_LEASE_SECONDS: the queue lease, shortened by tests that kill a host mid-job. */
+function leaseFromEnvironment(): Partial<QueueHostSettings> | undefined {
+  const raw = process.env.LOCAL_HOST_QUEUE_LEASE_SECONDS;
+  if (raw === undefined) return undefined;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+    process.stderr.write(
+      `LOCAL_HOST_QUEUE_LEASE_SECONDS must be a whole number from 1 to 3600, not ${JSON.stringify(raw)}\n`,
+    );
+    process.exit(1);
+  }
+  return { leaseMs: seconds * 1000 };
+}
+
 async function main(): Promise<void> {
   let functions: FunctionsModule;
   try {
@@ -404,7 +425,7 @@ async function main(): Promise<void> {
   const queues = (
     process.env.LOCAL_HOST_QUEUES === 'off'
       ? Promise.resolve(undefined)
-      : startQueueFunctions(functions, process.env, log)
+      : startQueueFunctions(functions, process.env, log, leaseFromEnvironment())
   ).catch((error: unknown) => {
     process.stderr.write(
       `The local host cannot run the queue functions: ${error instanceof Error ? error.message.split('\n', 1)[0] : String(error)}\n`,

@@ -15,6 +15,7 @@ import { QueueClient, type DequeuedMessageItem } from '@azure/storage-queue';
 import type { InvocationContext } from '@azure/functions';
 import type { QueueFunction } from '../src/functions/queueFunction';
 import { poisonQueueName } from '../src/execution/jobQueue';
+import { forLog } from '../src/logValue';
 import { PROJECT_ROOT } from './projectRoot';
 
 export interface QueueHostSettings {
@@ -26,13 +27,40 @@ export interface QueueHostSettings {
   /** How long a failed message stays hidden before it is tried again. */
   visibilityTimeoutMs: number;
   messageEncoding: 'base64' | 'none';
+  /** How long a message is hidden while its function runs; renewed at half of it. Not a host.json setting. */
+  leaseMs: number;
 }
 
-/** How long a message is hidden while its function runs; renewed at half of it. */
-const LEASE_MS = 60_000;
+/**
+ * The local host's lease. The Functions host's is 10 minutes renewed every 5
+ * (docs/decisions.md); this one is shorter so a killed local host's messages
+ * come back soon. LOCAL_HOST_QUEUE_LEASE_SECONDS changes it (tests).
+ */
+export const DEFAULT_LEASE_MS = 60_000;
 const MIN_POLLING_INTERVAL_MS = 100;
+/**
+ * How long a message that the service cannot return is hidden: the longest
+ * visibility timeout there is (7 days), at least the 7-day time-to-live a
+ * message gets by default, so it expires before it comes back.
+ */
+const PARK_SECONDS = 7 * 24 * 3600;
 /** How long closing waits for running functions. */
 const SHUTDOWN_GRACE_MS = 2000;
+
+/**
+ * A receive that the service answered 500: Azurite answers so when a message
+ * in the batch holds a character XML 1.0 cannot carry (a raw ESC), after it
+ * has already hidden the batch and counted the dequeue.
+ */
+function isUnreadableAnswer(error: unknown): boolean {
+  return (error as { statusCode?: number })?.statusCode === 500;
+}
+
+/** The service's request id of a failed call, for the log (it finds the call in the service's own log). */
+function requestIdOf(error: unknown): string {
+  const headers = (error as { response?: { headers?: { get?(name: string): string | undefined } } })?.response?.headers;
+  return forLog(headers?.get?.('x-ms-request-id') ?? 'unknown');
+}
 
 /** host.json's `extensions.queues`, with the Functions host's defaults for what it leaves out. */
 export function readQueueHostSettings(hostJsonPath = join(PROJECT_ROOT, 'host.json')): QueueHostSettings {
@@ -47,6 +75,7 @@ export function readQueueHostSettings(hostJsonPath = join(PROJECT_ROOT, 'host.js
     maxPollingIntervalMs: timeSpanMs(queues.maxPollingInterval, 60_000),
     visibilityTimeoutMs: timeSpanMs(queues.visibilityTimeout, 0),
     messageEncoding: queues.messageEncoding === 'none' ? 'none' : 'base64',
+    leaseMs: DEFAULT_LEASE_MS,
   };
 }
 
@@ -87,6 +116,8 @@ class QueueListener {
   private constructor(
     private readonly fn: QueueFunction,
     private readonly queue: QueueClient,
+    /** The same queue without the SDK's retries, for receiving: a retry hides the 500 of an unreadable batch. */
+    private readonly receiver: QueueClient,
     private readonly poison: QueueClient,
     private readonly settings: QueueHostSettings,
     private readonly options: QueueHostOptions,
@@ -101,9 +132,10 @@ class QueueListener {
     if (!connectionString)
       throw new Error(`the local host runs queue functions only with a connection string in ${fn.connection}`);
     const queue = new QueueClient(connectionString, fn.queueName);
+    const receiver = new QueueClient(connectionString, fn.queueName, { retryOptions: { maxTries: 1 } });
     const poison = new QueueClient(connectionString, poisonQueueName(fn.queueName));
     await queue.createIfNotExists();
-    const listener = new QueueListener(fn, queue, poison, settings, options);
+    const listener = new QueueListener(fn, queue, receiver, poison, settings, options);
     listener.loop = listener.poll();
     return listener;
   }
@@ -151,16 +183,85 @@ class QueueListener {
     }
   }
 
+  /** Until then, messages are received one at a time (see receiveOne). */
+  private isolateUntil = 0;
+
   private async receiveBatch(): Promise<number> {
-    const { receivedMessageItems } = await this.queue.receiveMessages({
-      numberOfMessages: Math.min(32, this.settings.batchSize),
-      visibilityTimeout: LEASE_MS / 1000,
-    });
-    for (const message of receivedMessageItems) {
-      const run = this.process(message).finally(() => this.running.delete(run));
-      this.running.add(run);
+    if (Date.now() < this.isolateUntil) return this.receiveOne();
+    let received: DequeuedMessageItem[];
+    try {
+      ({ receivedMessageItems: received } = await this.receiver.receiveMessages({
+        numberOfMessages: Math.min(32, this.settings.batchSize),
+        visibilityTimeout: this.settings.leaseMs / 1000,
+      }));
+    } catch (error) {
+      if (!isUnreadableAnswer(error)) throw error;
+      this.isolateUntil = Date.now() + this.settings.leaseMs * 2;
+      this.options.log(
+        'warning',
+        `local queue host: receiving from ${this.fn.queueName} failed with HTTP 500 (request ${requestIdOf(error)}): ` +
+          `a message the storage service cannot return (a raw control character, say) is in the batch, which is now hidden ` +
+          `for ${this.settings.leaseMs / 1000} s; receiving one message at a time to set the unreadable one aside`,
+      );
+      return 0;
     }
-    return receivedMessageItems.length;
+    for (const message of received) this.start(message);
+    return received.length;
+  }
+
+  /**
+   * One message, hidden for PARK_SECONDS: a readable one gets its normal lease
+   * back and runs; a 500 means that exactly this one message cannot be
+   * returned by the service, and it is now parked out of the way (its pop
+   * receipt never reaches a client, so it cannot be deleted or moved), with a
+   * marker on the poison queue and a log line. A good message never waits
+   * behind it for more than a lease.
+   */
+  private async receiveOne(): Promise<number> {
+    let message: DequeuedMessageItem | undefined;
+    try {
+      [message] = (
+        await this.receiver.receiveMessages({ numberOfMessages: 1, visibilityTimeout: PARK_SECONDS })
+      ).receivedMessageItems;
+    } catch (error) {
+      if (!isUnreadableAnswer(error)) throw error;
+      await this.parkUnreadable(requestIdOf(error));
+      return 1;
+    }
+    if (!message) return 0;
+    const lease = await this.queue.updateMessage(
+      message.messageId,
+      message.popReceipt,
+      undefined,
+      this.settings.leaseMs / 1000,
+    );
+    this.start({ ...message, popReceipt: lease.popReceipt ?? message.popReceipt });
+    return 1;
+  }
+
+  private async parkUnreadable(requestId: string): Promise<void> {
+    this.isolateUntil = Date.now() + this.settings.leaseMs * 2;
+    const marker = {
+      unreadable: true,
+      queue: this.fn.queueName,
+      requestId,
+      parkedUntil: new Date(Date.now() + PARK_SECONDS * 1000).toISOString(),
+    };
+    const text = JSON.stringify(marker);
+    await this.poison.createIfNotExists();
+    await this.poison.sendMessage(
+      this.settings.messageEncoding === 'base64' ? Buffer.from(text, 'utf8').toString('base64') : text,
+    );
+    this.options.log(
+      'error',
+      `local queue host: a message on ${this.fn.queueName} that the storage service cannot return (HTTP 500, request ` +
+        `${requestId}) is parked for ${PARK_SECONDS / 86400} days, past its time-to-live; marker on ${this.poison.name}: ${text}`,
+    );
+  }
+
+  private start(message: DequeuedMessageItem): void {
+    const run = this.process(message).finally(() => this.running.delete(run));
+    this.running.add(run);
   }
 
   private async process(message: DequeuedMessageItem): Promise<void> {
@@ -177,7 +278,7 @@ class QueueListener {
     }
     const renew = setInterval(() => {
       void this.queue
-        .updateMessage(message.messageId, popReceipt, undefined, LEASE_MS / 1000)
+        .updateMessage(message.messageId, popReceipt, undefined, this.settings.leaseMs / 1000)
         .then((result) => (popReceipt = result.popReceipt ?? popReceipt))
         .catch((error: Error) =>
           this.options.log(
@@ -185,7 +286,7 @@ class QueueListener {
             `local queue host: ${tag}: renewing its lease failed: ${error.message.split('\n', 1)[0]}`,
           ),
         );
-    }, LEASE_MS / 2);
+    }, this.settings.leaseMs / 2);
     let failed = false;
     try {
       const context = this.options.createContext(this.fn.name, {

@@ -90,7 +90,7 @@ export function createDependencies(config: Config, options: CompositionOptions =
     handlers,
   );
   const jobs = new JobInstances(store, writer, queue, config.jobHeartbeatSeconds, (job) => itemDeletion.jobGate(job));
-  const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds);
+  const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds, { watcher: queue });
   const endpoints = new EndpointResolver(config.endpointResolutionUrls, env.WEBSITE_HOSTNAME);
   const summaries =
     options.summaries ??

@@ -1,5 +1,6 @@
 import { isGuid } from './ids';
 import { isLoopbackHost, tryParseUrl } from './url';
+import { cutText } from './text';
 import { keyValuePairs, type QueueConnection, type TableConnection } from './storage/connections';
 import type { TelemetryConfig } from './telemetry/summaryWriter';
 
@@ -147,7 +148,7 @@ export const SETTING_ROWS: readonly SettingRow[] = [
     required: 'no',
     default: '30',
     meaning:
-      "1 to 300: how often a running job's runner writes its heartbeat; a job whose heartbeat is 4 beats old is `Failed JobRunnerLost`",
+      "1 to 300: how often a running job's runner writes its heartbeat (and writes this interval on the row at its claim); a job whose row has gone 4 of its runner's beats without a write, by the storage service's clock, is `Failed JobRunnerLost`",
   },
   {
     name: 'ITEM_DEFINITION_MAX_BYTES',
@@ -454,7 +455,7 @@ function readEndpointResolutionUrls(settings: SettingsReader): Record<string, st
   const urls: Record<string, string> = {};
   for (const [region, url] of Object.entries(parsed)) {
     if (!REGION_NAME.test(region) || typeof url !== 'string') {
-      settings.problems.push(`${problem}; ${JSON.stringify(region.slice(0, 64))} is not`);
+      settings.problems.push(`${problem}; ${JSON.stringify(cutText(region, 64))} is not`);
       continue;
     }
     settings.checkHttpsOrLoopback(`ENDPOINT_RESOLUTION_URLS.${region}`, url);

@@ -1,3 +1,5 @@
+import { cutText } from './text';
+
 // JSON.stringify escapes C0 controls (CR and LF among them) but leaves these
 // as they are: DEL, the C1 controls (NEL is a line break to some log viewers,
 // CSI a command to some terminals) and the Unicode line and paragraph separators.
@@ -16,7 +18,7 @@ export function escapeUnescapedByJson(json: string): string {
  */
 export function forLog(value: unknown, maxLength = 64): string {
   if (typeof value === 'string') {
-    const cut = value.length > maxLength ? `${value.slice(0, maxLength)}…` : value;
+    const cut = value.length > maxLength ? `${cutText(value, maxLength)}…` : value;
     return escapeUnescapedByJson(JSON.stringify(cut));
   }
   if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean')
@@ -36,5 +38,5 @@ export function forLog(value: unknown, maxLength = 64): string {
  * line breaks included.
  */
 export function describeUnexpected(error: unknown, maxLength = 4000): string {
-  return JSON.stringify(error instanceof Error ? (error.stack ?? error.message) : String(error)).slice(0, maxLength);
+  return cutText(JSON.stringify(error instanceof Error ? (error.stack ?? error.message) : String(error)), maxLength);
 }

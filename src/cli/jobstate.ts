@@ -19,6 +19,8 @@ import { forLog } from '../logValue';
 import { describeStorageError, statusCodeOf } from '../storage/storageErrors';
 import { InvalidJobInputError, JobNotFoundError, JobStateWriteError } from '../jobs/writerErrors';
 import { JobStateStore } from '../jobs/jobStateStore';
+import { MAX_FAILURE_MESSAGE_LENGTH } from '../jobs/lifecycle';
+import { MAX_STRING_PROPERTY_LENGTH } from '../text';
 
 const USAGE = `Usage: jobstate <command> [options]
 
@@ -79,7 +81,9 @@ const COMMANDS: Record<string, Command> = {
   set: {
     usage: `Usage: jobstate set <status> --item <item id> --instance <job instance id>
            [--error-code <code> --error-message <text> [--error-source System|User|External] [--permanent]]
-  Status: InProgress, Completed, Failed (needs --error-code and --error-message) or Cancelled.`,
+  Status: InProgress, Completed, Failed (needs --error-code and --error-message) or Cancelled.
+  --error-message: at most ${MAX_FAILURE_MESSAGE_LENGTH} characters (UTF-16 units), the bound the runner keeps of a
+  handler's message; the whole ErrorDetails must fit one Table property (${MAX_STRING_PROPERTY_LENGTH}).`,
     options: {
       ...ID_OPTIONS,
       'error-code': { type: 'string' },
@@ -151,6 +155,10 @@ function errorDetailsFrom(v: Values): ErrorDetails | undefined {
   const message = v['error-message'] as string | undefined;
   if (code === undefined && message === undefined && !v.permanent) return undefined;
   if (!code || !message) throw new InvalidJobInputError('--error-code and --error-message go together');
+  if (message.length > MAX_FAILURE_MESSAGE_LENGTH)
+    throw new InvalidJobInputError(
+      `--error-message is ${message.length} characters long; at most ${MAX_FAILURE_MESSAGE_LENGTH} are kept (as the runner keeps of a handler's message)`,
+    );
   const source = v['error-source'] as string;
   if (!(ERROR_SOURCES as readonly string[]).includes(source))
     throw new InvalidJobInputError(`--error-source must be one of ${ERROR_SOURCES.join(', ')}`);

@@ -7,8 +7,19 @@ import type { JobKey } from '../jobs/jobRow';
 import { describeStorageError } from '../storage/storageErrors';
 import { createCredential } from '../storage/credential';
 
-/** The one thing a job message says: which row to run. Nothing else travels on the queue. */
-export type JobMessage = JobKey;
+/**
+ * What a job message says: which row to run, and for a watch (a message the
+ * runner sends itself to look at a running job again later) that it is one.
+ * Nothing else travels on the queue.
+ */
+export interface JobMessage extends JobKey {
+  watch?: true;
+}
+
+/** Sends the runner's watch messages: the same job, looked at again after a delay. */
+export interface JobWatcher {
+  watchLater(job: JobKey, delaySeconds: number): Promise<void>;
+}
 
 /** Deadline of one enqueue, the SDK's retries included, as for table reads. */
 export const DEFAULT_ENQUEUE_DEADLINE_MS = 10_000;
@@ -25,9 +36,11 @@ const QUEUE_RETRY_OPTIONS: StoragePipelineOptions['retryOptions'] = {
  * default), so the message text is the JSON's base64.
  */
 export function encodeJobMessage(message: JobMessage): string {
-  return Buffer.from(JSON.stringify({ itemId: message.itemId, jobInstanceId: message.jobInstanceId }), 'utf8').toString(
-    'base64',
-  );
+  const { itemId, jobInstanceId, watch } = message;
+  return Buffer.from(
+    JSON.stringify(watch ? { itemId, jobInstanceId, watch } : { itemId, jobInstanceId }),
+    'utf8',
+  ).toString('base64');
 }
 
 /**
@@ -45,13 +58,15 @@ export function parseJobMessage(value: unknown): JobMessage | undefined {
     }
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { itemId, jobInstanceId } = parsed as Record<string, unknown>;
+  const { itemId, jobInstanceId, watch } = parsed as Record<string, unknown>;
   if (!isGuid(itemId) || !isGuid(jobInstanceId)) return undefined;
-  return { itemId: itemId.toLowerCase(), jobInstanceId: jobInstanceId.toLowerCase() };
+  const message: JobMessage = { itemId: itemId.toLowerCase(), jobInstanceId: jobInstanceId.toLowerCase() };
+  if (watch === true) message.watch = true;
+  return message;
 }
 
 /** Puts jobs on the queue that the runner's trigger reads. */
-export class JobQueue implements JobEnqueuer {
+export class JobQueue implements JobEnqueuer, JobWatcher {
   private client?: QueueClient;
 
   /** `connect` runs on the first enqueue: a cold start that serves only Get never loads the queue SDK. */
@@ -62,9 +77,25 @@ export class JobQueue implements JobEnqueuer {
 
   /** Throws StorageUnavailableError when the queue cannot be reached within the deadline. */
   async enqueue(message: JobMessage): Promise<void> {
+    await this.send(message);
+  }
+
+  /**
+   * A watch message, hidden for `delaySeconds`: the queue's own visibility
+   * delay, since the Functions host has no way to have a message come back
+   * later without failing it (its lease is 10 minutes, docs/decisions.md).
+   */
+  async watchLater(job: JobKey, delaySeconds: number): Promise<void> {
+    await this.send({ itemId: job.itemId, jobInstanceId: job.jobInstanceId, watch: true }, delaySeconds);
+  }
+
+  private async send(message: JobMessage, visibilityTimeout?: number): Promise<void> {
     this.client ??= this.connect();
     try {
-      await this.client.sendMessage(encodeJobMessage(message), { abortSignal: AbortSignal.timeout(this.deadlineMs) });
+      await this.client.sendMessage(encodeJobMessage(message), {
+        visibilityTimeout,
+        abortSignal: AbortSignal.timeout(this.deadlineMs),
+      });
     } catch (error) {
       throw new StorageUnavailableError(
         `enqueue of job ${message.itemId}/${message.jobInstanceId} on ${this.client.name} failed: ${describeStorageError(error)}`,

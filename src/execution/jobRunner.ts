@@ -3,7 +3,7 @@ import { describeError, StorageUnavailableError } from '../fabric/errors';
 import { parseItemDefinition } from '../fabric/toolkitRequests';
 import { JobFailure, type Job, type JobHandler } from '../handlers/jobHandler';
 import type { HandlerRegistry } from '../handlers/registry';
-import type { JobKey, JobRecord } from '../jobs/jobRow';
+import type { JobRecord } from '../jobs/jobRow';
 import type { JobDecision, JobStateWriter, JobUpdate, VersionedJob } from '../jobs/jobStateWriter';
 import { transitionFields } from '../jobs/jobSummary';
 import {
@@ -13,12 +13,14 @@ import {
   handlerFailureDetails,
   JOB_HANDLER_ERROR,
   unknownJobTypeDetails,
+  watchDelayMs,
   type JobOutcome,
 } from '../jobs/lifecycle';
 import { JobNotFoundError } from '../jobs/writerErrors';
 import { describeUnexpected, forLog } from '../logValue';
 import type { RunnerLog } from '../telemetry/log';
 import { startHeartbeat } from './heartbeat';
+import type { JobMessage, JobWatcher } from './jobQueue';
 
 /** After the handler ends, the outcome is written with a few more tries than a request gets: it is the job's only record. */
 export const OUTCOME_WRITE_ATTEMPTS = 4;
@@ -27,6 +29,14 @@ const OUTCOME_RETRY_DELAY_MS = 2000;
 export interface JobRunnerOptions {
   /** Pause between two attempts to write the outcome; tests shorten it. */
   outcomeRetryDelayMs?: number;
+  /** Sends the watch messages of redelivered messages (absent: a redelivered message that finds its job running just completes). */
+  watcher?: JobWatcher;
+}
+
+/** How the host delivered the message. */
+export interface Delivery {
+  /** The trigger metadata's dequeueCount: 1 on the first delivery, more once a lease ran out or a run failed. */
+  dequeueCount?: number;
 }
 
 /**
@@ -42,6 +52,7 @@ export interface JobRunnerOptions {
  */
 export class JobRunner {
   private readonly outcomeRetryDelayMs: number;
+  private readonly watcher?: JobWatcher;
 
   constructor(
     private readonly writer: JobStateWriter,
@@ -50,19 +61,20 @@ export class JobRunner {
     options: JobRunnerOptions = {},
   ) {
     this.outcomeRetryDelayMs = options.outcomeRetryDelayMs ?? OUTCOME_RETRY_DELAY_MS;
+    this.watcher = options.watcher;
   }
 
-  async run(message: JobKey, log: RunnerLog): Promise<void> {
-    await retryOnlyStorageOutages(() => this.runOnce(message, log), log);
+  async run(message: JobMessage, log: RunnerLog, delivery: Delivery = {}): Promise<void> {
+    await retryOnlyStorageOutages(() => this.runOnce(message, log, delivery), log);
   }
 
   /** For a message that landed in the poison queue: the job it names will not start, so say so. */
-  async giveUp(message: JobKey, log: RunnerLog): Promise<void> {
+  async giveUp(message: JobMessage, log: RunnerLog): Promise<void> {
     await retryOnlyStorageOutages(() => this.markCouldNotStart(message, log), log);
   }
 
-  private async runOnce(message: JobKey, log: RunnerLog): Promise<void> {
-    const claimed = await this.claim(message, log);
+  private async runOnce(message: JobMessage, log: RunnerLog, delivery: Delivery): Promise<void> {
+    const claimed = await this.claim(message, log, delivery);
     if (!claimed) return;
     const { record } = claimed;
     const handler = this.handlers.findJob(record.itemType, record.jobType);
@@ -79,7 +91,7 @@ export class JobRunner {
     }
   }
 
-  private async markCouldNotStart(message: JobKey, log: RunnerLog): Promise<void> {
+  private async markCouldNotStart(message: JobMessage, log: RunnerLog): Promise<void> {
     const result = await this.update(message, couldNotStartJob(this.heartbeatSeconds));
     if (!result) return;
     logTransition(result, log);
@@ -91,7 +103,7 @@ export class JobRunner {
   }
 
   /** NotStarted → InProgress with a first heartbeat; undefined when there is nothing for this message to run. */
-  private async claim(message: JobKey, log: RunnerLog): Promise<VersionedJob | undefined> {
+  private async claim(message: JobMessage, log: RunnerLog, delivery: Delivery): Promise<VersionedJob | undefined> {
     const result = await this.update(message, claimJob(this.heartbeatSeconds));
     if (!result) return undefined;
     logTransition(result, log);
@@ -99,16 +111,36 @@ export class JobRunner {
       log.info('InProgress: claimed');
       return result;
     }
-    log.info(
-      result.changed
-        ? `${result.record.status} (${forLog(result.record.errorDetails?.errorCode)}): its runner was lost`
-        : `not run: it is ${result.record.status}`,
-    );
+    if (result.changed) {
+      log.info(`${result.record.status} (${forLog(result.record.errorDetails?.errorCode)}): its runner was lost`);
+      return undefined;
+    }
+    if (await this.keepWatch(message, result, delivery, log)) return undefined;
+    log.info(`not run: it is ${result.record.status}`);
     return undefined;
   }
 
+  /**
+   * A redelivered message (its lease ran out: perhaps the runner's process
+   * died with it) or a watch message that finds the job running with a live
+   * heartbeat: the runner may have died a moment ago, and nothing else would
+   * notice until a Get. So look again when the job would be judged lost, with
+   * a new message hidden until then, and complete this one. A first delivery
+   * (a duplicate from a retried Create) only completes. Whether it watched.
+   */
+  private async keepWatch(message: JobMessage, found: VersionedJob, delivery: Delivery, log: RunnerLog) {
+    const redelivered = (delivery.dequeueCount ?? 1) > 1 || message.watch === true;
+    if (!this.watcher || !redelivered || found.record.status !== 'InProgress') return false;
+    const delayMs = watchDelayMs(found.record, found.clock, this.heartbeatSeconds);
+    if (delayMs === undefined) return false;
+    const delaySeconds = Math.ceil(delayMs / 1000);
+    await this.watcher.watchLater(message, delaySeconds);
+    log.info(`not run: it is InProgress with a live heartbeat; keeping watch, looking again in ${delaySeconds} s`);
+    return true;
+  }
+
   /** Writes the outcome unless the row has moved on (Cancelled, lost): terminal states never change. */
-  private async finish(message: JobKey, outcome: JobOutcome, log: RunnerLog): Promise<void> {
+  private async finish(message: JobMessage, outcome: JobOutcome, log: RunnerLog): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await this.update(message, finishJob(outcome));
@@ -134,7 +166,7 @@ export class JobRunner {
   }
 
   /** The writer's update, with a missing row (deleted meanwhile) as undefined. */
-  private async update(message: JobKey, decide: JobDecision): Promise<JobUpdate | undefined> {
+  private async update(message: JobMessage, decide: JobDecision): Promise<JobUpdate | undefined> {
     try {
       return await this.writer.update(message.itemId, message.jobInstanceId, decide);
     } catch (error) {

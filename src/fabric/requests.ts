@@ -3,7 +3,7 @@
  * takes the JSON object the pipeline read and returns what the operation
  * needs, or throws InvalidRequestBodyError naming the first problem.
  */
-import { MAX_STRING_PROPERTY_LENGTH } from '../text';
+import { codePointLength, MAX_STRING_PROPERTY_LENGTH } from '../text';
 import { isPlainObject } from './contract';
 import { InvalidRequestBodyError } from './errors';
 
@@ -93,7 +93,8 @@ export function parseUpdateItemRequest(body: unknown): UpdateItemRequest {
 function displayNameOf(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new InvalidRequestBodyError('displayName must be a string');
-  if (value.length > MAX_DISPLAY_NAME_LENGTH)
+  // The contract's maxLength counts characters (code points): an emoji is one, not two UTF-16 units.
+  if (codePointLength(value) > MAX_DISPLAY_NAME_LENGTH)
     throw new InvalidRequestBodyError(`displayName is longer than ${MAX_DISPLAY_NAME_LENGTH} characters`);
   return value;
 }

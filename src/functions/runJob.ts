@@ -16,6 +16,10 @@ export const runJob = ({ runner, config, summaries }: AppServices): QueueFunctio
   handler: async (message, context) => {
     const job = parseJobMessage(message);
     if (!job) return context.error(`job queue: a message that names no job was dropped: ${forLog(message)}`);
-    await runner.run(job, createJobLog(context, job, summaries));
+    // Both the Functions host and the local host say how often the message was dequeued.
+    const dequeueCount = Number(context.triggerMetadata?.dequeueCount);
+    await runner.run(job, createJobLog(context, job, summaries), {
+      dequeueCount: Number.isFinite(dequeueCount) ? dequeueCount : undefined,
+    });
   },
 });

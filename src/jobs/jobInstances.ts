@@ -148,7 +148,7 @@ export class JobInstances {
   /** The caller's row with its ETag, or undefined (missing and foreign alike, logged apart). */
   private async readOwned(job: JobAddress, log: RequestLog): Promise<VersionedJob | undefined> {
     const lookup = await this.store.readFor(job.itemId, job.jobInstanceId, job);
-    if (lookup.found === 'record') return { record: lookup.record, etag: lookup.etag };
+    if (lookup.found === 'record') return { record: lookup.record, etag: lookup.etag, clock: lookup.clock };
     if (lookup.found === 'foreign' && lookup.unreadableOwner) {
       log.error(
         `job ${job.itemId}/${job.jobInstanceId}: the row's TenantId, WorkspaceId, ItemType or JobType is missing or malformed; answering JobInstanceNotFound`,

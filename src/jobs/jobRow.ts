@@ -32,6 +32,7 @@ export const COLUMNS = {
   heartbeatUtc: 'HeartbeatUtc',
   contract: 'Contract',
   definition: 'Definition',
+  heartbeatSeconds: 'HeartbeatSeconds',
 } as const;
 
 /** The OData filter of one item's partition: every job instance of the item (operations tools only). */
@@ -72,6 +73,8 @@ export interface JobRecord {
   contract?: JobContract;
   /** The item definition the toolkit's Create sent, as JSON text. */
   definition?: string;
+  /** The runner's heartbeat interval, written at its claim: readers judge it lost by this, not by their own setting. */
+  heartbeatSeconds?: number;
 }
 
 /** Which of Fabric's contracts created a job. */
@@ -128,6 +131,9 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
   const endTimeUtc = time(COLUMNS.endTimeUtc);
   const errorDetails = parseErrorDetails(entity[COLUMNS.errorDetails], problems);
   const heartbeatUtc = time(COLUMNS.heartbeatUtc);
+  const heartbeatSeconds = entity[COLUMNS.heartbeatSeconds] ?? undefined;
+  if (heartbeatSeconds !== undefined && !isHeartbeatSeconds(heartbeatSeconds))
+    problems.push(`${COLUMNS.heartbeatSeconds} is not a whole number from 1 to 300`);
   const optionalText = (column: string): string | undefined => {
     const value = entity[column];
     if (value === undefined || value === null) return undefined;
@@ -166,7 +172,13 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
   if (heartbeatUtc) record.heartbeatUtc = heartbeatUtc;
   if (contract === 'toolkit') record.contract = contract;
   if (definition !== undefined) record.definition = definition;
+  if (isHeartbeatSeconds(heartbeatSeconds)) record.heartbeatSeconds = heartbeatSeconds;
   return record;
+}
+
+/** JOB_HEARTBEAT_SECONDS's range. */
+function isHeartbeatSeconds(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 300;
 }
 
 function parseErrorDetails(value: unknown, problems: string[]): ErrorDetails | undefined {
@@ -210,6 +222,7 @@ export function toJobEntity(record: JobRecord): JobEntity {
   if (record.heartbeatUtc) entity[COLUMNS.heartbeatUtc] = record.heartbeatUtc;
   if (record.contract === 'toolkit') entity[COLUMNS.contract] = record.contract;
   if (record.definition !== undefined) entity[COLUMNS.definition] = record.definition;
+  if (record.heartbeatSeconds !== undefined) entity[COLUMNS.heartbeatSeconds] = record.heartbeatSeconds;
   return entity;
 }
 

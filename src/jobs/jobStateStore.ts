@@ -2,6 +2,7 @@ import type { TableClient } from '@azure/data-tables';
 import { StorageUnavailableError } from '../fabric/errors';
 import { hasReadableOwner, parseJobRow, rowAnswers, type JobCoordinates, type JobRecord } from './jobRow';
 import { describeStorageError, isEntityNotFound } from '../storage/storageErrors';
+import { getEntityWithClock, type StorageClock } from '../storage/serviceClock';
 
 export interface JobStateStoreOptions {
   /** Deadline of one read including the SDK's retries. */
@@ -19,7 +20,12 @@ export type JobLookup =
       found: 'foreign';
       /** The row's own owner columns are missing or malformed: an operator should look. */ unreadableOwner: boolean;
     }
-  | { found: 'record'; record: JobRecord; /** For a conditional write of what was read. */ etag: string };
+  | {
+      found: 'record';
+      record: JobRecord;
+      /** For a conditional write of what was read. */ etag: string;
+      /** The storage service's time of this read: what a lost runner is judged by. */ clock?: StorageClock;
+    };
 
 /** Reads job instance rows with one point read each; never a query. */
 export class JobStateStore {
@@ -38,10 +44,11 @@ export class JobStateStore {
 
   /** The job as the endpoint answers it: the caller's row, or none (missing and foreign alike). */
   async readFor(itemId: string, jobInstanceId: string, request: JobCoordinates): Promise<JobLookup> {
-    const entity = await this.readEntity(itemId, jobInstanceId);
-    if (!entity) return { found: 'none' };
+    const read = await this.readEntity(itemId, jobInstanceId);
+    if (!read) return { found: 'none' };
+    const { entity, clock } = read;
     if (!rowAnswers(entity, request)) return { found: 'foreign', unreadableOwner: !hasReadableOwner(entity) };
-    return { found: 'record', record: parseJobRow(entity), etag: String(entity.etag) };
+    return { found: 'record', record: parseJobRow(entity), etag: String(entity.etag), clock };
   }
 
   /**
@@ -55,19 +62,17 @@ export class JobStateStore {
 
   /** Any row, whoever owns it (operations tools); undefined when there is none. */
   async read(itemId: string, jobInstanceId: string): Promise<JobRecord | undefined> {
-    const entity = await this.readEntity(itemId, jobInstanceId);
-    return entity && parseJobRow(entity);
+    const read = await this.readEntity(itemId, jobInstanceId);
+    return read && parseJobRow(read.entity);
   }
 
-  /** One point read; throws StorageUnavailableError for anything but a missing row. */
+  /** One point read with the service's clock; throws StorageUnavailableError for anything but a missing row. */
   private async readEntity(
     itemId: string,
     jobInstanceId: string,
-  ): Promise<(Record<string, unknown> & { etag?: string }) | undefined> {
+  ): Promise<{ entity: Record<string, unknown> & { etag?: string }; clock?: StorageClock } | undefined> {
     try {
-      return await this.table.getEntity(itemId, jobInstanceId, {
-        abortSignal: AbortSignal.timeout(this.readDeadlineMs),
-      });
+      return await getEntityWithClock(this.table, itemId, jobInstanceId, AbortSignal.timeout(this.readDeadlineMs));
     } catch (error) {
       if (isEntityNotFound(error)) return undefined;
       throw new StorageUnavailableError(

@@ -4,6 +4,7 @@ import { forLog } from '../logValue';
 import { isGuid, isTypeName, TYPE_NAME_RULE } from '../ids';
 import { parseJobRow, toJobEntity, type JobRecord } from './jobRow';
 import { describeStorageError, isEntityNotFound, statusCodeOf } from '../storage/storageErrors';
+import { getEntityWithClock, type StorageClock } from '../storage/serviceClock';
 import { StorageUnavailableError } from '../fabric/errors';
 import { applyTransition, checkTarget, INITIAL_STATUSES, type JobDecision } from './lifecycle';
 
@@ -40,6 +41,8 @@ export interface JobStateWriterOptions {
 export interface VersionedJob {
   record: JobRecord;
   etag: string;
+  /** The storage service's time of the read (what a lost runner is judged by); absent for a row known from a write. */
+  clock?: StorageClock;
 }
 
 /** What `update` did: the row as it is now, and whether this call changed it (and from which status). */
@@ -131,7 +134,7 @@ export class JobStateWriter {
   async update(itemId: string, jobInstanceId: string, decide: JobDecision, known?: VersionedJob): Promise<JobUpdate> {
     let current = known ?? (await this.read(itemId.toLowerCase(), jobInstanceId.toLowerCase()));
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const next = decide(current.record, this.now());
+      const next = decide(current.record, this.now(), current.clock);
       if (!next) return { ...current, changed: false };
       try {
         const { etag } = await this.storage(`update of job ${itemId}/${jobInstanceId}`, [412, 404], (abortSignal) =>
@@ -159,15 +162,15 @@ export class JobStateWriter {
     });
   }
 
-  /** The row with its ETag; JobNotFoundError when there is none. */
+  /** The row with its ETag and the service's clock; JobNotFoundError when there is none. */
   async read(itemId: string, jobInstanceId: string): Promise<VersionedJob> {
-    const entity = await this.storage(`point read of job ${itemId}/${jobInstanceId}`, [404], (abortSignal) =>
-      this.table.getEntity(itemId, jobInstanceId, { abortSignal }),
+    const { entity, clock } = await this.storage(`point read of job ${itemId}/${jobInstanceId}`, [404], (abortSignal) =>
+      getEntityWithClock(this.table, itemId, jobInstanceId, abortSignal),
     ).catch((error: unknown) => {
       if (isEntityNotFound(error)) throw new JobNotFoundError(`job ${itemId}/${jobInstanceId} does not exist`);
       throw error;
     });
-    return { record: parseJobRow(entity), etag: entity.etag };
+    return { record: parseJobRow(entity), etag: entity.etag, clock };
   }
 
   /**

@@ -24,7 +24,8 @@ import {
 } from '../fabric/contract';
 import { UnknownJobTypeError } from '../fabric/errors';
 import { forLog } from '../logValue';
-import { cutText } from '../text';
+import type { StorageClock } from '../storage/serviceClock';
+import { cutText, MAX_STRING_PROPERTY_LENGTH } from '../text';
 import type { JobRecord } from './jobRow';
 import { IllegalTransitionError, InvalidJobInputError } from './writerErrors';
 
@@ -46,10 +47,18 @@ export function isTerminal(status: JobInstanceStatus): boolean {
   return LEGAL_TRANSITIONS[status].length === 0;
 }
 
-/** Throws InvalidJobInputError unless `errorDetails` is a contract ErrorDetails object. */
+/**
+ * Throws InvalidJobInputError unless `errorDetails` is a contract ErrorDetails
+ * object that fits the one Table property it is stored in (as JSON text).
+ */
 export function checkErrorDetails(errorDetails: unknown): asserts errorDetails is ErrorDetails {
   const problems = errorDetailsProblems(errorDetails);
   if (problems.length > 0) throw new InvalidJobInputError(`invalid ErrorDetails: ${problems.join('; ')}`);
+  const stored = JSON.stringify(errorDetails).length;
+  if (stored > MAX_STRING_PROPERTY_LENGTH)
+    throw new InvalidJobInputError(
+      `ErrorDetails take ${stored} characters as stored; a Table property holds at most ${MAX_STRING_PROPERTY_LENGTH}`,
+    );
 }
 
 /** What can be said of a move without the row: a known status, and ErrorDetails exactly when it is Failed. */
@@ -173,13 +182,60 @@ export function handlerFailureDetails(failure: HandlerFailure): ErrorDetails | u
 export const LOST_AFTER_HEARTBEATS = 4;
 
 /**
- * Whether the runner of an InProgress job has stopped heartbeating. A row
- * without a heartbeat was written by a runner that does not heartbeat (the
- * writer, the jobstate CLI) and is never judged lost.
+ * How long the runner of an InProgress job has left before it is judged lost,
+ * in milliseconds (0 or less: it is lost); undefined when it can never be.
+ *
+ * One clock only, the storage service's: the time between the row's last
+ * write (Timestamp; while a job runs, only its runner writes it) and the
+ * service's answer to this read (Date). No process's clock counts, so a
+ * runner whose clock is behind is not judged lost early and one whose clock
+ * is ahead does not hide its death. The interval is the one the runner wrote
+ * on the row at its claim (HeartbeatSeconds); a row without it is judged by
+ * the reader's setting.
+ *
+ * Never lost: a row without a heartbeat (written by the writer or the jobstate
+ * CLI for a runner that does not heartbeat), and a row read without the
+ * service's clock (nothing to measure by).
  */
-export function isRunnerLost(record: JobRecord, now: Date, heartbeatSeconds: number): boolean {
-  if (record.status !== 'InProgress' || !record.heartbeatUtc) return false;
-  return now.getTime() - record.heartbeatUtc.getTime() > LOST_AFTER_HEARTBEATS * heartbeatSeconds * 1000;
+export function timeUntilRunnerLost(
+  record: JobRecord,
+  clock: StorageClock | undefined,
+  readerHeartbeatSeconds: number,
+): number | undefined {
+  if (record.status !== 'InProgress' || !record.heartbeatUtc || !clock) return undefined;
+  const heartbeatSeconds = record.heartbeatSeconds ?? readerHeartbeatSeconds;
+  const age = clock.readAt.getTime() - clock.writtenAt.getTime();
+  return LOST_AFTER_HEARTBEATS * heartbeatSeconds * 1000 - age;
+}
+
+/** Whether the runner of an InProgress job has stopped heartbeating (timeUntilRunnerLost has run out). */
+export function isRunnerLost(
+  record: JobRecord,
+  clock: StorageClock | undefined,
+  readerHeartbeatSeconds: number,
+): boolean {
+  const left = timeUntilRunnerLost(record, clock, readerHeartbeatSeconds);
+  return left !== undefined && left < 0;
+}
+
+/** Added to a watch's delay: the Date header's one-second resolution, and a second more. */
+export const WATCH_MARGIN_MS = 2000;
+
+/**
+ * How long a redelivered message waits before it looks at a running job
+ * again: until the job would be judged lost (plus a margin), never longer
+ * than a whole lost-runner threshold plus the margin; undefined when the job
+ * can never be judged lost (no heartbeat, no clock: nothing to watch for).
+ */
+export function watchDelayMs(
+  record: JobRecord,
+  clock: StorageClock | undefined,
+  readerHeartbeatSeconds: number,
+): number | undefined {
+  const left = timeUntilRunnerLost(record, clock, readerHeartbeatSeconds);
+  if (left === undefined) return undefined;
+  const threshold = LOST_AFTER_HEARTBEATS * (record.heartbeatSeconds ?? readerHeartbeatSeconds) * 1000;
+  return Math.min(Math.max(left, 0), threshold) + WATCH_MARGIN_MS;
 }
 
 // ---------------------------------------------------------------------------
@@ -188,14 +244,17 @@ export function isRunnerLost(record: JobRecord, now: Date, heartbeatSeconds: num
 /**
  * Decides a row's next state from its current one; undefined leaves it as it
  * is. The writer calls it again with the fresh row after every lost ETag
- * race, so it must decide from its argument alone.
+ * race, so it must decide from its arguments alone. `now` (this process's
+ * clock) stamps the times a write records; `clock` is the storage service's
+ * time of the read that produced `current`, the only one a lost runner is
+ * judged by (absent when the row is known from a write, not a read).
  */
-export type JobDecision = (current: JobRecord, now: Date) => JobRecord | undefined;
+export type JobDecision = (current: JobRecord, now: Date, clock?: StorageClock) => JobRecord | undefined;
 
 /** Records a lost runner as `Failed JobRunnerLost`; leaves every other row as it is. */
 export function markLostRunner(heartbeatSeconds: number): JobDecision {
-  return (current, now) =>
-    isRunnerLost(current, now, heartbeatSeconds)
+  return (current, now, clock) =>
+    isRunnerLost(current, clock, heartbeatSeconds)
       ? applyTransition(current, 'Failed', now, RUNNER_LOST_DETAILS)
       : undefined;
 }
@@ -207,16 +266,20 @@ export const cancelUnlessTerminal: JobDecision = (current, now) =>
 /** Jobs_CancelItemJobInstance: a lost runner is recorded as such; otherwise as cancelUnlessTerminal. */
 export function cancelJob(heartbeatSeconds: number): JobDecision {
   const lost = markLostRunner(heartbeatSeconds);
-  return (current, now) => lost(current, now) ?? cancelUnlessTerminal(current, now);
+  return (current, now, clock) => lost(current, now, clock) ?? cancelUnlessTerminal(current, now);
 }
 
-/** The runner's claim: NotStarted → InProgress with a first heartbeat; a lost runner recorded; anything else left. */
+/**
+ * The runner's claim: NotStarted → InProgress with a first heartbeat and the
+ * runner's own interval (HeartbeatSeconds, what every reader judges it by);
+ * a lost runner recorded; anything else left.
+ */
 export function claimJob(heartbeatSeconds: number): JobDecision {
   const lost = markLostRunner(heartbeatSeconds);
-  return (current, now) =>
+  return (current, now, clock) =>
     current.status === 'NotStarted'
-      ? { ...applyTransition(current, 'InProgress', now), heartbeatUtc: now }
-      : lost(current, now);
+      ? { ...applyTransition(current, 'InProgress', now), heartbeatUtc: now, heartbeatSeconds }
+      : lost(current, now, clock);
 }
 
 /** A heartbeat: only while the job is InProgress (a Cancel or a lost-runner record stops it). */
@@ -238,6 +301,8 @@ export function finishJob(outcome: JobOutcome): JobDecision {
 /** The poison-queue function: a job that never started is `Failed JobCouldNotStart`; a lost runner is recorded. */
 export function couldNotStartJob(heartbeatSeconds: number): JobDecision {
   const lost = markLostRunner(heartbeatSeconds);
-  return (current, now) =>
-    current.status === 'NotStarted' ? applyTransition(current, 'Failed', now, JOB_COULD_NOT_START) : lost(current, now);
+  return (current, now, clock) =>
+    current.status === 'NotStarted'
+      ? applyTransition(current, 'Failed', now, JOB_COULD_NOT_START)
+      : lost(current, now, clock);
 }

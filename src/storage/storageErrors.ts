@@ -1,4 +1,5 @@
 /** Reading the errors of @azure/data-tables (RestError) without depending on their classes. */
+import { cutText } from '../text';
 
 export interface RestErrorLike {
   name?: string;
@@ -27,7 +28,7 @@ export function describeStorageError(error: unknown): string {
   const code = errorCodeOf(e);
   if (code) parts.push(code);
   // A service error's message is an XML or JSON document; a transport error's is one useful line.
-  if (e?.statusCode === undefined && e?.message) parts.push(`(${e.message.split('\n', 1)[0].slice(0, 200)})`);
+  if (e?.statusCode === undefined && e?.message) parts.push(`(${cutText(e.message.split('\n', 1)[0], 200)})`);
   return parts.join(' ');
 }
 

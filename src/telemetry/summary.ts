@@ -1,4 +1,5 @@
 import { escapeUnescapedByJson } from '../logValue';
+import { cutText } from '../text';
 
 /**
  * The summary lines an operator queries: one per HTTP request (RequestSummary)
@@ -57,7 +58,7 @@ export function summaryRecord(event: SummaryEvent, fields: SummaryFields): Recor
   for (const name of SUMMARY_FIELDS) {
     const value = fields[name];
     if (name === 'event' || value === undefined) continue;
-    ordered[name] = typeof value === 'number' ? value : String(value).slice(0, MAX_VALUE_LENGTH);
+    ordered[name] = typeof value === 'number' ? value : cutText(String(value), MAX_VALUE_LENGTH);
   }
   return ordered;
 }

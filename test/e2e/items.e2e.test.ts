@@ -108,9 +108,17 @@ describe('ItemLifecycle_CreateItem', () => {
     expect((await itemRow(item.itemId))!.etag).toBe(before!.etag);
   });
 
+  it('counts displayName in characters as the contract does: 200 emoji (400 UTF-16 units) are accepted', async () => {
+    const item = newItem();
+    const displayName = '😀'.repeat(200);
+    expect((await create(item, { displayName })).status).toBe(200);
+    expect((await itemRow(item.itemId))!.DisplayName).toBe(displayName);
+  });
+
   it.each([
     ['no displayName', { description: 'x' }, 'InvalidRequestBody', /displayName is required/],
     ['a displayName of 257 characters', { displayName: 'x'.repeat(257) }, 'InvalidRequestBody', /longer than 256/],
+    ['a displayName of 257 emoji', { displayName: '😀'.repeat(257) }, 'InvalidRequestBody', /longer than 256/],
     ['a displayName that is not a string', { displayName: 5 }, 'InvalidRequestBody', /displayName must be a string/],
     [
       'a description that is not a string',

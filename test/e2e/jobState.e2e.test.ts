@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contractValidator } from '../fixtures/contractSchema';
@@ -237,6 +238,22 @@ describe('the local host', () => {
     });
     expect(raw).toMatch(/^HTTP\/1\.1 404 /);
     expect(raw).toContain('"errorCode":"NotFound"');
+  });
+
+  it('echoes ActivityId and RequestId on its own 404 and 405 answers too, and only values safe to echo', async () => {
+    const correlation = { activityid: randomUUID(), requestid: randomUUID() };
+    const notFound = await stack.get('/no/such/route', { ...stack.headers(), ...correlation });
+    expect(notFound.status).toBe(404);
+    const notAllowed = await stack.get(jobPath(SEED), { ...stack.headers(), ...correlation }, 'DELETE');
+    expect(notAllowed.status).toBe(405);
+    for (const answer of [notFound, notAllowed]) {
+      expect(answer.headers.activityid).toBe(correlation.activityid);
+      expect(answer.headers.requestid).toBe(correlation.requestid);
+    }
+    const unsafe = await stack.get('/no/such/route', { activityid: 'a b<script>', requestid: 'x'.repeat(200) });
+    expect(unsafe.status).toBe(404);
+    expect(unsafe.headers.activityid).toBeUndefined();
+    expect(unsafe.headers.requestid).toBeUndefined();
   });
 
   it('answers other methods with 405 and an ErrorResponse', async () => {

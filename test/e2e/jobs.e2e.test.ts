@@ -59,6 +59,11 @@ const create = (path: string, body: unknown = { invokeType: 'Manual' }, headers 
   stack.send('POST', path, body, headers);
 const state = async (path: string) => (await stack.get(path, stack.headers())).json;
 
+/** Half of a surrogate pair without the other half: text no JSON reader or log viewer can show. */
+function hasLoneSurrogate(text: string): boolean {
+  return /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+}
+
 async function rowOf(j: { itemId: string; jobInstanceId: string }): Promise<Record<string, unknown> | undefined> {
   return stack.table.getEntity(j.itemId, j.jobInstanceId).catch(() => undefined);
 }
@@ -358,6 +363,27 @@ describe('the job runner', () => {
     expect(done.errorDetails).toEqual({ errorCode: 'NoData', message: 'No data.', source: 'User', isPermanent: true });
   });
 
+  it('cuts a JobFailure message of emoji on a character boundary: the stored text and the answer are well-formed', async () => {
+    const j = job(SEED.jobType);
+    // 'a' first, so that the 4096-unit cut falls between the two halves of an emoji.
+    const message = `a${'😀'.repeat(3000)}`;
+    await create(jobPath(j), {
+      invokeType: 'Manual',
+      creationPayload: { durationSeconds: 0, failWith: { errorCode: 'Emoji', message } },
+    });
+    const done = await until(
+      () => state(jobPath(j)),
+      (s) => s.status === 'Failed',
+      'Failed',
+    );
+    const stored = JSON.parse(String((await rowOf(j))!.ErrorDetails)).message as string;
+    for (const text of [done.errorDetails.message as string, stored]) {
+      expect(hasLoneSurrogate(text)).toBe(false);
+      expect(message.startsWith(text)).toBe(true);
+      expect(text.length).toBe(4095);
+    }
+  });
+
   it('keeps a JobFailure whose message is too long to store, cut to 4096 characters, instead of losing the outcome', async () => {
     const j = job('failsAtLength');
     await create(jobPath(j));
@@ -410,7 +436,7 @@ describe('the job runner', () => {
     expect(runs.get(j.jobInstanceId)).toBe(1);
   });
 
-  it('records a lost runner (a heartbeat older than four beats) as Failed JobRunnerLost on Get, through the writer', async () => {
+  it('records a lost runner (no write for four beats, by the storage clock) as Failed JobRunnerLost on Get, through the writer', async () => {
     const j = job('counted');
     const record = {
       ...j,
@@ -418,9 +444,15 @@ describe('the job runner', () => {
       status: 'InProgress' as const,
       startTimeUtc: new Date(Date.now() - 60_000),
       heartbeatUtc: new Date(Date.now() - 5_000),
+      // The runner's own interval: four beats of 1 s by the service's clock, whatever the reader's setting.
+      heartbeatSeconds: 1,
     };
     await stack.table.upsertEntity(toJobEntity(record), 'Replace');
-    const answer = await state(jobPath(j));
+    const answer = await until(
+      () => state(jobPath(j)),
+      (s) => s.status !== 'InProgress',
+      'the lost runner recorded',
+    );
     expect(answer).toMatchObject({
       status: 'Failed',
       errorDetails: { errorCode: 'JobRunnerLost', source: 'System', isPermanent: false },

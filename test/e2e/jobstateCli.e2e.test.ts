@@ -189,6 +189,29 @@ describe('jobstate, bad input: a one-line error, a non-zero exit, nothing writte
     expect((await store.read(job.item, job.instance))?.status).toBe('NotStarted');
   });
 
+  it('refuses ErrorDetails too large to store before any storage call, and keeps a message of 4096 characters', async () => {
+    const job = newJob();
+    jobstate(job.create);
+    const failed = (code: string, message: string, env?: Record<string, string>) =>
+      jobstate(['set', 'Failed', ...job.id, '--error-code', code, '--error-message', message], env);
+    expectOneLineFailure(
+      failed('TooLong', 'm'.repeat(40_000)),
+      2,
+      /--error-message is 40000 characters long; at most 4096/,
+    );
+    expectOneLineFailure(
+      failed('c'.repeat(40_000), 'm'),
+      2,
+      /ErrorDetails take \d+ characters as stored; .* at most 32768/,
+    );
+    // Refused before the settings are even read: no storage call at all.
+    expectOneLineFailure(failed('TooLong', 'm'.repeat(40_000), {}), 2, /--error-message is 40000 characters long/);
+    expect((await store.read(job.item, job.instance))?.status).toBe('NotStarted');
+    expect(jobstate(['set', '--help']).stdout).toMatch(/--error-message: at most 4096 characters/);
+    expect(failed('AtTheBound', 'm'.repeat(4096)).code).toBe(0);
+    expect((await store.read(job.item, job.instance))?.errorDetails?.message).toHaveLength(4096);
+  });
+
   it('refuses to create a job twice', () => {
     const job = newJob();
     expect(jobstate(job.create).code).toBe(0);

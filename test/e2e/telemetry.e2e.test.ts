@@ -324,9 +324,14 @@ describe.each(FORMS)('summaries, %s form', (form, source) => {
     it('a lost runner found by Get: InProgress → Failed JobRunnerLost', async () => {
       const jobInstanceId = randomUUID();
       await table.createEntity(
-        toJobEntity({ ...SEED_RECORD, jobInstanceId, heartbeatUtc: new Date(Date.now() - 3600_000) }),
+        // Lost after four beats of 1 s without a write, by the storage service's clock.
+        toJobEntity({ ...SEED_RECORD, jobInstanceId, heartbeatUtc: new Date(), heartbeatSeconds: 1 }),
       );
-      const get = await send('GET', jobPath({ ...SEED, jobInstanceId }));
+      let get = await send('GET', jobPath({ ...SEED, jobInstanceId }));
+      for (let i = 0; i < 40 && get.summary.jobStatus === 'InProgress'; i++) {
+        await sleep(250);
+        get = await send('GET', jobPath({ ...SEED, jobInstanceId }));
+      }
       expect(get.summary).toMatchObject({ statusCode: 200, jobStatus: 'Failed' });
       const seen = await transitions(jobInstanceId, (s) => s.length > 0);
       expect(seen).toEqual([

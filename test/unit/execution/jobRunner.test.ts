@@ -247,12 +247,10 @@ describe('how a handler ends', () => {
 describe('rows the runner does not run', () => {
   it('a claim that finds a lost runner records JobRunnerLost and runs nothing', async () => {
     const handler = vi.fn<JobHandler>(async () => {});
-    const lost = jobRecord({
-      status: 'InProgress',
-      startTimeUtc: T0,
-      heartbeatUtc: new Date(T0.getTime() - 4 * BEAT_MS - 1),
-    });
+    const lost = jobRecord({ status: 'InProgress', startTimeUtc: T0, heartbeatUtc: T0 });
     table.put(toJobEntity(lost));
+    // The service's clock: the row was last written over four beats before this read.
+    vi.setSystemTime(Date.now() + 4 * BEAT_MS + 2000);
     const log = collectingLog();
     await settle(runnerWith(handler).run(lost, log));
     expect(handler).not.toHaveBeenCalled();

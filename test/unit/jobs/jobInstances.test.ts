@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ConflictError,
   ItemConflictError,
@@ -38,6 +38,22 @@ function stored(change: Partial<JobRecord> = {}): JobRecord {
   table.put(toJobEntity(record));
   return record;
 }
+
+/**
+ * A row the storage service last wrote more than four beats before the reads
+ * that follow: written, then the service's clock (which the memory table
+ * stamps rows and answers with) moved on.
+ */
+function storedThenSilent(change: Partial<JobRecord>): JobRecord {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  const record = stored(change);
+  vi.setSystemTime(Date.now() + LOST_AFTER_MS + 2000);
+  return record;
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 const rowOf = (job: JobKey) => table.row(job.itemId, job.jobInstanceId);
 const enqueuedKeys = () => enqueue.mock.calls.map(([job]) => `${job.itemId}/${job.jobInstanceId}`);
@@ -143,11 +159,7 @@ describe('state', () => {
   });
 
   it('records a lost runner as Failed JobRunnerLost, and says so on the request', async () => {
-    const record = stored({
-      status: 'InProgress',
-      startTimeUtc: T0,
-      heartbeatUtc: new Date(NOW.getTime() - LOST_AFTER_MS - 1),
-    });
+    const record = storedThenSilent({ status: 'InProgress', startTimeUtc: T0, heartbeatUtc: T0 });
     const log = collectingLog();
     const state = await jobs.state(record, log);
     expect(state).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'JobRunnerLost' } });
@@ -198,11 +210,7 @@ describe('cancel', () => {
   });
 
   it('records a lost runner instead of cancelling it', async () => {
-    const record = stored({
-      status: 'InProgress',
-      startTimeUtc: T0,
-      heartbeatUtc: new Date(NOW.getTime() - LOST_AFTER_MS - 1),
-    });
+    const record = storedThenSilent({ status: 'InProgress', startTimeUtc: T0, heartbeatUtc: T0 });
     expect(await jobs.cancel(record, collectingLog())).toMatchObject({
       status: 'Failed',
       errorDetails: { errorCode: 'JobRunnerLost' },

@@ -1,3 +1,4 @@
+import type { StorageClock } from '../../../src/storage/serviceClock';
 import { describe, expect, it } from 'vitest';
 import { JOB_INSTANCE_STATUSES, type JobInstanceStatus } from '../../../src/fabric/contract';
 import type { JobRecord } from '../../../src/jobs/jobRow';
@@ -110,23 +111,43 @@ it.each([
   expect(isTerminal(status)).toBe(terminal);
 });
 
+/** A read of a row the service last wrote `ms` before it answered. */
+const clockAged = (ms: number): StorageClock => ({ writtenAt: new Date(NOW.getTime() - ms), readAt: NOW });
+
 describe('isRunnerLost', () => {
   const beatAgo = (ms: number, status: JobInstanceStatus = 'InProgress') =>
     jobRecord({ status, heartbeatUtc: new Date(NOW.getTime() - ms) });
 
   it.each([
-    ['a beat exactly four intervals old', beatAgo(LOST_AFTER_MS), false],
-    ['a beat just over four intervals old', beatAgo(LOST_AFTER_MS + 1), true],
-    ['a fresh beat', beatAgo(0), false],
-    ['no heartbeat at all, however old the job', jobRecord({ status: 'InProgress', startTimeUtc: new Date(0) }), false],
-    ['an old beat on a row that is no longer InProgress', beatAgo(LOST_AFTER_MS * 10, 'Cancelled'), false],
-    ['an old beat on a NotStarted row', beatAgo(LOST_AFTER_MS * 10, 'NotStarted'), false],
-  ])('%s: %s', (_name, record, lost) => {
-    expect(isRunnerLost(record, NOW, HEARTBEAT_SECONDS)).toBe(lost);
+    ['a row last written exactly four intervals before the read', beatAgo(LOST_AFTER_MS), LOST_AFTER_MS, false],
+    ['a row last written just over four intervals before', beatAgo(LOST_AFTER_MS + 1), LOST_AFTER_MS + 1, true],
+    ['a row written just now', beatAgo(0), 0, false],
+    [
+      'no heartbeat at all, however old the row',
+      jobRecord({ status: 'InProgress', startTimeUtc: new Date(0) }),
+      LOST_AFTER_MS * 10,
+      false,
+    ],
+    ['an old row that is no longer InProgress', beatAgo(LOST_AFTER_MS * 10, 'Cancelled'), LOST_AFTER_MS * 10, false],
+    ['an old NotStarted row', beatAgo(LOST_AFTER_MS * 10, 'NotStarted'), LOST_AFTER_MS * 10, false],
+  ])('%s: %s', (_name, record, age, lost) => {
+    expect(isRunnerLost(record, clockAged(age), HEARTBEAT_SECONDS)).toBe(lost);
   });
 
-  it('scales with the heartbeat interval', () => {
-    expect(isRunnerLost(beatAgo(LOST_AFTER_MS + 1), NOW, HEARTBEAT_SECONDS * 2)).toBe(false);
+  it("scales with the runner's own interval written on the row, else the reader's", () => {
+    expect(isRunnerLost(beatAgo(0), clockAged(LOST_AFTER_MS + 1), HEARTBEAT_SECONDS * 2)).toBe(false);
+    expect(
+      isRunnerLost(
+        { ...beatAgo(0), heartbeatSeconds: HEARTBEAT_SECONDS * 2 },
+        clockAged(LOST_AFTER_MS + 1),
+        HEARTBEAT_SECONDS,
+      ),
+    ).toBe(false);
+  });
+
+  it('judges nothing lost without the storage clock, or by the heartbeat the runner wrote with its own clock', () => {
+    expect(isRunnerLost(beatAgo(LOST_AFTER_MS * 10), undefined, HEARTBEAT_SECONDS)).toBe(false);
+    expect(isRunnerLost(beatAgo(LOST_AFTER_MS * 10), clockAged(0), HEARTBEAT_SECONDS)).toBe(false);
   });
 });
 
@@ -220,10 +241,13 @@ describe('decisions', () => {
     return parts.join(' ');
   }
 
+  /** The storage clock of each row's read: the lost one last written over four beats before it, the others a second before. */
+  const clockOf = (row: string) => clockAged(row === 'InProgress, lost' ? LOST_AFTER_MS + 1 : 1000);
+
   const cases = Object.keys(DECISIONS).flatMap((decision) => Object.keys(ROWS).map((row) => [decision, row] as const));
   it.each(cases)('%s on %s', (decision, row) => {
     const before = structuredClone(ROWS[row]);
-    const after = DECISIONS[decision](before, NOW);
+    const after = DECISIONS[decision](before, NOW, clockOf(row));
     expect(outcome(before, after)).toBe(EXPECTED[decision][row]);
     expect(before, 'a decision never changes its argument').toEqual(ROWS[row]);
   });
@@ -235,7 +259,7 @@ describe('decisions', () => {
   });
 
   it('a lost runner is recorded as not permanent, ended now, its start kept', () => {
-    const recorded = markLostRunner(HEARTBEAT_SECONDS)(ROWS['InProgress, lost'], NOW);
+    const recorded = markLostRunner(HEARTBEAT_SECONDS)(ROWS['InProgress, lost'], NOW, clockOf('InProgress, lost'));
     expect(recorded).toMatchObject({ status: 'Failed', startTimeUtc: T0, endTimeUtc: NOW });
     expect(recorded?.errorDetails).toMatchObject({ errorCode: 'JobRunnerLost', source: 'System', isPermanent: false });
   });
