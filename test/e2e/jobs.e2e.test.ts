@@ -12,7 +12,7 @@ import { HandlerRegistry } from '../../src/handlers/registry';
 import { JobFailure, type Job } from '../../src/handlers/jobHandler';
 import { calculateForecast } from '../../src/handlers/forecast';
 import { toJobEntity } from '../../src/jobs/jobRow';
-import { REJECTED } from '../fixtures/authCases';
+import { REJECTED, type AuthContext } from '../fixtures/authCases';
 import { createAuthContext } from '../fixtures/authContext';
 import { contractValidator } from '../fixtures/contractSchema';
 import { jobPath, SEED, startStack, USER_TENANT, type TestStack } from '../fixtures/stack';
@@ -220,8 +220,11 @@ describe('hostile Create bodies (property-based)', () => {
 describe('authentication of Create and Cancel', () => {
   // A stack without a runner, so that whatever reached its queue stays there to be counted.
   let quiet: TestStack;
+  // One context for every case: it generates a dozen RSA keys (a second or more of CPU each time).
+  let ctx: AuthContext;
   beforeAll(async () => {
     quiet = await startStack({}, { handlers, queues: false });
+    ctx = createAuthContext(quiet.issuer);
   });
   afterAll(async () => {
     const queued = await new QueueClient(quiet.settings.JobQueue, quiet.settings.JOB_QUEUE_NAME)
@@ -234,7 +237,7 @@ describe('authentication of Create and Cancel', () => {
   it.each(REJECTED.map((c) => [c.name, c] as const))(
     '%s: 401, nothing written, nothing enqueued',
     async (_name, authCase) => {
-      const request = authCase.request(createAuthContext(quiet.issuer));
+      const request = authCase.request(ctx);
       const headers: Record<string, string | string[]> = {};
       if (request.authorization !== undefined) headers.authorization = request.authorization;
       if (request.tenant !== undefined) headers['x-ms-client-tenant-id'] = request.tenant;

@@ -237,8 +237,14 @@ describe('onGetJobInstanceStatus is exactly v1 Get', () => {
       status: 'InProgress',
       startTimeUtc: new Date(Date.now() - 60_000),
       heartbeatUtc: new Date(Date.now() - 60_000),
+      // Four of the runner's 1 s beats without a write, by the storage service's clock.
+      heartbeatSeconds: 1,
     });
-    const answer = await toolkitGet(item, id);
+    const answer = await until(
+      () => toolkitGet(item, id),
+      (a) => a.json?.status !== 'InProgress',
+      'the lost runner recorded',
+    );
     expectState(answer, 200);
     expect(answer.json).toMatchObject({
       status: 'Failed',
