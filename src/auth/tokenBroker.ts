@@ -112,18 +112,21 @@ export function createTokenBroker(options: TokenBrokerOptions): TokenBroker {
           scopes: [...scopes],
           ...(claims ? { claims } : {}),
         });
-        return answer(result);
+        return answer(result, what, options.log);
       } catch (error) {
-        throw tokenFailure(error, scopes, what);
+        throw failed(error, scopes, what, options.log);
       }
     },
     async forApp(scopes) {
       checkScopes(scopes);
       const what = `app token in tenant ${options.publisherTenantId} for ${scopes.join(' ')}`;
       try {
-        return answer(await appFor(options.publisherTenantId).acquireTokenByClientCredential({ scopes: [...scopes] }));
+        const result = await appFor(options.publisherTenantId).acquireTokenByClientCredential({
+          scopes: [...scopes],
+        });
+        return answer(result, what, options.log);
       } catch (error) {
-        throw tokenFailure(error, scopes, what);
+        throw failed(error, scopes, what, options.log);
       }
     },
   };
@@ -135,9 +138,20 @@ function checkScopes(scopes: readonly string[]): void {
   }
 }
 
-function answer(result: { accessToken: string; expiresOn: Date | null } | null): BrokerToken {
+type MsalResult = { accessToken: string; expiresOn: Date | null; fromCache: boolean } | null;
+
+/** One line per token, saying where it came from; never the token. */
+function answer(result: MsalResult, what: string, log: LineLog | undefined): BrokerToken {
   if (!result?.accessToken) throw new Error('MSAL answered without an access token');
+  log?.info(`${what}: ${result.fromCache ? "from MSAL's cache" : 'from Entra ID'}`);
   return { token: result.accessToken, expiresOn: result.expiresOn ?? new Date(0) };
+}
+
+/** The FabricError to throw, its log detail written first (our text and Entra's, escaped; never a token). */
+function failed(error: unknown, scopes: readonly string[], what: string, log: LineLog | undefined): Error {
+  const fabricError = tokenFailure(error, scopes, what);
+  log?.warn(fabricError.logDetail ?? fabricError.message);
+  return fabricError;
 }
 
 /** The `auth` options of the app's client credential; @azure/identity is loaded on the managed identity path only. */

@@ -25,7 +25,7 @@ interface MsalErrorShape {
   errorCode: string;
   errorMessage: string;
   subError?: string;
-  errorNo?: string;
+  errorNo?: string | number;
   claims?: string;
   status?: number;
   correlationId?: string;
@@ -46,7 +46,8 @@ function entraText(error: MsalErrorShape): string {
 }
 
 function aadstsNumber(error: MsalErrorShape): string | undefined {
-  return error.errorNo ?? /^AADSTS(\d+)/.exec(entraText(error))?.[1];
+  // MSAL copies error_codes[0], a JSON number, as it comes.
+  return error.errorNo !== undefined ? String(error.errorNo) : /^AADSTS(\d+)/.exec(entraText(error))?.[1];
 }
 
 /**

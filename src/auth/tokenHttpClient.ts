@@ -93,5 +93,5 @@ export class TokenHttpClient implements INetworkModule {
 function networkError(message: string): Error {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { AuthError } = require('@azure/msal-node') as typeof import('@azure/msal-node');
-  return new AuthError('network_error', message);
+  return new AuthError('network_error', '', message);
 }
