@@ -345,7 +345,14 @@ export function readConfig(env: Env): Config {
   );
   const endpointResolutionUrls = readEndpointResolutionUrls(settings);
   const telemetry = readTelemetrySettings(settings);
-  const workloadCredential = readClientCredential((name) => settings.value(name), settings.problems, env);
+  const credentialSettings: Record<string, string | undefined> = {
+    WORKLOAD_CLIENT_CREDENTIAL: settings.value('WORKLOAD_CLIENT_CREDENTIAL'),
+    WORKLOAD_MANAGED_IDENTITY_CLIENT_ID: settings.value('WORKLOAD_MANAGED_IDENTITY_CLIENT_ID'),
+    WORKLOAD_CLIENT_CERTIFICATE: settings.value('WORKLOAD_CLIENT_CERTIFICATE'),
+    WORKLOAD_CLIENT_SECRET: settings.value('WORKLOAD_CLIENT_SECRET'),
+    AZURE_CLIENT_ID: settings.value('AZURE_CLIENT_ID'),
+  };
+  const workloadCredential = readClientCredential((name) => credentialSettings[name], settings.problems, env);
   return settings.finish({
     publisherTenantId,
     workloadClientId,
