@@ -2,6 +2,7 @@ import { isGuid } from './ids';
 import { isLoopbackHost, tryParseUrl } from './url';
 import { cutText } from './text';
 import { keyValuePairs, type QueueConnection, type TableConnection } from './storage/connections';
+import { readClientCredential, type ClientCredential } from './auth/clientCredential';
 import type { TelemetryConfig } from './telemetry/summaryWriter';
 
 export type { QueueConnection, TableConnection, TelemetryConfig };
@@ -37,6 +38,8 @@ export interface Config extends TableConfig, QueueConfig {
   /** Backend URLs by lower-case region name, `default` for the rest; empty when endpoint resolution is not configured. */
   endpointResolutionUrls: Readonly<Record<string, string>>;
   telemetry: TelemetryConfig;
+  /** How the workload app proves itself to Entra when it acts for the user; undefined: not configured. */
+  workloadCredential?: ClientCredential;
 }
 
 /** Whether a setting must be set: always, one of a group, or never. */
@@ -89,6 +92,30 @@ export const SETTING_ROWS: readonly SettingRow[] = [
     required: 'no',
     default: '`{authority}/common/discovery/v2.0/keys`',
     meaning: 'https unless the host is loopback',
+  },
+  {
+    name: 'WORKLOAD_CLIENT_CREDENTIAL',
+    required: 'no',
+    meaning:
+      "how the workload app proves itself to Entra ID when it asks for tokens on the user's behalf: `managedIdentity` (keyless, for Azure), `certificate`, or `secret` (development only, refused inside Azure); unset: acting for the user is off",
+  },
+  {
+    name: 'WORKLOAD_MANAGED_IDENTITY_CLIENT_ID',
+    required: 'no',
+    default: '`AZURE_CLIENT_ID`',
+    meaning:
+      'with `managedIdentity`: the user-assigned managed identity federated with the workload app (its token for `api://AzureADTokenExchange` is the client assertion)',
+  },
+  {
+    name: 'WORKLOAD_CLIENT_CERTIFICATE',
+    required: 'no',
+    meaning:
+      'with `certificate`: PEM text of the certificate registered on the workload app and its unencrypted RSA private key (a Key Vault reference)',
+  },
+  {
+    name: 'WORKLOAD_CLIENT_SECRET',
+    required: 'no',
+    meaning: 'with `secret`: a client secret of the workload app, for development only',
   },
   {
     name: 'JOB_STATE_TABLE_ENDPOINT',
@@ -318,6 +345,14 @@ export function readConfig(env: Env): Config {
   );
   const endpointResolutionUrls = readEndpointResolutionUrls(settings);
   const telemetry = readTelemetrySettings(settings);
+  const credentialSettings: Record<string, string | undefined> = {
+    WORKLOAD_CLIENT_CREDENTIAL: settings.value('WORKLOAD_CLIENT_CREDENTIAL'),
+    WORKLOAD_MANAGED_IDENTITY_CLIENT_ID: settings.value('WORKLOAD_MANAGED_IDENTITY_CLIENT_ID'),
+    WORKLOAD_CLIENT_CERTIFICATE: settings.value('WORKLOAD_CLIENT_CERTIFICATE'),
+    WORKLOAD_CLIENT_SECRET: settings.value('WORKLOAD_CLIENT_SECRET'),
+    AZURE_CLIENT_ID: settings.value('AZURE_CLIENT_ID'),
+  };
+  const workloadCredential = readClientCredential((name) => credentialSettings[name], settings.problems, env);
   return settings.finish({
     publisherTenantId,
     workloadClientId,
@@ -331,6 +366,7 @@ export function readConfig(env: Env): Config {
     itemDefinitionMaxBytes,
     endpointResolutionUrls,
     telemetry,
+    ...(workloadCredential ? { workloadCredential } : {}),
   });
 }
 

@@ -1,6 +1,6 @@
 import { forLog } from '../logValue';
 import { cutText } from '../text';
-import type { ErrorSource } from './contract';
+import type { ErrorExtendedInformation, ErrorSource } from './contract';
 
 /**
  * Every errorCode of an ErrorResponse this app answers (docs/api.md, "Answers",
@@ -21,6 +21,8 @@ export const ERROR_CODES = [
   'JobInstanceConflict',
   'StorageUnavailable',
   'SigningKeysUnavailable',
+  'AuthUIRequired',
+  'TokenServiceUnavailable',
   'InvalidJobStateRecord',
   'InvalidItemRecord',
   'EndpointResolutionNotConfigured',
@@ -43,6 +45,8 @@ export abstract class FabricError extends Error {
   readonly headers: Record<string, string> = {};
   /** Parameters named in the response's messageParameters. */
   readonly messageParameters?: string[];
+  /** The response's moreDetails: what the caller needs to act on the error (AuthUIRequired). */
+  readonly moreDetails?: ErrorExtendedInformation[];
 
   constructor(
     message: string,
@@ -235,6 +239,52 @@ export class SigningKeysUnavailableError extends UnavailableError {
   constructor(logDetail: string, retryAfterSeconds: number) {
     super('The token signing keys are temporarily unavailable. Try again later.', retryAfterSeconds, logDetail);
   }
+}
+
+export class TokenServiceUnavailableError extends UnavailableError {
+  readonly errorCode = 'TokenServiceUnavailable';
+
+  constructor(logDetail: string, retryAfterSeconds = 5) {
+    super('The token service is temporarily unavailable. Try again later.', retryAfterSeconds, logDetail);
+  }
+}
+
+/**
+ * A token for the user needs the user first: consent to more scopes, another
+ * factor, or a Conditional Access policy. Fabric's frontend reads moreDetails
+ * (the scopes to consent to, the claims challenge) and the WWW-Authenticate
+ * header, asks the user, and calls again (Microsoft's reference backend:
+ * AuthenticationUIRequiredException, AddBearerClaimToResponse).
+ */
+export class AuthUIRequiredError extends FabricError {
+  readonly status = 401;
+  readonly errorCode = 'AuthUIRequired';
+  readonly source = 'System';
+  readonly isPermanent = false;
+  readonly headers: Record<string, string>;
+  readonly moreDetails: ErrorExtendedInformation[];
+
+  /** `message`: Entra's AADSTS text; `error`: Entra's error code (e.g. invalid_grant); `claims`: its challenge, or ''. */
+  constructor(message: string, scopes: readonly string[], error: string, claims: string, logDetail: string) {
+    super(message, logDetail);
+    const additionalParameters = [{ name: 'additionalScopesToConsent', value: scopes.join(', ') }];
+    if (claims !== '') {
+      additionalParameters.push(
+        { name: 'claimsForConditionalAccessPolicy', value: claims },
+        // The spelling Fabric's reference frontend reads.
+        { name: 'claimsForCondtionalAccessPolicy', value: claims },
+      );
+    }
+    this.moreDetails = [{ errorCode: this.errorCode, message, additionalParameters }];
+    const challenge = claims === '' ? [] : [`claims=${quotedString(claims)}`];
+    this.headers = { 'WWW-Authenticate': `Bearer ${[...challenge, `error=${quotedString(error)}`].join(', ')}` };
+  }
+}
+
+/** An RFC 9110 quoted-string: `"` and `\` escaped, control characters (a header cannot carry them) dropped. */
+export function quotedString(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return `"${value.replace(/[\x00-\x1f\x7f]/g, '').replace(/["\\]/g, '\\$&')}"`;
 }
 
 export class InvalidJobStateRecordError extends FabricError {

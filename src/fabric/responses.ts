@@ -26,6 +26,7 @@ export function toErrorResponse(error: unknown): HttpResponseInit {
     isPermanent: known.isPermanent,
   };
   if (known.messageParameters) body.messageParameters = known.messageParameters;
+  if (known.moreDetails) body.moreDetails = known.moreDetails;
   return {
     status: known.status,
     headers: { ...JSON_HEADERS, ...known.headers },

@@ -59,6 +59,10 @@ const LEFT_OUT = {
   JOB_HEARTBEAT_SECONDS: "the app's default (30 s) is the documented one",
   SUMMARY_TELEMETRY: 'the default (export to Application Insights) is the intended one',
   ITEM_DEFINITION_MAX_BYTES: 'the default (4 MiB) is the documented one',
+  WORKLOAD_CLIENT_CREDENTIAL: 'acting for the user is not deployed yet (the federated credential comes with it)',
+  WORKLOAD_MANAGED_IDENTITY_CLIENT_ID: 'set with WORKLOAD_CLIENT_CREDENTIAL, once acting for the user is deployed',
+  WORKLOAD_CLIENT_CERTIFICATE: 'the deployment is keyless (managedIdentity)',
+  WORKLOAD_CLIENT_SECRET: 'development only; refused inside Azure',
 };
 
 /** "Flex Consumption plan deprecations" in learn.microsoft.com/azure/azure-functions/functions-app-settings. */

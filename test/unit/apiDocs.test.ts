@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   AuthError,
+  AuthUIRequiredError,
   ConflictError,
   EndpointResolutionNotConfiguredError,
   ERROR_CODES,
@@ -15,6 +16,7 @@ import {
   ItemPayloadError,
   SigningKeysUnavailableError,
   StorageUnavailableError,
+  TokenServiceUnavailableError,
   UnknownItemTypeError,
   UnknownJobTypeError,
   type FabricError,
@@ -67,6 +69,14 @@ const ONE_OF_EACH: FabricError[] = [
   new ConflictError('JobInstanceConflict', 'taken'),
   new StorageUnavailableError('refused'),
   new SigningKeysUnavailableError('JWKS down', 10),
+  new AuthUIRequiredError(
+    'AADSTS65001: consent',
+    ['https://storage.azure.com/user_impersonation'],
+    'invalid_grant',
+    '',
+    'x',
+  ),
+  new TokenServiceUnavailableError('token endpoint down'),
   new InvalidJobStateRecordError('corrupt'),
   new InvalidItemRecordError('corrupt'),
   new EndpointResolutionNotConfiguredError('no URL'),
