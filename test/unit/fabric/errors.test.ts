@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import * as errors from '../../../src/fabric/errors';
 import {
   AuthError,
+  AuthUIRequiredError,
   ConflictError,
+  TokenServiceUnavailableError,
   ItemConflictError,
   ItemDeletedError,
   describeError,
@@ -44,6 +46,21 @@ const ROWS: [FabricError, number, string, string, boolean, Record<string, string
     { 'WWW-Authenticate': 'SubjectAndAppToken1.0' },
   ],
   [new StorageUnavailableError('detail'), 503, 'StorageUnavailable', 'System', false, { 'Retry-After': '5' }],
+  [new TokenServiceUnavailableError('detail'), 503, 'TokenServiceUnavailable', 'System', false, { 'Retry-After': '5' }],
+  [
+    new AuthUIRequiredError(
+      'AADSTS65001: consent',
+      ['https://storage.azure.com/user_impersonation'],
+      'invalid_grant',
+      '',
+      'detail',
+    ),
+    401,
+    'AuthUIRequired',
+    'System',
+    false,
+    { 'WWW-Authenticate': 'Bearer error="invalid_grant"' },
+  ],
   [
     new SigningKeysUnavailableError('detail', 10),
     503,

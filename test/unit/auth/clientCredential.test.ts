@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readConfig } from '../../src/config';
-import { selfSignedCertificate } from '../../dev/x509';
+import { ConfigError, readConfig } from '../../../src/config';
+import { selfSignedCertificate } from '../../../dev/x509';
 
 const VALID = {
   PUBLISHER_TENANT_ID: '8A2B1C3D-0000-4000-8000-00000000AAAA',

@@ -1,14 +1,14 @@
 import { AuthError, InteractionRequiredAuthError, ServerError } from '@azure/msal-node';
 import { describe, expect, it } from 'vitest';
-import { tokenFailure, USER_RESOLVABLE_AADSTS } from '../../src/auth/tokenFailure';
+import { tokenFailure, USER_RESOLVABLE_AADSTS } from '../../../src/auth/tokenFailure';
 import {
   AuthUIRequiredError,
   InternalError,
   quotedString,
   TokenServiceUnavailableError,
-} from '../../src/fabric/errors';
-import { toErrorResponse } from '../../src/fabric/responses';
-import { contractValidator } from '../fixtures/contractSchema';
+} from '../../../src/fabric/errors';
+import { toErrorResponse } from '../../../src/fabric/responses';
+import { contractValidator } from '../../fixtures/contractSchema';
 
 const SCOPES = ['https://storage.azure.com/user_impersonation', 'https://storage.azure.com/.default'];
 const CLAIMS = '{"access_token":{"capolids":{"essential":true,"values":["a\\\\b"]}}}';
