@@ -13,16 +13,19 @@ import { toItem, type ItemAddress, type Items } from './items';
  * Deleting and restoring items, and the one place where a delete and a job
  * Create are ordered: the item row's deletion mark.
  *
- * A delete sets the mark first (on a row of its own when the item had none),
- * then reads the item's job rows. A job Create inserts its row first, then
- * reads the mark (`jobGate`), and a Create that finds it removes its own row
- * and refuses. Table storage is strongly consistent, so either the Create's
- * read came before the mark (then its insert did too, and the delete's query
- * sees its row) or after it (then it refuses): no job row of a deleted item is
- * left, however many Creates race the delete.
+ * A delete sets the mark first (on a row of its own when the item had none)
+ * and never removes it, then reads the item's job rows. A job Create inserts
+ * its row first, then reads the mark (`jobGate`), and a Create that finds it
+ * removes its own row and refuses. Table storage is strongly consistent, so
+ * either the Create's read came before the mark (then its insert did too, and
+ * the delete's query sees its row) or after it (then it finds the mark, which
+ * is still there, and refuses): no job row of a deleted item is left, however
+ * many Creates race the delete, and none is created after it.
  *
  * Hard (v1 DeleteItem, the toolkit's Hard): running jobs cancelled, job rows
- * deleted, the item row last, so a delete cut short is finished by the next.
+ * deleted, then the item row replaced by a tombstone (the owner and the mark,
+ * nothing of the item): a delete cut short is finished by the next, and the
+ * item reads as missing everywhere; a new item of the same id replaces it.
  * Soft (the toolkit's Soft): running jobs cancelled, job rows kept, the mark
  * kept until a restore clears it. Deletes are never blocked by the item
  * handler; restores may be.
@@ -44,7 +47,8 @@ export class ItemDeletion {
     }
     const { cancelled, deleted } = await this.jobs.purge(address.itemId, address, log, { keepRows: kind === 'Soft' });
     await this.tellHandler(address, marked.record, log, (handler, item) => handler.onDeleted?.(item, kind, { log }));
-    if (kind === 'Hard') await this.store.delete(address.itemId);
+    // The row stays as a tombstone: the mark outlives the delete, so a Create that reads it later still refuses.
+    if (kind === 'Hard') await this.store.bury(address.itemId, address, this.now());
     const what = kind === 'Hard' ? (marked.had ? 'deleted' : 'had no row') : 'soft-deleted';
     log.info(`item ${address.itemId}: ${what}; ${deleted} job rows deleted, ${cancelled} running jobs cancelled`);
   }
@@ -58,20 +62,14 @@ export class ItemDeletion {
     const handler = this.items.handlerOf(address.itemType);
     const lookup = await this.store.readFor(address.itemId, address);
     if (lookup.found === 'none') {
-      log.info(`item ${address.itemId}: not known yet; the restore creates it`);
+      // Never heard of, or hard-deleted (its tombstone): Fabric is the source of truth.
+      log.info(`item ${address.itemId}: not known; the restore creates it`);
       return this.items.createFromDefinition(address, request, log);
     }
-    const { record, etag } = await this.items.readOwned(address, log);
+    const { record, etag } = lookup.found === 'record' ? lookup : await this.items.readOwned(address, log);
     if (record.deletion === undefined) {
       log.info(`item ${address.itemId}: not deleted; nothing to restore`);
       return;
-    }
-    if (record.deletion === 'Hard') {
-      throw new ConflictError(
-        'ItemConflict',
-        'The item is being deleted.',
-        `item ${address.itemId}: a hard delete is under way`,
-      );
     }
     await handler.validateDefinition?.(request.definition, toItem(record));
     const restored: ItemRecord = this.items.notified({ ...record }, request);

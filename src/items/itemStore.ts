@@ -31,10 +31,12 @@ export class ItemStore {
     private readonly deadlineMs: number,
   ) {}
 
+  /** The caller's item; a hard-deleted one (its tombstone) reads as none. */
   async readFor(itemId: string, owner: ItemOwner): Promise<ItemLookup> {
     const entity = await this.readEntity(itemId);
     if (!entity) return { found: 'none' };
     if (!isOwnedBy(entity, owner)) return { found: 'foreign' };
+    if (deletionOf(entity) === 'Hard') return { found: 'none' };
     return { found: 'record', record: parseItemRow(entity), etag: String(entity.etag) };
   }
 
@@ -97,17 +99,43 @@ export class ItemStore {
     });
   }
 
-  /** Inserts the row; false when a row with this item id exists (never overwritten). */
+  /**
+   * Inserts the row; false when a row with this item id exists (never
+   * overwritten), but for the same owner's tombstone of a hard delete, which a
+   * new item of that id replaces.
+   */
   async insert(record: ItemRecord): Promise<boolean> {
-    try {
-      await this.call(`insert of item ${record.itemId}`, [409], (abortSignal) =>
-        this.table.createEntity(toItemEntity(record), { abortSignal }),
-      );
-      return true;
-    } catch (error) {
-      if (statusCodeOf(error) === 409) return false;
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.call(`insert of item ${record.itemId}`, [409], (abortSignal) =>
+          this.table.createEntity(toItemEntity(record), { abortSignal }),
+        );
+        return true;
+      } catch (error) {
+        if (statusCodeOf(error) !== 409) throw error;
+      }
+      const existing = await this.readEntity(record.itemId);
+      if (!existing) continue; // deleted since: insert again
+      if (!isOwnedBy(existing, record) || deletionOf(existing) !== 'Hard' || attempt > 3) return false;
+      if ((await this.replace(record, String(existing.etag))) === 'replaced') return true;
     }
+  }
+
+  /** Replaces the row with a tombstone of a hard delete: the owner and the mark, nothing of the item kept. */
+  async bury(itemId: string, owner: ItemOwner, deletedUtc: Date): Promise<void> {
+    const tombstone: ItemRecord = {
+      itemId,
+      tenantId: owner.tenantId,
+      workspaceId: owner.workspaceId,
+      itemType: owner.itemType,
+      displayName: '',
+      payload: '{}',
+      deletion: 'Hard',
+      deletedUtc,
+    };
+    await this.call(`tombstone of item ${itemId}`, [], (abortSignal) =>
+      this.table.upsertEntity(toItemEntity(tombstone), 'Replace', { abortSignal }),
+    );
   }
 
   /** Replaces the row if it still has `etag`: `changed` when someone wrote it since, `gone` when it was deleted. */

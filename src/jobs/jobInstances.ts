@@ -72,15 +72,16 @@ export class JobInstances {
   async create(job: NewJobInstance & JobAddress, log: RequestLog): Promise<JobRecord> {
     const { record, inserted } = await this.insertOrFind(job, log);
     const gate = await this.gate(job);
-    if (gate !== 'allowed') {
-      if (inserted) await this.writer.remove(job.itemId, job.jobInstanceId);
+    if (gate !== 'allowed' && inserted) {
+      await this.writer.remove(job.itemId, job.jobInstanceId);
       log.info(
         `job ${job.itemId}/${job.jobInstanceId}: refused, the item is ${gate === 'foreign' ? "another owner's" : 'deleted'}`,
       );
       throw gate === 'foreign' ? new ItemConflictError(job.itemId) : new ItemDeletedError(job.itemId);
     }
     if (inserted) log.transition({ ...jobFields(record), previousStatus: 'None' });
-    if (record.status === 'NotStarted') await this.queue.enqueue(job);
+    // A retry answers the job as it is; it is enqueued again only while it may still run.
+    if (record.status === 'NotStarted' && gate === 'allowed') await this.queue.enqueue(job);
     return record;
   }
 

@@ -44,6 +44,8 @@ const item = { ...ITEM, itemId: randomUUID() };
 const job = { ...item, jobType: SEED.jobType, jobInstanceId: randomUUID() };
 /** Where a rejected CreateItem or CreateItemJobInstance would write. */
 const unwritten = { ...ITEM, itemId: randomUUID() };
+/** What an accepted delete deletes: a hard delete leaves a tombstone row, so never `unwritten`'s id. */
+const deletable = { ...ITEM, itemId: randomUUID() };
 
 const operations = (target: typeof item): OperationCall[] => {
   const targetJob = { ...target, jobType: SEED.jobType, jobInstanceId: job.jobInstanceId };
@@ -206,7 +208,7 @@ describe.each([...operations(item).map((o) => [o.name, o] as const)])('%s', (_na
   it('accepts every accepted case of authCases.ts', async () => {
     for (const authCase of ACCEPTED) {
       const answer = await call(
-        deletesItem(operation.name) ? operations(unwritten).find((o) => o.name === operation.name)! : operation,
+        deletesItem(operation.name) ? operations(deletable).find((o) => o.name === operation.name)! : operation,
         authCase.request(ctx),
       );
       expect(answer.status, authCase.name).toBeLessThan(500);
@@ -304,7 +306,7 @@ describe('hostile bodies', () => {
           async (value) => {
             // A delete that happened to be well-formed must not delete the kept item.
             const target = deletesItem(operation.name)
-              ? operations(unwritten).find((o) => o.name === operation.name)!
+              ? operations(deletable).find((o) => o.name === operation.name)!
               : operation;
             const answer = await raw(target, JSON.stringify(value));
             expect([200, 201, 202, 400, 404, 409]).toContain(answer.status);

@@ -11,6 +11,7 @@ import {
   seedJobRows,
   testHandlers,
   waitForAbort,
+  expectTombstone,
 } from '../fixtures/items';
 import { jobPath, SEED, startStack, USER_TENANT, type TestStack } from '../fixtures/stack';
 import { OTHER_TENANT } from '../fixtures/authCases';
@@ -261,7 +262,7 @@ describe('ItemLifecycle_DeleteItem', () => {
     const answer = await remove(item);
     expect(answer.status).toBe(200);
     expect(await partitionRows(stack.table, item.itemId)).toEqual([]);
-    expect(await itemRow(item.itemId)).toBeUndefined();
+    expectTombstone(await itemRow(item.itemId));
     await waiting.signals.aborted;
     expect(stack.logs.some((l) => /250 job rows deleted, 1 running jobs cancelled/.test(l.line))).toBe(true);
   });
@@ -280,7 +281,7 @@ describe('ItemLifecycle_DeleteItem', () => {
     await seedJobRows(stack.table, { ...OWNER, itemId: item.itemId, jobType: SEED.jobType, status: 'NotStarted' }, 30);
     expect((await remove(item)).status).toBe(200);
     expect(await partitionRows(stack.table, item.itemId)).toEqual([]);
-    expect(await itemRow(item.itemId)).toBeUndefined();
+    expectTombstone(await itemRow(item.itemId));
   });
 
   it("deletes an item of the caller's whose row is corrupt (beyond its owner columns), with its job rows", async () => {
@@ -292,7 +293,7 @@ describe('ItemLifecycle_DeleteItem', () => {
     );
     await seedJobRows(stack.table, { ...OWNER, itemId: item.itemId, jobType: SEED.jobType, status: 'NotStarted' }, 3);
     expect((await remove(item)).status).toBe(200);
-    expect(await itemRow(item.itemId)).toBeUndefined();
+    expectTombstone(await itemRow(item.itemId));
     expect(await partitionRows(stack.table, item.itemId)).toEqual([]);
   });
 

@@ -12,7 +12,7 @@ import { forecastItem } from '../../src/handlers/forecastItem';
 import type { ItemDefinition } from '../../src/handlers/itemHandler';
 import { HandlerRegistry } from '../../src/handlers/registry';
 import { toolkitValidator } from '../fixtures/contractSchema';
-import { ITEM, itemPath, OTHER_ITEM_TYPE, OWNER, partitionRows, seedJobRows } from '../fixtures/items';
+import { expectTombstone, ITEM, itemPath, OTHER_ITEM_TYPE, OWNER, partitionRows, seedJobRows } from '../fixtures/items';
 import { jobPath, SEED, startStack, type TestStack } from '../fixtures/stack';
 import {
   base64,
@@ -226,21 +226,21 @@ describe('OnDeleteItem', () => {
       const item = newItem();
       await expectOk(await notify(item, 'OnDeleteItem', { deleteType }));
       await expectOk(await notify(item, 'OnDeleteItem', { deleteType }));
-      if (deleteType === 'Hard') expect(await itemRow(stack.itemsTable, item.itemId)).toBeUndefined();
+      if (deleteType === 'Hard') expectTombstone(await itemRow(stack.itemsTable, item.itemId));
       else expect((await itemRow(stack.itemsTable, item.itemId))?.Deletion).toBe('Soft');
     }
     const item = newItem();
     await expectOk(await notify(item, 'OnCreateItem'));
     await expectOk(await notify(item, 'OnDeleteItem', { deleteType: 'Hard' }));
     await expectOk(await notify(item, 'OnDeleteItem', { deleteType: 'Hard' }));
-    expect(await itemRow(stack.itemsTable, item.itemId)).toBeUndefined();
+    expectTombstone(await itemRow(stack.itemsTable, item.itemId));
   });
 
   it("is never blocked: a handler's failing onDeleted hook is logged, the delete done", async () => {
     const item = newItem(OTHER_ITEM_TYPE);
     await expectOk(await notify(item, 'OnCreateItem'));
     await expectOk(await notify(item, 'OnDeleteItem', { deleteType: 'Hard' }));
-    expect(await itemRow(stack.itemsTable, item.itemId)).toBeUndefined();
+    expectTombstone(await itemRow(stack.itemsTable, item.itemId));
     expect(stack.logs.some((l) => l.line.includes(item.itemId) && /hook failed/.test(l.line))).toBe(true);
   });
 
@@ -308,7 +308,7 @@ describe('OnDeleteItem', () => {
     expect(await partitionRows(stack.table, item.itemId)).toHaveLength(250);
     await expectOk(await notify(item, 'OnDeleteItem', { deleteType: 'Hard' }));
     expect(await partitionRows(stack.table, item.itemId)).toHaveLength(0);
-    expect(await itemRow(stack.itemsTable, item.itemId)).toBeUndefined();
+    expectTombstone(await itemRow(stack.itemsTable, item.itemId));
   });
 });
 
@@ -381,7 +381,7 @@ describe('an item type with no handler registered', () => {
     expect(await itemRow(stack.itemsTable, item.itemId)).toBeUndefined();
     await expectOk(await notify(item, 'OnDeleteItem', { deleteType: 'Soft' }));
     await expectOk(await notify(item, 'OnDeleteItem', { deleteType: 'Hard' }));
-    expect(await itemRow(stack.itemsTable, item.itemId)).toBeUndefined();
+    expectTombstone(await itemRow(stack.itemsTable, item.itemId));
   });
 });
 
