@@ -15,6 +15,8 @@
  *  - memory after the warm run, and JWKS downloads during it (should be 0);
  *  - jobs (dev/benchJobs.ts): Create's and Cancel's CPU against their floors,
  *    and a 0 s job's latency from Create's 202 to InProgress and Completed;
+ *  - the Extensibility Toolkit (dev/benchToolkit.ts): each of its operations'
+ *    CPU against its own floor, as Create's and Cancel's;
  *  - telemetry (dev/benchTelemetry.ts): cold start, module load and CPU per
  *    request of each way the summaries can reach Application Insights.
  * `npm run bench -- --save` also writes docs/performance.md's figures and
@@ -41,8 +43,11 @@ import { sourceFunctions } from './sourceFunctions';
 import { startJwksServer, TokenIssuer } from './tokenIssuer';
 import { PROJECT_ROOT } from './projectRoot';
 import { jobLatency, operationCpu } from './benchJobs';
+import type { CpuPerCall } from './benchOperation';
+import { toolkitOperationCpu } from './benchToolkit';
 import { telemetryCosts } from './benchTelemetry';
 import { PERCENTILES, round, saveFigures, summaryLine, table, type Figures, type LoadResult } from './benchReport';
+import { toolkitRows, toolkitSummary, toolkitTable } from './benchToolkitReport';
 
 const UNBUNDLED_ENTRY = join(PROJECT_ROOT, 'dist', 'src', 'functions', 'index.js');
 
@@ -77,15 +82,18 @@ interface Fixture {
  * CPU microseconds per call of `once`, in this process, with `concurrency`
  * loops at once (as the host is loaded): warmed up as long as the host is,
  * then batches until two in a row agree within 5 %; the lower of those two.
+ * `prepare`, when given, runs before each batch with its number of calls.
  */
 async function cpuPerCall(
   once: () => Promise<void>,
   concurrency: number,
   warmUp = WARM_UP_REQUESTS,
   iterations = RUNS.floorIterations,
+  prepare?: (count: number) => Promise<void>,
 ): Promise<number> {
   const batch = async (iterations: number) => {
     const perLoop = Math.ceil(iterations / concurrency);
+    await prepare?.(perLoop * concurrency); // the state these calls use up, set up outside the measurement
     const start = process.cpuUsage();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -349,11 +357,10 @@ async function run(): Promise<Figures> {
       const jwksFetches = jwksRequests() - jwksBefore;
       // Last: every Create and Cancel leaves a row behind (fewer of them than of reads, and in a table of their own).
       const jobCalls = { warmUp: RUNS.jobWarmUp, iterations: RUNS.jobIterations };
-      const operations = await operationCpu(
-        jobFixture,
-        (once, c) => cpuPerCall(once, c, jobCalls.warmUp, jobCalls.iterations),
-        jobCalls.warmUp + 10 * jobCalls.iterations,
-      );
+      const operationCpuPerCall: CpuPerCall = (once, c, prepare) =>
+        cpuPerCall(once, c, jobCalls.warmUp, jobCalls.iterations, prepare);
+      const operations = await operationCpu(jobFixture, operationCpuPerCall);
+      const toolkit = await toolkitOperationCpu(jobFixture, operationCpuPerCall);
       const telemetry = await telemetryCosts({
         settings: fixture.settings,
         coldStartMs: (settings, nodeArgs) => coldStartMs(fixture, settings, nodeArgs),
@@ -373,6 +380,7 @@ async function run(): Promise<Figures> {
       return {
         telemetry,
         jobs: { ...operations, latency },
+        toolkit,
         machine,
         floorUs,
         invocationUs,
@@ -393,11 +401,35 @@ async function run(): Promise<Figures> {
   }
 }
 
+/** `BENCH_ONLY=operations`: the in-process operations alone (v1's Create and Cancel, the toolkit's), for quick runs. */
+async function operationsOnly(): Promise<void> {
+  const { fixture, close } = await prepare();
+  try {
+    const jobFixture = {
+      ...fixture,
+      publicKey: fixture.issuer.keys[0].publicKey,
+      tenantId: fixture.headers['x-ms-client-tenant-id'],
+    };
+    const perCall: CpuPerCall = (once, c, prepare) => cpuPerCall(once, c, RUNS.jobWarmUp, RUNS.jobIterations, prepare);
+    const { createUs, cancelUs } = await operationCpu(jobFixture, perCall);
+    const v1 = [
+      { operation: 'v1 Create', floor: '', invocationUs: createUs.invocation, floorUs: createUs.floor },
+      { operation: 'v1 Cancel', floor: '', invocationUs: cancelUs.invocation, floorUs: cancelUs.floor },
+    ];
+    const toolkit = await toolkitOperationCpu(jobFixture, perCall);
+    for (const [name, value] of toolkitRows([...v1, ...toolkit])) console.log(`${name}: ${value}`);
+    console.log(toolkitSummary(toolkit));
+  } finally {
+    await close();
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY === 'operations') return operationsOnly();
   const figures = await run();
   const output = `${table(figures)}\n\n    ${summaryLine(figures)}`;
   console.log(table(figures));
-  if (process.argv.includes('--save')) saveFigures(figures, output);
+  if (process.argv.includes('--save')) saveFigures(figures, output, toolkitTable(figures));
   console.log(summaryLine(figures));
 }
 

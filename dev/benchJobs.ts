@@ -1,23 +1,30 @@
 /**
  * The jobs part of `npm run bench`: Create's and Cancel's CPU against their
- * floors, in process and without the validated-token cache (both RS256
- * checks every time, as the floor does them), and job latency through a host
+ * floors (dev/benchOperation.ts), in process and without the validated-token
+ * cache (both RS256 checks every time, as the floor does them), and job latency through a host
  * process that runs the queue trigger: Create's 202 to InProgress and to
  * Completed for a 0 s job, at 1 and 16 jobs at a time.
  */
 import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
-import jwt from 'jsonwebtoken';
 import { createDependencies } from '../src/app';
 import { readConfig } from '../src/config';
 import { jobInstancePath } from '../src/http/jobPath';
 import { encodeJobMessage } from '../src/execution/jobQueue';
+import { ITEM_ROW_KEY, toItemEntity, type ItemRecord } from '../src/items/itemRow';
 import { toJobEntity } from '../src/jobs/jobRow';
 import { createTableClient } from '../src/storage/tableClient';
 import { round } from './benchReport';
 import { DEMO_JOB } from './devSettings';
-import { invoke, matchRoutes, type FunctionsModule } from './localHost';
+import {
+  invocation,
+  measureOperation,
+  verifier,
+  type BenchOperation,
+  type CpuPerCall,
+  type OperationCost,
+} from './benchOperation';
 import { sourceFunctions } from './sourceFunctions';
 
 export interface JobLatency {
@@ -35,7 +42,7 @@ export interface JobFigures {
   latency: JobLatency[];
 }
 
-interface JobBenchFixture {
+export interface JobBenchFixture {
   settings: Record<string, string>;
   headers: Record<string, string>;
   subjectToken: string;
@@ -44,109 +51,101 @@ interface JobBenchFixture {
   tenantId: string;
 }
 
-type CpuPerCall = (once: () => Promise<void>, concurrency: number) => Promise<number>;
-
 const CREATE_BODY = JSON.stringify({ invokeType: 'Manual', creationPayload: { durationSeconds: 0 } });
 
-/** Create and Cancel, each against the irreducible work it must do. */
+/**
+ * Create and Cancel, each against the irreducible work it must do. The demo
+ * item has its row (Fabric creates an item before its jobs), so Create's read
+ * of it after the insert finds it, as the floor's does.
+ */
 export async function operationCpu(
   fixture: JobBenchFixture,
   cpuPerCall: CpuPerCall,
-  rowsNeeded: number,
 ): Promise<Pick<JobFigures, 'createUs' | 'cancelUs'>> {
   // A queue of their own: the thousands of messages these Creates leave must not reach the host's runner.
-  // And a table of their own: Azurite's reads slow down as a table grows, and the warm runs read the demo table.
+  // And tables of their own: Azurite's reads slow down as a table grows, and the warm runs read the demo table.
   const config = readConfig({
     ...fixture.settings,
     JOB_QUEUE_NAME: 'bench-operations',
     JOB_STATE_TABLE_NAME: 'BenchOperations',
+    ITEMS_TABLE_NAME: 'BenchOperationsItems',
   });
   const table = createTableClient(config.table, config.tableName, {});
-  await table.createTable();
+  const items = createTableClient(config.table, config.itemsTableName, {});
+  await Promise.all([table.createTable(), items.createTable()]);
+  await items.createEntity(toItemEntity(demoItemRecord(fixture.tenantId)));
   const queue = new QueueClient(fixture.settings.JobQueue, config.queueName);
   await queue.createIfNotExists();
   const functions = sourceFunctions(createDependencies(config, { env: {}, validatedTokenCacheSize: 0 }));
-  const verifyBoth = () => {
-    jwt.verify(fixture.subjectToken, fixture.publicKey, { algorithms: ['RS256'] });
-    jwt.verify(fixture.appToken, fixture.publicKey, { algorithms: ['RS256'] });
+  const verifyBoth = verifier(fixture, 2);
+
+  const create: BenchOperation = {
+    operation: 'Create',
+    calls: { insert: 1, read: 1, enqueue: 1 },
+    verifications: 2,
+    floor: async () => {
+      const job = {
+        ...DEMO_JOB,
+        jobInstanceId: randomUUID(),
+        tenantId: fixture.tenantId,
+        status: 'NotStarted' as const,
+        startTimeUtc: undefined,
+      };
+      await table.createEntity(toJobEntity(job));
+      await items.getEntity(DEMO_JOB.itemId, ITEM_ROW_KEY);
+      await queue.sendMessage(encodeJobMessage(job));
+      verifyBoth();
+    },
+    invocation: invocation(
+      functions,
+      'POST',
+      () => jobInstancePath({ ...DEMO_JOB, jobInstanceId: randomUUID() }),
+      fixture.headers,
+      202,
+      CREATE_BODY,
+    ),
   };
 
-  // Create: one insert, one enqueue, two verifications.
-  const createFloor = async () => {
-    const job = {
-      ...DEMO_JOB,
-      jobInstanceId: randomUUID(),
-      tenantId: fixture.tenantId,
-      status: 'NotStarted' as const,
-      startTimeUtc: undefined,
-    };
-    await table.createEntity(toJobEntity(job));
-    await queue.sendMessage(encodeJobMessage(job));
-    verifyBoth();
+  // Each call on a job that is still NotStarted.
+  const pool: string[] = [];
+  const cancel: BenchOperation = {
+    operation: 'Cancel',
+    calls: { read: 1, replace: 1 },
+    verifications: 2,
+    prepare: async (count) => void pool.push(...(await seedNotStarted(table, fixture.tenantId, count))),
+    floor: async () => {
+      const id = pool.pop()!;
+      const entity = await table.getEntity(DEMO_JOB.itemId, id);
+      await table.updateEntity(
+        { ...entity, partitionKey: DEMO_JOB.itemId, rowKey: id, Status: 'Cancelled', EndTimeUtc: new Date() },
+        'Replace',
+        { etag: entity.etag },
+      );
+      verifyBoth();
+    },
+    invocation: invocation(
+      functions,
+      'POST',
+      () => `${jobInstancePath({ ...DEMO_JOB, jobInstanceId: pool.pop()! })}/cancel`,
+      fixture.headers,
+      200,
+    ),
   };
-  const create = invocation(
-    functions,
-    'POST',
-    () => ({ ...DEMO_JOB, jobInstanceId: randomUUID() }),
-    fixture.headers,
-    202,
-    CREATE_BODY,
-  );
-  const createUs = { floor: await cpuPerCall(createFloor, 1), invocation: await cpuPerCall(create, 1) };
-
-  // Cancel: one point read, one conditional update, two verifications; each call on a job that is still NotStarted.
-  const pool = await seedNotStarted(table, fixture.tenantId, 2 * rowsNeeded); // the invocation's and the floor's
-  const cancelFloor = async () => {
-    const id = pool.pop()!;
-    const entity = await table.getEntity(DEMO_JOB.itemId, id);
-    await table.updateEntity(
-      { ...entity, partitionKey: DEMO_JOB.itemId, rowKey: id, Status: 'Cancelled', EndTimeUtc: new Date() },
-      'Replace',
-      { etag: entity.etag },
-    );
-    verifyBoth();
+  const toUs = ({ invocationUs, floorUs }: OperationCost) => ({ invocation: invocationUs, floor: floorUs });
+  return {
+    createUs: toUs(await measureOperation(create, cpuPerCall)),
+    cancelUs: toUs(await measureOperation(cancel, cpuPerCall)),
   };
-  const cancel = invocation(
-    functions,
-    'POST',
-    () => ({ ...DEMO_JOB, jobInstanceId: pool.pop()! }),
-    fixture.headers,
-    200,
-    undefined,
-    '/cancel',
-  );
-  const cancelUs = { floor: await cpuPerCall(cancelFloor, 1), invocation: await cpuPerCall(cancel, 1) };
-  return { createUs, cancelUs };
 }
 
-function invocation(
-  functions: FunctionsModule,
-  method: string,
-  job: () => typeof DEMO_JOB,
-  headers: Record<string, string>,
-  expected: number,
-  body?: string,
-  suffix = '',
-): () => Promise<void> {
-  return async () => {
-    const url = `http://localhost/api${jobInstancePath(job())}${suffix}`;
-    const matched = matchRoutes(functions.routes, new URL(url).pathname).find(({ route }) =>
-      route.methods.includes(method as never),
-    )!;
-    const request = {
-      method,
-      url,
-      headers,
-      params: matched.params,
-      body: body === undefined ? undefined : { bytes: Buffer.from(body) },
-    };
-    const response = await invoke(functions, matched.route, request, () => undefined);
-    if (response.status !== expected) throw new Error(`${method} ${suffix || 'create'} answered ${response.status}`);
-  };
+/** The demo item's row, as v1's CreateItem leaves it. */
+export function demoItemRecord(tenantId: string): ItemRecord {
+  const { workspaceId, itemType, itemId } = DEMO_JOB;
+  return { workspaceId, itemType, itemId, tenantId, displayName: 'Demo forecast', payload: '{}' };
 }
 
 /** NotStarted rows in the demo item's partition, written 100 to a transaction. */
-async function seedNotStarted(table: TableClient, tenantId: string, count: number): Promise<string[]> {
+export async function seedNotStarted(table: TableClient, tenantId: string, count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => randomUUID());
   for (let i = 0; i < ids.length; i += 100) {
     const rows = ids

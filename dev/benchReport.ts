@@ -5,7 +5,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobFigures } from './benchJobs';
+import type { OperationCost } from './benchOperation';
 import type { TelemetryCost } from './benchTelemetry';
+import { toolkitRows, toolkitSummary } from './benchToolkitReport';
 import { PROJECT_ROOT } from './projectRoot';
 
 const PERFORMANCE_DOC = join(PROJECT_ROOT, 'docs', 'performance.md');
@@ -27,6 +29,8 @@ export interface LoadResult {
 export interface Figures {
   machine: string;
   jobs: JobFigures;
+  /** The Extensibility Toolkit's operations, each against its own floor. */
+  toolkit: OperationCost[];
   /** Floor per iteration by concurrency (1 and 32). */
   floorUs: Record<number, number>;
   /** One invocation of the bundled function without HTTP, by concurrency. */
@@ -73,7 +77,7 @@ export function table(f: Figures): string {
   const { createUs, cancelUs, latency } = f.jobs;
   rows.push(
     [
-      'Create: CPU of the invocation / its floor (1 insert, 1 enqueue, 2 RS256), cache off',
+      'Create: CPU of the invocation / its floor (1 insert, 1 item read, 1 enqueue, 2 RS256), cache off',
       `${round(createUs.invocation)} µs / ${round(createUs.floor)} µs, ${round(createUs.invocation / createUs.floor, 2)} ×`,
     ],
     [
@@ -81,6 +85,7 @@ export function table(f: Figures): string {
       `${round(cancelUs.invocation)} µs / ${round(cancelUs.floor)} µs, ${round(cancelUs.invocation / cancelUs.floor, 2)} ×`,
     ],
   );
+  rows.push(...toolkitRows(f.toolkit));
   for (const l of latency) {
     rows.push([
       `0 s jobs, ${l.concurrency} at a time (${l.jobs}): 202 → InProgress / → Completed, p50 (p99)`,
@@ -124,7 +129,7 @@ function againstFloor(us: Record<number, number>, floorUs: Record<number, number
 
 export function summaryLine(f: Figures): string {
   const at32 = f.warm.find((w) => w.connections === 32)!;
-  return `bench: cpu_ratio=${round(at32.cpuPerRequestUs / f.floorUs[32], 2)} cold_start_ms=${round(f.coldStartMs)} import_ms=${round(f.importMs)} rps_32=${round(at32.rps)} p99_32_ms=${at32.latency.p99} rss_mb=${round(f.rssMb)} jwks_fetches=${f.jwksFetches} create_ratio=${round(f.jobs.createUs.invocation / f.jobs.createUs.floor, 2)} cancel_ratio=${round(f.jobs.cancelUs.invocation / f.jobs.cancelUs.floor, 2)} job_start_p50_ms=${f.jobs.latency[0].toInProgress.p50} jobs_per_s_16=${f.jobs.latency[1].jobsPerSecond}${f.telemetry
+  return `bench: cpu_ratio=${round(at32.cpuPerRequestUs / f.floorUs[32], 2)} cold_start_ms=${round(f.coldStartMs)} import_ms=${round(f.importMs)} rps_32=${round(at32.rps)} p99_32_ms=${at32.latency.p99} rss_mb=${round(f.rssMb)} jwks_fetches=${f.jwksFetches} create_ratio=${round(f.jobs.createUs.invocation / f.jobs.createUs.floor, 2)} cancel_ratio=${round(f.jobs.cancelUs.invocation / f.jobs.cancelUs.floor, 2)} ${toolkitSummary(f.toolkit)} job_start_p50_ms=${f.jobs.latency[0].toInProgress.p50} jobs_per_s_16=${f.jobs.latency[1].jobsPerSecond}${f.telemetry
     .map((t) => ` ${t.option}_cold_start_ms=${round(t.coldStartMs)} ${t.option}_cpu_us=${round(t.cpuPerRequestUs)}`)
     .join('')}`;
 }
@@ -169,12 +174,20 @@ function latencyPlot(warm: LoadResult[]): string {
   return parts.join('\n') + '\n';
 }
 
-/** Replaces the figures between the markers of docs/performance.md. */
-export function saveFigures(f: Figures, output: string): void {
-  const doc = readFileSync(PERFORMANCE_DOC, 'utf8');
-  const [start, end] = ['<!-- bench:start -->', '<!-- bench:end -->'];
-  const before = doc.slice(0, doc.indexOf(start) + start.length);
-  const after = doc.slice(doc.indexOf(end));
-  writeFileSync(PERFORMANCE_DOC, `${before}\n${output}\n${after}`);
+/** Replaces the figures between the markers of docs/performance.md: the run's, and the toolkit's table. */
+export function saveFigures(f: Figures, output: string, toolkit: string): void {
+  let doc = readFileSync(PERFORMANCE_DOC, 'utf8');
+  doc = betweenMarkers(doc, 'bench', output);
+  doc = betweenMarkers(doc, 'bench-toolkit', toolkit);
+  writeFileSync(PERFORMANCE_DOC, doc);
   writeFileSync(LATENCY_PLOT, latencyPlot(f.warm));
+}
+
+/** `doc` with what lies between `<!-- name:start -->` and `<!-- name:end -->` replaced by `text`. */
+export function betweenMarkers(doc: string, name: string, text: string): string {
+  const [start, end] = [`<!-- ${name}:start -->`, `<!-- ${name}:end -->`];
+  const from = doc.indexOf(start);
+  const to = doc.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`docs/performance.md has no ${start} … ${end}`);
+  return `${doc.slice(0, from + start.length)}\n${text}\n${doc.slice(to)}`;
 }
