@@ -23,7 +23,7 @@ export type ClientCredential =
 
 export const CLIENT_CREDENTIAL_KINDS = ['managedIdentity', 'certificate', 'secret'] as const;
 
-/** The settings read here, for the rows of src/config.ts. */
+/** The settings read here, for the rows of src/config/. */
 export const CLIENT_CREDENTIAL_SETTINGS = {
   kind: 'WORKLOAD_CLIENT_CREDENTIAL',
   identity: 'WORKLOAD_MANAGED_IDENTITY_CLIENT_ID',
@@ -35,7 +35,7 @@ type Value = (name: string) => string | undefined;
 
 /**
  * Reads the client credential, pushing every problem onto `problems`
- * (src/config.ts reports them with the other settings' at start). No problem
+ * (src/config/ reports them with the other settings' at start). No problem
  * quotes a secret, a key or a certificate.
  */
 export function readClientCredential(

@@ -4,7 +4,7 @@ import { describeUnexpected } from '../logValue';
 import type { ExportRecord, ExportSeverity, SummaryExport } from './exportPipeline';
 import { readableSummary, summaryLine, summaryRecord, type SummaryEvent, type SummaryFields } from './summary';
 
-/** Where the summary lines go: the telemetry settings (src/config.ts reads them). */
+/** Where the summary lines go: the telemetry settings (src/config/ reads them). */
 export interface TelemetryConfig {
   /** APPLICATIONINSIGHTS_CONNECTION_STRING, the setting the Functions host reads too; absent: no export. */
   connectionString?: string;

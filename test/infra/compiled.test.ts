@@ -43,7 +43,7 @@ const ROLE = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
 };
 
-/** Settings the Functions host and its telemetry read, not src/config.ts. */
+/** Settings the Functions host and its telemetry read, not src/config/. */
 const HOST_SETTINGS = [
   'AzureWebJobsStorage__credential',
   'AzureWebJobsStorage__clientId',
@@ -52,7 +52,7 @@ const HOST_SETTINGS = [
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
 ];
 
-/** Settings src/config.ts reads that Azure deliberately does not set, and why. */
+/** Settings src/config/ reads that Azure deliberately does not set, and why. */
 const LEFT_OUT = {
   ENTRA_JWKS_URI: "its default follows ENTRA_AUTHORITY_HOST; anything else would trust keys other than Entra ID's",
   JOB_STATE_TABLE_CONNECTION_STRING: 'the account refuses shared keys; the identity reaches JOB_STATE_TABLE_ENDPOINT',
@@ -119,7 +119,7 @@ const RULES_AT_ERROR = [
   'use-recent-api-versions',
 ];
 
-/** Every setting src/config.ts reads. A Functions connection (JobQueue) counts once, however it is spelt. */
+/** Every setting src/config/ reads. A Functions connection (JobQueue) counts once, however it is spelt. */
 const READ: string[] = [...SETTINGS.required, ...SETTINGS.oneOf, ...SETTINGS.optional];
 const connectionOf = (setting: string) => setting.split('__')[0];
 
@@ -222,7 +222,7 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
   });
 
   describe('function app settings', () => {
-    it("are exactly what src/config.ts reads, less the ones left out on purpose, plus the host's", () => {
+    it("are exactly what src/config/ reads, less the ones left out on purpose, plus the host's", () => {
       const names = [...settings().keys()];
       expect(new Set(names).size).toBe(names.length);
       expect(names.filter((n) => HOST_SETTINGS.includes(n)).sort()).toEqual([...HOST_SETTINGS].sort());

@@ -277,12 +277,14 @@ describe('SETTING_ROWS, the one list of settings', () => {
   });
 
   it('names every setting the readers read, and the readers read every one', () => {
-    const source = readFileSync(join(root, 'src', 'config.ts'), 'utf8');
+    const source = ['index.ts', 'settingsReader.ts']
+      .map((file) => readFileSync(join(root, 'src', 'config', file), 'utf8'))
+      .join('\n');
     // Names passed to the reader, spelt out or built from the JobQueue connection prefix.
     const read = new Set(
       [
         ...source.matchAll(
-          /(?:settings\.(?:value|required|requiredGuid)\(|readWholeNumber\(\s*settings,)\s*(?:'([^']+)'|`\$\{JOB_QUEUE_CONNECTION\}([^`]*)`|(JOB_QUEUE_CONNECTION))/g,
+          /(?:settings\.(?:value|required|requiredGuid|wholeNumber)\()\s*(?:'([^']+)'|`\$\{JOB_QUEUE_CONNECTION\}([^`]*)`|(JOB_QUEUE_CONNECTION))/g,
         ),
       ].map(([, literal, suffix, prefix]) => literal ?? (prefix ? 'JobQueue' : `JobQueue${suffix}`)),
     );

@@ -12,7 +12,7 @@ import { PROJECT_ROOT } from '../../dev/projectRoot';
 const LAYERS: readonly (readonly string[])[] = [
   ['functions'],
   // Composition roots and the package's entry modules.
-  ['app.ts', 'config.ts', 'cli', 'writer.ts'],
+  ['app.ts', 'config', 'cli', 'writer.ts'],
   ['http'],
   // The domain.
   ['jobs', 'execution', 'items', 'auth', 'endpoints', 'handlers'],

@@ -1,11 +1,14 @@
-import { isGuid } from './ids';
-import { isLoopbackHost, tryParseUrl } from './url';
-import { cutText } from './text';
-import { keyValuePairs, type QueueConnection, type TableConnection } from './storage/connections';
-import { readClientCredential, type ClientCredential } from './auth/clientCredential';
-import type { TelemetryConfig } from './telemetry/summaryWriter';
+import { isGuid } from '../ids';
+import { tryParseUrl } from '../url';
+import { cutText } from '../text';
+import { SettingsReader, type Env } from './settingsReader';
+import { keyValuePairs, type QueueConnection, type TableConnection } from '../storage/connections';
+import { readClientCredential, type ClientCredential } from '../auth/clientCredential';
+import type { TelemetryConfig } from '../telemetry/summaryWriter';
 
 export type { QueueConnection, TableConnection, TelemetryConfig };
+export { ConfigError } from './settingsReader';
+export { SETTING_ROWS, SETTINGS, settingsTable, type Requirement, type SettingRow } from './settingRows';
 
 /** Where job state rows live: all a job runner or the CLI needs. */
 export interface TableConfig {
@@ -42,194 +45,6 @@ export interface Config extends TableConfig, QueueConfig {
   workloadCredential?: ClientCredential;
 }
 
-/** Whether a setting must be set: always, one of a group, or never. */
-export type Requirement = 'yes' | 'no' | 'one of these two';
-
-/**
- * One setting the app reads: its name, whether it is required, its default
- * and what it is for. SETTING_ROWS is the one list: the readers below take
- * defaults from it, SETTINGS and the settings table of docs/settings.md are
- * derived from it, and tests hold local.settings.sample.json and infra/ to it.
- */
-export interface SettingRow {
-  name: string;
-  required: Requirement;
-  /** What an unset value means, as the docs say it. */
-  default?: string;
-  meaning: string;
-  /**
-   * A part of a Functions identity-based connection (`JobQueue__…`): read by the
-   * app, documented, but not in local.settings.sample.json, where the
-   * connection string form is used.
-   */
-  connectionPart?: true;
-}
-
-export const SETTING_ROWS: readonly SettingRow[] = [
-  {
-    name: 'PUBLISHER_TENANT_ID',
-    required: 'yes',
-    meaning: "tenant of the workload's Entra app; the app token's `tid` must equal it",
-  },
-  {
-    name: 'WORKLOAD_CLIENT_ID',
-    required: 'yes',
-    meaning: "the workload's Entra app (client) id; audience of v2.0 tokens",
-  },
-  {
-    name: 'WORKLOAD_AUDIENCE',
-    required: 'yes',
-    meaning: "the workload app's Application ID URI (an absolute URI, e.g. `api://…`); audience of v1.0 tokens",
-  },
-  {
-    name: 'ENTRA_AUTHORITY_HOST',
-    required: 'no',
-    default: '`https://login.microsoftonline.com`',
-    meaning: 'https, no path',
-  },
-  {
-    name: 'ENTRA_JWKS_URI',
-    required: 'no',
-    default: '`{authority}/common/discovery/v2.0/keys`',
-    meaning: 'https unless the host is loopback',
-  },
-  {
-    name: 'WORKLOAD_CLIENT_CREDENTIAL',
-    required: 'no',
-    meaning:
-      "how the workload app proves itself to Entra ID when it asks for tokens on the user's behalf: `managedIdentity` (keyless, for Azure), `certificate`, or `secret` (development only, refused inside Azure); unset: acting for the user is off",
-  },
-  {
-    name: 'WORKLOAD_MANAGED_IDENTITY_CLIENT_ID',
-    required: 'no',
-    default: '`AZURE_CLIENT_ID`',
-    meaning:
-      'with `managedIdentity`: the user-assigned managed identity federated with the workload app (its token for `api://AzureADTokenExchange` is the client assertion)',
-  },
-  {
-    name: 'WORKLOAD_CLIENT_CERTIFICATE',
-    required: 'no',
-    meaning:
-      'with `certificate`: PEM text of the certificate registered on the workload app and its unencrypted RSA private key (a Key Vault reference)',
-  },
-  {
-    name: 'WORKLOAD_CLIENT_SECRET',
-    required: 'no',
-    meaning: 'with `secret`: a client secret of the workload app, for development only',
-  },
-  {
-    name: 'JOB_STATE_TABLE_ENDPOINT',
-    required: 'one of these two',
-    meaning: 'e.g. `https://<account>.table.core.windows.net`, with managed identity',
-  },
-  {
-    name: 'JOB_STATE_TABLE_CONNECTION_STRING',
-    required: 'one of these two',
-    meaning: 'e.g. `UseDevelopmentStorage=true` for Azurite',
-  },
-  {
-    name: 'AZURE_CLIENT_ID',
-    required: 'no',
-    meaning: 'client id of a user-assigned managed identity (with `JOB_STATE_TABLE_ENDPOINT`)',
-  },
-  { name: 'JOB_STATE_TABLE_NAME', required: 'no', default: '`JobInstances`', meaning: 'the job-state table' },
-  {
-    name: 'ITEMS_TABLE_NAME',
-    required: 'no',
-    default: '`Items`',
-    meaning: 'the items table, in the same storage account',
-  },
-  {
-    name: 'JobQueue',
-    required: 'no',
-    meaning:
-      "the job queue's connection string (`UseDevelopmentStorage=true` for Azurite), read by the queue trigger and by Create alike; this or `JobQueue__queueServiceUri` is needed",
-  },
-  {
-    name: 'JobQueue__queueServiceUri',
-    required: 'no',
-    meaning:
-      'the Functions identity-based connection instead of `JobQueue`: e.g. `https://<account>.queue.core.windows.net`',
-    connectionPart: true,
-  },
-  {
-    name: 'JobQueue__credential',
-    required: 'no',
-    meaning: '`managedidentity` (or unset), with `JobQueue__queueServiceUri`',
-    connectionPart: true,
-  },
-  {
-    name: 'JobQueue__clientId',
-    required: 'no',
-    meaning: 'the user-assigned identity of `JobQueue__queueServiceUri`',
-    connectionPart: true,
-  },
-  {
-    name: 'JOB_QUEUE_NAME',
-    required: 'no',
-    default: '`job-runs`',
-    meaning: 'its poison queue is `<name>-poison` (3-56 lower-case letters, digits, hyphens)',
-  },
-  {
-    name: 'JOB_HEARTBEAT_SECONDS',
-    required: 'no',
-    default: '30',
-    meaning:
-      "1 to 300: how often a running job's runner writes its heartbeat (and writes this interval on the row at its claim); a job whose row has gone 4 of its runner's beats without a write, by the storage service's clock, is `Failed JobRunnerLost`",
-  },
-  {
-    name: 'ITEM_DEFINITION_MAX_BYTES',
-    required: 'no',
-    default: '4194304 (4 MiB)',
-    meaning:
-      "65536 to 16777216: the largest body of the Extensibility Toolkit's calls that carry an item definition; a larger one is `400 InvalidRequestBody`",
-  },
-  {
-    name: 'ENDPOINT_RESOLUTION_URLS',
-    required: 'no',
-    meaning:
-      "a JSON object of lower-case Fabric region names (and `default`) to backend URLs, for Fabric's endpoint resolution (docs/deploy.md)",
-  },
-  {
-    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
-    required: 'no',
-    meaning:
-      'the Application Insights resource (the Functions host reads it too); with it the app sends its summary lines there itself, each field a custom dimension (docs/operations.md)',
-  },
-  {
-    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
-    required: 'no',
-    meaning:
-      "`Authorization=AAD` or `Authorization=AAD;ClientId=<GUID>`: send with a managed identity's Entra token, for a resource that refuses keys (as `infra/` deploys it)",
-  },
-  {
-    name: 'SUMMARY_TELEMETRY',
-    required: 'no',
-    default: '`export`',
-    meaning: '`export` or `log`: `log` keeps the summary lines in the Functions log even with Application Insights',
-  },
-];
-
-/** The names of SETTING_ROWS by requirement; a Functions connection counts once (`JobQueue`). */
-export const SETTINGS = {
-  required: names('yes'),
-  oneOf: names('one of these two'),
-  optional: names('no'),
-};
-
-function names(required: Requirement): string[] {
-  return SETTING_ROWS.filter((row) => row.required === required && !row.connectionPart).map((row) => row.name);
-}
-
-/** The settings table of docs/settings.md, as Markdown: derived from SETTING_ROWS (a test holds the page to it). */
-export function settingsTable(): string {
-  const lines = ['| setting | required | default | meaning |', '|---|---|---|---|'];
-  for (const row of SETTING_ROWS) {
-    lines.push(`| \`${row.name}\` | ${row.required} | ${row.default ?? ''} | ${row.meaning} |`);
-  }
-  return lines.join('\n');
-}
-
 /** The Functions connection-setting prefix that the queue trigger and the app's own enqueue both read. */
 export const JOB_QUEUE_CONNECTION = 'JobQueue';
 
@@ -237,62 +52,12 @@ export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 export const DEFAULT_TABLE_NAME = 'JobInstances';
 export const DEFAULT_ITEMS_TABLE_NAME = 'Items';
 export const DEFAULT_JOB_QUEUE_NAME = 'job-runs';
-export const DEFAULT_JOB_HEARTBEAT_SECONDS = 30;
-export const DEFAULT_ITEM_DEFINITION_MAX_BYTES = 4 * 1024 * 1024;
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
 // Azure Storage queue names: 3-63 lower-case letters, digits and single hyphens; room for "-poison".
 const QUEUE_NAME = /^(?=.{3,56}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 const REGION_NAME = /^[a-z0-9-]{1,64}$/;
 /** The problem reported when no table is configured at all (the jobstate CLI adds what to do). */
 export const NO_TABLE_CONNECTION = 'one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required';
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(
-      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n- ${problems.join('\n- ')}`,
-    );
-    this.name = 'ConfigError';
-  }
-}
-
-type Env = Record<string, string | undefined>;
-
-/** Reads settings and collects every problem instead of stopping at the first. */
-class SettingsReader {
-  readonly problems: string[] = [];
-
-  constructor(private readonly env: Env) {}
-
-  value(name: string): string | undefined {
-    const raw = this.env[name];
-    return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
-  }
-
-  required(name: string): string {
-    const raw = this.value(name);
-    if (raw === undefined) this.problems.push(`${name} is required`);
-    return raw ?? '';
-  }
-
-  requiredGuid(name: string): string {
-    const raw = this.required(name);
-    if (raw !== '' && !isGuid(raw)) this.problems.push(`${name} must be a GUID`);
-    return raw.toLowerCase();
-  }
-
-  /** https anywhere, plain http only on this machine. */
-  checkHttpsOrLoopback(name: string, value: string): void {
-    const url = tryParseUrl(value);
-    if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))) {
-      this.problems.push(`${name} must be an https URL (http is allowed only for a loopback host)`);
-    }
-  }
-
-  finish<T>(result: T): T {
-    if (this.problems.length > 0) throw new ConfigError(this.problems);
-    return result;
-  }
-}
 
 /**
  * Reads and checks every setting the app has at once. Throws one ConfigError
@@ -334,15 +99,8 @@ export function readConfig(env: Env): Config {
   if (itemsTableName.toLowerCase() === tableConfig.tableName.toLowerCase())
     settings.problems.push('ITEMS_TABLE_NAME must differ from JOB_STATE_TABLE_NAME');
   const queueConfig = readQueueSettings(settings);
-  const jobHeartbeatSeconds = readHeartbeatSeconds(settings);
-  const itemDefinitionMaxBytes = readWholeNumber(
-    settings,
-    'ITEM_DEFINITION_MAX_BYTES',
-    DEFAULT_ITEM_DEFINITION_MAX_BYTES,
-    64 * 1024,
-    16 * 1024 * 1024,
-    'bytes',
-  );
+  const jobHeartbeatSeconds = settings.wholeNumber('JOB_HEARTBEAT_SECONDS');
+  const itemDefinitionMaxBytes = settings.wholeNumber('ITEM_DEFINITION_MAX_BYTES');
   const endpointResolutionUrls = readEndpointResolutionUrls(settings);
   const telemetry = readTelemetrySettings(settings);
   const credentialSettings: Record<string, string | undefined> = {
@@ -440,36 +198,6 @@ function readQueueConnection(settings: SettingsReader): QueueConnection {
     );
   }
   return { kind: 'serviceUri', serviceUri: serviceUri.replace(/\/+$/, ''), managedIdentityClientId };
-}
-
-function readHeartbeatSeconds(settings: SettingsReader): number {
-  const raw = settings.value('JOB_HEARTBEAT_SECONDS');
-  if (raw === undefined) return DEFAULT_JOB_HEARTBEAT_SECONDS;
-  const seconds = /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
-  if (!(seconds >= 1 && seconds <= 300)) {
-    settings.problems.push('JOB_HEARTBEAT_SECONDS must be a whole number of seconds from 1 to 300');
-    return DEFAULT_JOB_HEARTBEAT_SECONDS;
-  }
-  return seconds;
-}
-
-/** A whole number from `min` to `max`, or the default when unset. */
-function readWholeNumber(
-  settings: SettingsReader,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-  unit: string,
-): number {
-  const raw = settings.value(name);
-  if (raw === undefined) return fallback;
-  const value = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
-  if (!(value >= min && value <= max)) {
-    settings.problems.push(`${name} must be a whole number of ${unit} from ${min} to ${max}`);
-    return fallback;
-  }
-  return value;
 }
 
 /** A JSON object of lower-case region names (and `default`) to https backend URLs. */

@@ -1,0 +1,205 @@
+/** Whether a setting must be set: always, one of a group, or never. */
+export type Requirement = 'yes' | 'no' | 'one of these two';
+
+/**
+ * One setting the app reads: its name, whether it is required, its default
+ * and what it is for. SETTING_ROWS is the one list: the readers below take
+ * defaults from it, SETTINGS and the settings table of docs/settings.md are
+ * derived from it, and tests hold local.settings.sample.json and infra/ to it.
+ */
+export interface SettingRow {
+  name: string;
+  required: Requirement;
+  /** What an unset value means, as the docs say it. */
+  default?: string;
+  /** A whole number: its bounds, default and unit, which the reader checks and the docs table states. */
+  number?: WholeNumber;
+  meaning: string;
+  /**
+   * A part of a Functions identity-based connection (`JobQueue__…`): read by the
+   * app, documented, but not in local.settings.sample.json, where the
+   * connection string form is used.
+   */
+  connectionPart?: true;
+}
+
+export interface WholeNumber {
+  min: number;
+  max: number;
+  default: number;
+  unit: string;
+}
+
+export const SETTING_ROWS: readonly SettingRow[] = [
+  {
+    name: 'PUBLISHER_TENANT_ID',
+    required: 'yes',
+    meaning: "tenant of the workload's Entra app; the app token's `tid` must equal it",
+  },
+  {
+    name: 'WORKLOAD_CLIENT_ID',
+    required: 'yes',
+    meaning: "the workload's Entra app (client) id; audience of v2.0 tokens",
+  },
+  {
+    name: 'WORKLOAD_AUDIENCE',
+    required: 'yes',
+    meaning: "the workload app's Application ID URI (an absolute URI, e.g. `api://…`); audience of v1.0 tokens",
+  },
+  {
+    name: 'ENTRA_AUTHORITY_HOST',
+    required: 'no',
+    default: '`https://login.microsoftonline.com`',
+    meaning: 'https, no path',
+  },
+  {
+    name: 'ENTRA_JWKS_URI',
+    required: 'no',
+    default: '`{authority}/common/discovery/v2.0/keys`',
+    meaning: 'https unless the host is loopback',
+  },
+  {
+    name: 'WORKLOAD_CLIENT_CREDENTIAL',
+    required: 'no',
+    meaning:
+      "how the workload app proves itself to Entra ID when it asks for tokens on the user's behalf: `managedIdentity` (keyless, for Azure), `certificate`, or `secret` (development only, refused inside Azure); unset: acting for the user is off",
+  },
+  {
+    name: 'WORKLOAD_MANAGED_IDENTITY_CLIENT_ID',
+    required: 'no',
+    default: '`AZURE_CLIENT_ID`',
+    meaning:
+      'with `managedIdentity`: the user-assigned managed identity federated with the workload app (its token for `api://AzureADTokenExchange` is the client assertion)',
+  },
+  {
+    name: 'WORKLOAD_CLIENT_CERTIFICATE',
+    required: 'no',
+    meaning:
+      'with `certificate`: PEM text of the certificate registered on the workload app and its unencrypted RSA private key (a Key Vault reference)',
+  },
+  {
+    name: 'WORKLOAD_CLIENT_SECRET',
+    required: 'no',
+    meaning: 'with `secret`: a client secret of the workload app, for development only',
+  },
+  {
+    name: 'JOB_STATE_TABLE_ENDPOINT',
+    required: 'one of these two',
+    meaning: 'e.g. `https://<account>.table.core.windows.net`, with managed identity',
+  },
+  {
+    name: 'JOB_STATE_TABLE_CONNECTION_STRING',
+    required: 'one of these two',
+    meaning: 'e.g. `UseDevelopmentStorage=true` for Azurite',
+  },
+  {
+    name: 'AZURE_CLIENT_ID',
+    required: 'no',
+    meaning: 'client id of a user-assigned managed identity (with `JOB_STATE_TABLE_ENDPOINT`)',
+  },
+  { name: 'JOB_STATE_TABLE_NAME', required: 'no', default: '`JobInstances`', meaning: 'the job-state table' },
+  {
+    name: 'ITEMS_TABLE_NAME',
+    required: 'no',
+    default: '`Items`',
+    meaning: 'the items table, in the same storage account',
+  },
+  {
+    name: 'JobQueue',
+    required: 'no',
+    meaning:
+      "the job queue's connection string (`UseDevelopmentStorage=true` for Azurite), read by the queue trigger and by Create alike; this or `JobQueue__queueServiceUri` is needed",
+  },
+  {
+    name: 'JobQueue__queueServiceUri',
+    required: 'no',
+    meaning:
+      'the Functions identity-based connection instead of `JobQueue`: e.g. `https://<account>.queue.core.windows.net`',
+    connectionPart: true,
+  },
+  {
+    name: 'JobQueue__credential',
+    required: 'no',
+    meaning: '`managedidentity` (or unset), with `JobQueue__queueServiceUri`',
+    connectionPart: true,
+  },
+  {
+    name: 'JobQueue__clientId',
+    required: 'no',
+    meaning: 'the user-assigned identity of `JobQueue__queueServiceUri`',
+    connectionPart: true,
+  },
+  {
+    name: 'JOB_QUEUE_NAME',
+    required: 'no',
+    default: '`job-runs`',
+    meaning: 'its poison queue is `<name>-poison` (3-56 lower-case letters, digits, hyphens)',
+  },
+  {
+    name: 'JOB_HEARTBEAT_SECONDS',
+    required: 'no',
+    number: { min: 1, max: 300, default: 30, unit: 'seconds' },
+    meaning:
+      "how often a running job's runner writes its heartbeat (and writes this interval on the row at its claim); a job whose row has gone 4 of its runner's beats without a write, by the storage service's clock, is `Failed JobRunnerLost`",
+  },
+  {
+    name: 'ITEM_DEFINITION_MAX_BYTES',
+    required: 'no',
+    number: { min: 64 * 1024, max: 16 * 1024 * 1024, default: 4 * 1024 * 1024, unit: 'bytes' },
+    meaning:
+      "the largest body of the Extensibility Toolkit's calls that carry an item definition; a larger one is `400 InvalidRequestBody`",
+  },
+  {
+    name: 'ENDPOINT_RESOLUTION_URLS',
+    required: 'no',
+    meaning:
+      "a JSON object of lower-case Fabric region names (and `default`) to backend URLs, for Fabric's endpoint resolution (docs/deploy.md)",
+  },
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
+    required: 'no',
+    meaning:
+      'the Application Insights resource (the Functions host reads it too); with it the app sends its summary lines there itself, each field a custom dimension (docs/operations.md)',
+  },
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+    required: 'no',
+    meaning:
+      "`Authorization=AAD` or `Authorization=AAD;ClientId=<GUID>`: send with a managed identity's Entra token, for a resource that refuses keys (as `infra/` deploys it)",
+  },
+  {
+    name: 'SUMMARY_TELEMETRY',
+    required: 'no',
+    default: '`export`',
+    meaning: '`export` or `log`: `log` keeps the summary lines in the Functions log even with Application Insights',
+  },
+];
+
+/** The names of SETTING_ROWS by requirement; a Functions connection counts once (`JobQueue`). */
+export const SETTINGS = {
+  required: names('yes'),
+  oneOf: names('one of these two'),
+  optional: names('no'),
+};
+
+function names(required: Requirement): string[] {
+  return SETTING_ROWS.filter((row) => row.required === required && !row.connectionPart).map((row) => row.name);
+}
+
+/** The settings table of docs/settings.md, as Markdown: derived from SETTING_ROWS (a test holds the page to it). */
+export function settingsTable(): string {
+  const lines = ['| setting | required | default | meaning |', '|---|---|---|---|'];
+  for (const row of SETTING_ROWS) {
+    const { number } = row;
+    const meaning = number ? `${number.min} to ${number.max} ${number.unit}: ${row.meaning}` : row.meaning;
+    lines.push(`| \`${row.name}\` | ${row.required} | ${number ? number.default : (row.default ?? '')} | ${meaning} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The bounds of a whole-number setting, from its row. */
+export function wholeNumberOf(name: string): WholeNumber {
+  const number = SETTING_ROWS.find((row) => row.name === name)?.number;
+  if (!number) throw new Error(`${name} is not a whole-number setting`);
+  return number;
+}
