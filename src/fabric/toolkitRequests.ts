@@ -14,6 +14,13 @@ import { InvalidRequestBodyError } from './errors';
 export const MAX_DEFINITION_PARTS = 256;
 /** A part's path, in characters (code points). */
 export const MAX_PART_PATH_LENGTH = 256;
+/**
+ * The bound of onCreateJobInstance's body: its executionData and definition
+ * are each kept in one Table property (32,768 characters, up to 3 bytes each
+ * in UTF-8), so a larger body can only be refused; it is refused unread.
+ */
+export const JOB_CREATE_MAX_BODY_BYTES = 256 * 1024;
+
 /** The payload type whose payload is decoded for the item handler. */
 export const INLINE_BASE64 = 'InlineBase64';
 

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subjectAndAppHeader } from '../../dev/fabricTokens';
+import { JOB_CREATE_MAX_BODY_BYTES } from '../../src/fabric/toolkitRequests';
 import { deepJsonText } from '../fixtures/hostileInput';
 import { ACCEPTED, REJECTED, type AuthContext, type AuthRequest } from '../fixtures/authCases';
 import { createAuthContext } from '../fixtures/authContext';
@@ -31,7 +32,7 @@ interface OperationCall {
   subjectOptional?: boolean;
   /** The largest body it reads (default 64 KiB). */
   maxBodyBytes?: number;
-  /** An empty body reads as an empty object (the toolkit's /resolve-endpoint). */
+  /** An empty body reads as an empty object (the toolkit's /resolve-endpoint, and its notifications whose definition is optional). */
   emptyBodyOk?: boolean;
 }
 
@@ -75,6 +76,7 @@ const operations = (target: typeof item): OperationCall[] => {
       path: lifecyclePath(target, 'OnCreateItem'),
       body: {},
       maxBodyBytes: DEFINITION_MAX_BYTES,
+      emptyBodyOk: true,
     },
     {
       name: 'ItemLifecycle_OnUpdateItem',
@@ -82,6 +84,7 @@ const operations = (target: typeof item): OperationCall[] => {
       path: lifecyclePath(target, 'OnUpdateItem'),
       body: {},
       maxBodyBytes: DEFINITION_MAX_BYTES,
+      emptyBodyOk: true,
     },
     {
       name: 'ItemLifecycle_OnDeleteItem',
@@ -97,13 +100,14 @@ const operations = (target: typeof item): OperationCall[] => {
       body: {},
       subjectOptional: true,
       maxBodyBytes: DEFINITION_MAX_BYTES,
+      emptyBodyOk: true,
     },
     {
       name: 'Jobs_OnCreateJobInstance',
       method: 'POST',
       path: toolkitJobPath(target, 'onCreateJobInstance'),
       body: { jobType: SEED.jobType, jobInstanceId: job.jobInstanceId, executionData: { durationSeconds: 0 } },
-      maxBodyBytes: DEFINITION_MAX_BYTES,
+      maxBodyBytes: JOB_CREATE_MAX_BODY_BYTES,
     },
     {
       name: 'Jobs_OnGetJobInstanceStatus',

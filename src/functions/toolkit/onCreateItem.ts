@@ -13,6 +13,8 @@ export const onCreateItem = ({ items, config }: AppServices): Operation<ItemPath
   parsePath: parseItemPath,
   parseBody: parseItemDefinitionRequest,
   maxBodyBytes: config.itemDefinitionMaxBytes,
+  // `{ definition? }`: an empty body is no definition.
+  bodyOptional: true,
   run: async ({ path, caller, body, log }) => {
     await items.createFromDefinition({ ...path, tenantId: caller.tenantId }, body, log);
     return emptyObjectResponse();

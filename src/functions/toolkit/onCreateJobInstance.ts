@@ -1,7 +1,11 @@
 import type { AppServices } from '../../app';
 import { UnknownJobTypeError } from '../../fabric/errors';
 import { jobStateResponse } from '../../fabric/responses';
-import { parseCreateJobInstanceRequest, type CreateJobInstanceRequest } from '../../fabric/toolkitRequests';
+import {
+  JOB_CREATE_MAX_BODY_BYTES,
+  parseCreateJobInstanceRequest,
+  type CreateJobInstanceRequest,
+} from '../../fabric/toolkitRequests';
 import { parseItemPath, type ItemPath } from '../../http/itemPath';
 import type { Operation } from '../../http/operation';
 import { TOOLKIT_ROUTES } from '../../http/toolkitRoutes';
@@ -16,14 +20,13 @@ import { toItemJobInstanceState } from '../../jobs/jobRow';
 export const onCreateJobInstance = ({
   jobs,
   handlers,
-  config,
 }: AppServices): Operation<ItemPath, CreateJobInstanceRequest> => ({
   name: 'Jobs_OnCreateJobInstance',
   method: 'POST',
   route: TOOLKIT_ROUTES.onCreateJobInstance.route,
   parsePath: parseItemPath,
   parseBody: parseCreateJobInstanceRequest,
-  maxBodyBytes: config.itemDefinitionMaxBytes,
+  maxBodyBytes: JOB_CREATE_MAX_BODY_BYTES,
   run: async ({ path, caller, body, log }) => {
     if (!handlers.findJob(path.itemType, body.jobType)) throw new UnknownJobTypeError(path.itemType, body.jobType);
     const record = await jobs.create(

@@ -18,6 +18,8 @@ export const onRestoreItem = ({
   parsePath: parseItemPath,
   parseBody: parseItemDefinitionRequest,
   maxBodyBytes: config.itemDefinitionMaxBytes,
+  // `{ definition? }`: an empty body is no definition.
+  bodyOptional: true,
   run: async ({ path, caller, body, log }) => {
     await itemDeletion.restore({ ...path, tenantId: caller.tenantId }, body, log);
     return emptyObjectResponse();

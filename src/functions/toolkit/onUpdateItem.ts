@@ -13,6 +13,8 @@ export const onUpdateItem = ({ items, config }: AppServices): Operation<ItemPath
   parsePath: parseItemPath,
   parseBody: parseItemDefinitionRequest,
   maxBodyBytes: config.itemDefinitionMaxBytes,
+  // `{ definition? }`: an empty body is no definition.
+  bodyOptional: true,
   run: async ({ path, caller, body, log }) => {
     await items.updateDefinition({ ...path, tenantId: caller.tenantId }, body, log);
     return emptyObjectResponse();
