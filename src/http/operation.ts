@@ -9,10 +9,10 @@ import { AuthError, describeError, FabricError } from '../fabric/errors';
 import { toErrorResponse } from '../fabric/responses';
 import { isGuid } from '../ids';
 import { describeUnexpected } from '../logValue';
+import type { RequestLog } from '../telemetry/log';
 import type { SummaryFields } from '../telemetry/summary';
 import type { SummaryWriter } from '../telemetry/summaryWriter';
 import { readJsonBody } from './requestBody';
-import type { RequestLog } from '../telemetry/log';
 import { correlationHeaders, createRequestLog, readCorrelation } from './requestLog';
 
 /** What every operation is handed once the shared steps have passed. */

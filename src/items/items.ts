@@ -112,10 +112,12 @@ export class Items {
       log.info(`item ${record.itemId}: created`);
       return;
     }
-    const existing = await this.store.ownership(record.itemId, record);
-    if (existing === 'foreign') throw new ItemConflictError(record.itemId);
-    // 'none': deleted between the insert and the read; the retry of a Create that raced a Delete.
-    if (existing === 'none' && !(await this.store.insert(record))) throw new ItemConflictError(record.itemId);
+    let existing = await this.store.ownership(record.itemId, record);
+    // 'none': deleted between the insert and the read (the retry of a Create that raced a Delete): insert again,
+    // and if someone else's insert won that race too, it decides.
+    if (existing === 'none' && (await this.store.insert(record))) return log.info(`item ${record.itemId}: created`);
+    if (existing === 'none') existing = await this.store.ownership(record.itemId, record);
+    if (existing !== 'own') throw new ItemConflictError(record.itemId);
     log.info(`item ${record.itemId}: already exists; a retry of the same Create`);
   }
 
