@@ -106,34 +106,27 @@ async function watchThrough(reader: HostProcess, j: Parameters<typeof jobPath>[0
 }
 
 describe('a healthy runner is judged by the storage clock and its own heartbeat interval', () => {
-  it('a runner whose clock is an hour behind the reader’s is never recorded JobRunnerLost', async () => {
+  /** A job run by a runner of this heartbeat and clock shift, watched by a reader of 1 s until it ends: never Failed. */
+  async function healthyJobWatched(runnerHeartbeatSeconds: number, runnerShiftMs: number, jobSeconds: number) {
     backends = await startBackends();
-    await host(1, -HOUR_MS);
-    const j = await seedJob(6);
+    await host(runnerHeartbeatSeconds, runnerShiftMs);
+    const j = await seedJob(jobSeconds);
     await until(
       () => statusOf(j),
       (status) => status === 'InProgress',
       'the runner’s claim',
     );
-    const reader = await host(1);
-    const seen = await watchThrough(reader, j);
+    const seen = await watchThrough(await host(1), j);
     expect(seen.filter((state) => state.status === 'Failed')).toEqual([]);
     expect(seen.at(-1)!.status).toBe('Completed');
+  }
+
+  it('a runner whose clock is an hour behind the reader’s is never recorded JobRunnerLost', async () => {
+    await healthyJobWatched(1, -HOUR_MS, 6);
   }, 60_000);
 
   it('a reader whose JOB_HEARTBEAT_SECONDS is smaller than the runner’s never records JobRunnerLost', async () => {
-    backends = await startBackends();
-    await host(5);
-    const j = await seedJob(14);
-    await until(
-      () => statusOf(j),
-      (status) => status === 'InProgress',
-      'the runner’s claim',
-    );
-    const reader = await host(1);
-    const seen = await watchThrough(reader, j);
-    expect(seen.filter((state) => state.status === 'Failed')).toEqual([]);
-    expect(seen.at(-1)!.status).toBe('Completed');
+    await healthyJobWatched(5, 0, 14);
   }, 60_000);
 
   it('a dead runner whose clock was an hour ahead is still found lost', async () => {
