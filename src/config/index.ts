@@ -1,6 +1,7 @@
 import { isGuid } from '../ids';
 import { tryParseUrl } from '../url';
 import { cutText } from '../text';
+import { fallbackOf } from './settingRows';
 import { SettingsReader, type Env } from './settingsReader';
 import { keyValuePairs, type QueueConnection, type TableConnection } from '../storage/connections';
 import { readClientCredential, type ClientCredential } from '../auth/clientCredential';
@@ -48,13 +49,10 @@ export interface Config extends TableConfig, QueueConfig {
 /** The Functions connection-setting prefix that the queue trigger and the app's own enqueue both read. */
 export const JOB_QUEUE_CONNECTION = 'JobQueue';
 
-export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
-export const DEFAULT_TABLE_NAME = 'JobInstances';
-export const DEFAULT_ITEMS_TABLE_NAME = 'Items';
-export const DEFAULT_JOB_QUEUE_NAME = 'job-runs';
-const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
-// Azure Storage queue names: 3-63 lower-case letters, digits and single hyphens; room for "-poison".
-const QUEUE_NAME = /^(?=.{3,56}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+export const DEFAULT_AUTHORITY_HOST = fallbackOf('ENTRA_AUTHORITY_HOST');
+export const DEFAULT_TABLE_NAME = fallbackOf('JOB_STATE_TABLE_NAME');
+export const DEFAULT_ITEMS_TABLE_NAME = fallbackOf('ITEMS_TABLE_NAME');
+export const DEFAULT_JOB_QUEUE_NAME = fallbackOf('JOB_QUEUE_NAME');
 const REGION_NAME = /^[a-z0-9-]{1,64}$/;
 /** The problem reported when no table is configured at all (the jobstate CLI adds what to do). */
 export const NO_TABLE_CONNECTION = 'one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE_TABLE_CONNECTION_STRING is required';
@@ -65,37 +63,18 @@ export const NO_TABLE_CONNECTION = 'one of JOB_STATE_TABLE_ENDPOINT or JOB_STATE
  */
 export function readConfig(env: Env): Config {
   const settings = new SettingsReader(env);
-  const publisherTenantId = settings.requiredGuid('PUBLISHER_TENANT_ID');
-  const workloadClientId = settings.requiredGuid('WORKLOAD_CLIENT_ID');
-  const workloadAudience = settings.required('WORKLOAD_AUDIENCE');
-  // An Application ID URI always has a scheme; this catches a client id or a placeholder in its place.
-  if (workloadAudience !== '' && !/^[a-z][a-z0-9+.-]*:/i.test(workloadAudience)) {
-    settings.problems.push(
-      'WORKLOAD_AUDIENCE must be the Application ID URI, an absolute URI such as api://… or https://…',
-    );
-  }
+  const publisherTenantId = settings.text('PUBLISHER_TENANT_ID').toLowerCase();
+  const workloadClientId = settings.text('WORKLOAD_CLIENT_ID').toLowerCase();
+  const workloadAudience = settings.text('WORKLOAD_AUDIENCE');
 
-  const authorityUrl = tryParseUrl(settings.value('ENTRA_AUTHORITY_HOST') ?? DEFAULT_AUTHORITY_HOST);
-  const plainOrigin =
-    authorityUrl &&
-    authorityUrl.protocol === 'https:' &&
-    authorityUrl.pathname === '/' &&
-    !authorityUrl.search &&
-    !authorityUrl.hash;
-  if (!plainOrigin || authorityUrl.username || authorityUrl.password) {
-    settings.problems.push(
-      'ENTRA_AUTHORITY_HOST must be an https URL with no path, e.g. https://login.microsoftonline.com',
-    );
-  }
+  const authorityUrl = tryParseUrl(settings.text('ENTRA_AUTHORITY_HOST'));
   // The origin is the canonical spelling (lower-case host, no default port) that token issuers use.
   const entraAuthorityHost = authorityUrl?.origin ?? DEFAULT_AUTHORITY_HOST;
   const entraJwksUri = settings.value('ENTRA_JWKS_URI') ?? `${entraAuthorityHost}/common/discovery/v2.0/keys`;
-  settings.checkHttpsOrLoopback('ENTRA_JWKS_URI', entraJwksUri);
+  settings.check('ENTRA_JWKS_URI', entraJwksUri);
 
   const tableConfig = readTableSettings(settings);
-  const itemsTableName = settings.value('ITEMS_TABLE_NAME') ?? DEFAULT_ITEMS_TABLE_NAME;
-  if (!TABLE_NAME.test(itemsTableName))
-    settings.problems.push('ITEMS_TABLE_NAME must be 3-63 letters or digits, starting with a letter');
+  const itemsTableName = settings.text('ITEMS_TABLE_NAME');
   if (itemsTableName.toLowerCase() === tableConfig.tableName.toLowerCase())
     settings.problems.push('ITEMS_TABLE_NAME must differ from JOB_STATE_TABLE_NAME');
   const queueConfig = readQueueSettings(settings);
@@ -129,8 +108,7 @@ export function readConfig(env: Env): Config {
 }
 
 function readTelemetrySettings(settings: SettingsReader): TelemetryConfig {
-  const summaries = settings.value('SUMMARY_TELEMETRY') ?? 'export';
-  if (summaries !== 'export' && summaries !== 'log') settings.problems.push('SUMMARY_TELEMETRY must be export or log');
+  const summaries = settings.text('SUMMARY_TELEMETRY');
   const telemetry: TelemetryConfig = {
     summaries: summaries === 'log' ? 'log' : 'export',
     roleName: settings.value('WEBSITE_SITE_NAME') ?? 'fabric-workload-backend',
@@ -164,12 +142,7 @@ function readTelemetrySettings(settings: SettingsReader): TelemetryConfig {
 }
 
 function readQueueSettings(settings: SettingsReader): QueueConfig {
-  const queueName = settings.value('JOB_QUEUE_NAME') ?? DEFAULT_JOB_QUEUE_NAME;
-  if (!QUEUE_NAME.test(queueName)) {
-    settings.problems.push(
-      'JOB_QUEUE_NAME must be 3-56 lower-case letters, digits and single hyphens (its poison queue adds "-poison")',
-    );
-  }
+  const queueName = settings.text('JOB_QUEUE_NAME');
   return { queue: readQueueConnection(settings), queueName };
 }
 
@@ -235,11 +208,8 @@ export function readTableConfig(env: Env): TableConfig {
 }
 
 function readTableSettings(settings: SettingsReader): TableConfig {
-  const tableName = settings.value('JOB_STATE_TABLE_NAME') ?? DEFAULT_TABLE_NAME;
   const table = readTableConnection(settings);
-  if (!TABLE_NAME.test(tableName)) {
-    settings.problems.push('JOB_STATE_TABLE_NAME must be 3-63 letters or digits, starting with a letter');
-  }
+  const tableName = settings.text('JOB_STATE_TABLE_NAME');
   return { table, tableName };
 }
 

@@ -1,3 +1,6 @@
+import { isGuid } from '../ids';
+import { isLoopbackHost, tryParseUrl } from '../url';
+
 /** Whether a setting must be set: always, one of a group, or never. */
 export type Requirement = 'yes' | 'no' | 'one of these two';
 
@@ -14,6 +17,10 @@ export interface SettingRow {
   default?: string;
   /** A whole number: its bounds, default and unit, which the reader checks and the docs table states. */
   number?: WholeNumber;
+  /** The value an unset text setting takes (shown as its default in the docs). */
+  fallback?: string;
+  /** The setting's own check of a value (set or fallback): the problem, or undefined when it is well-formed. */
+  check?: (value: string) => string | undefined;
   meaning: string;
   /**
    * A part of a Functions identity-based connection (`JobQueue__…`): read by the
@@ -21,6 +28,35 @@ export interface SettingRow {
    * connection string form is used.
    */
   connectionPart?: true;
+}
+
+const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+// Azure Storage queue names: 3-63 lower-case letters, digits and single hyphens; room for "-poison".
+const QUEUE_NAME = /^(?=.{3,56}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+
+const guid = (name: string) => (value: string) => (isGuid(value) ? undefined : `${name} must be a GUID`);
+const tableName = (name: string) => (value: string) =>
+  TABLE_NAME.test(value) ? undefined : `${name} must be 3-63 letters or digits, starting with a letter`;
+
+/** https anywhere, plain http only on this machine. */
+export const httpsOrLoopback = (name: string) => (value: string) => {
+  const url = tryParseUrl(value);
+  return url && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))
+    ? undefined
+    : `${name} must be an https URL (http is allowed only for a loopback host)`;
+};
+
+function isPlainHttpsOrigin(value: string): boolean {
+  const url = tryParseUrl(value);
+  return Boolean(
+    url &&
+    url.protocol === 'https:' &&
+    url.pathname === '/' &&
+    !url.search &&
+    !url.hash &&
+    !url.username &&
+    !url.password,
+  );
 }
 
 export interface WholeNumber {
@@ -34,28 +70,40 @@ export const SETTING_ROWS: readonly SettingRow[] = [
   {
     name: 'PUBLISHER_TENANT_ID',
     required: 'yes',
+    check: guid('PUBLISHER_TENANT_ID'),
     meaning: "tenant of the workload's Entra app; the app token's `tid` must equal it",
   },
   {
     name: 'WORKLOAD_CLIENT_ID',
     required: 'yes',
+    check: guid('WORKLOAD_CLIENT_ID'),
     meaning: "the workload's Entra app (client) id; audience of v2.0 tokens",
   },
   {
     name: 'WORKLOAD_AUDIENCE',
     required: 'yes',
+    // An Application ID URI always has a scheme; this catches a client id or a placeholder in its place.
+    check: (value) =>
+      /^[a-z][a-z0-9+.-]*:/i.test(value)
+        ? undefined
+        : 'WORKLOAD_AUDIENCE must be the Application ID URI, an absolute URI such as api://… or https://…',
     meaning: "the workload app's Application ID URI (an absolute URI, e.g. `api://…`); audience of v1.0 tokens",
   },
   {
     name: 'ENTRA_AUTHORITY_HOST',
     required: 'no',
-    default: '`https://login.microsoftonline.com`',
+    fallback: 'https://login.microsoftonline.com',
+    check: (value) =>
+      isPlainHttpsOrigin(value)
+        ? undefined
+        : 'ENTRA_AUTHORITY_HOST must be an https URL with no path, e.g. https://login.microsoftonline.com',
     meaning: 'https, no path',
   },
   {
     name: 'ENTRA_JWKS_URI',
     required: 'no',
     default: '`{authority}/common/discovery/v2.0/keys`',
+    check: httpsOrLoopback('ENTRA_JWKS_URI'),
     meaning: 'https unless the host is loopback',
   },
   {
@@ -97,11 +145,18 @@ export const SETTING_ROWS: readonly SettingRow[] = [
     required: 'no',
     meaning: 'client id of a user-assigned managed identity (with `JOB_STATE_TABLE_ENDPOINT`)',
   },
-  { name: 'JOB_STATE_TABLE_NAME', required: 'no', default: '`JobInstances`', meaning: 'the job-state table' },
+  {
+    name: 'JOB_STATE_TABLE_NAME',
+    required: 'no',
+    fallback: 'JobInstances',
+    check: tableName('JOB_STATE_TABLE_NAME'),
+    meaning: 'the job-state table',
+  },
   {
     name: 'ITEMS_TABLE_NAME',
     required: 'no',
-    default: '`Items`',
+    fallback: 'Items',
+    check: tableName('ITEMS_TABLE_NAME'),
     meaning: 'the items table, in the same storage account',
   },
   {
@@ -132,7 +187,11 @@ export const SETTING_ROWS: readonly SettingRow[] = [
   {
     name: 'JOB_QUEUE_NAME',
     required: 'no',
-    default: '`job-runs`',
+    fallback: 'job-runs',
+    check: (value) =>
+      QUEUE_NAME.test(value)
+        ? undefined
+        : 'JOB_QUEUE_NAME must be 3-56 lower-case letters, digits and single hyphens (its poison queue adds "-poison")',
     meaning: 'its poison queue is `<name>-poison` (3-56 lower-case letters, digits, hyphens)',
   },
   {
@@ -170,7 +229,8 @@ export const SETTING_ROWS: readonly SettingRow[] = [
   {
     name: 'SUMMARY_TELEMETRY',
     required: 'no',
-    default: '`export`',
+    fallback: 'export',
+    check: (value) => (value === 'export' || value === 'log' ? undefined : 'SUMMARY_TELEMETRY must be export or log'),
     meaning: '`export` or `log`: `log` keeps the summary lines in the Functions log even with Application Insights',
   },
 ];
@@ -192,14 +252,33 @@ export function settingsTable(): string {
   for (const row of SETTING_ROWS) {
     const { number } = row;
     const meaning = number ? `${number.min} to ${number.max} ${number.unit}: ${row.meaning}` : row.meaning;
-    lines.push(`| \`${row.name}\` | ${row.required} | ${number ? number.default : (row.default ?? '')} | ${meaning} |`);
+    const shown = number
+      ? String(number.default)
+      : row.fallback !== undefined
+        ? `\`${row.fallback}\``
+        : (row.default ?? '');
+    lines.push(`| \`${row.name}\` | ${row.required} | ${shown} | ${meaning} |`);
   }
   return lines.join('\n');
 }
 
 /** The bounds of a whole-number setting, from its row. */
 export function wholeNumberOf(name: string): WholeNumber {
-  const number = SETTING_ROWS.find((row) => row.name === name)?.number;
+  const { number } = rowOf(name);
   if (!number) throw new Error(`${name} is not a whole-number setting`);
   return number;
+}
+
+/** A setting's row; every name the readers pass is one. */
+export function rowOf(name: string): SettingRow {
+  const row = SETTING_ROWS.find((candidate) => candidate.name === name);
+  if (!row) throw new Error(`${name} is not a setting of SETTING_ROWS`);
+  return row;
+}
+
+/** The value an unset text setting takes. */
+export function fallbackOf(name: string): string {
+  const { fallback } = rowOf(name);
+  if (fallback === undefined) throw new Error(`${name} has no fallback`);
+  return fallback;
 }

@@ -1,6 +1,4 @@
-import { isGuid } from '../ids';
-import { isLoopbackHost, tryParseUrl } from '../url';
-import { wholeNumberOf } from './settingRows';
+import { httpsOrLoopback, rowOf, wholeNumberOf } from './settingRows';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -30,18 +28,31 @@ export class SettingsReader {
     return raw ?? '';
   }
 
-  requiredGuid(name: string): string {
-    const raw = this.required(name);
-    if (raw !== '' && !isGuid(raw)) this.problems.push(`${name} must be a GUID`);
-    return raw.toLowerCase();
+  /**
+   * A setting read by its row (SETTING_ROWS): required ones must be set, an
+   * unset one takes its fallback, and the row's own check judges the value.
+   * '' when a required setting is missing.
+   */
+  text(name: string): string;
+  text(name: string, optional: true): string | undefined;
+  text(name: string, optional?: true): string | undefined {
+    const row = rowOf(name);
+    const raw = row.required === 'yes' ? this.required(name) : (this.value(name) ?? row.fallback);
+    if (raw === undefined || raw === '') return optional ? raw : (raw ?? '');
+    this.check(name, raw);
+    return raw;
+  }
+
+  /** The row's check of a value the reader built itself (a derived default, a URL inside another setting). */
+  check(name: string, value: string): void {
+    const problem = rowOf(name).check?.(value);
+    if (problem) this.problems.push(problem);
   }
 
   /** https anywhere, plain http only on this machine. */
   checkHttpsOrLoopback(name: string, value: string): void {
-    const url = tryParseUrl(value);
-    if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))) {
-      this.problems.push(`${name} must be an https URL (http is allowed only for a loopback host)`);
-    }
+    const problem = httpsOrLoopback(name)(value);
+    if (problem) this.problems.push(problem);
   }
 
   /** A whole number within the bounds of its row (SETTING_ROWS), or its default when unset. */

@@ -284,7 +284,7 @@ describe('SETTING_ROWS, the one list of settings', () => {
     const read = new Set(
       [
         ...source.matchAll(
-          /(?:settings\.(?:value|required|requiredGuid|wholeNumber)\()\s*(?:'([^']+)'|`\$\{JOB_QUEUE_CONNECTION\}([^`]*)`|(JOB_QUEUE_CONNECTION))/g,
+          /(?:settings\.(?:value|required|requiredGuid|wholeNumber|text|check)\()\s*(?:'([^']+)'|`\$\{JOB_QUEUE_CONNECTION\}([^`]*)`|(JOB_QUEUE_CONNECTION))/g,
         ),
       ].map(([, literal, suffix, prefix]) => literal ?? (prefix ? 'JobQueue' : `JobQueue${suffix}`)),
     );
