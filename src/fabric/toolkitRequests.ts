@@ -16,10 +16,11 @@ export const MAX_DEFINITION_PARTS = 256;
 export const MAX_PART_PATH_LENGTH = 256;
 /**
  * The bound of onCreateJobInstance's body: its executionData and definition
- * are each kept in one Table property (32,768 characters, up to 3 bytes each
- * in UTF-8), so a larger body can only be refused; it is refused unread.
+ * are each kept in one Table property (32,768 characters), and a sender may
+ * write a character as a 6-byte `\uXXXX` escape, so two full fields take up
+ * to 384 KiB; anything beyond the bound can only be refused, and is, unread.
  */
-export const JOB_CREATE_MAX_BODY_BYTES = 256 * 1024;
+export const JOB_CREATE_MAX_BODY_BYTES = 512 * 1024;
 
 /** The payload type whose payload is decoded for the item handler. */
 export const INLINE_BASE64 = 'InlineBase64';

@@ -5,7 +5,7 @@ import type { HandlerRegistry } from '../handlers/registry';
 import type { ItemJobPurge } from '../jobs/itemJobPurge';
 import type { JobGate } from '../jobs/jobInstances';
 import type { RequestLog } from '../telemetry/log';
-import type { Deletion, ItemRecord } from './itemRow';
+import type { DeleteKind, ItemRecord } from './itemRow';
 import type { ItemStore } from './itemStore';
 import { toItem, type ItemAddress, type Items } from './items';
 
@@ -39,7 +39,7 @@ export class ItemDeletion {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async delete(address: ItemAddress, kind: Deletion, log: RequestLog): Promise<void> {
+  async delete(address: ItemAddress, kind: DeleteKind, log: RequestLog): Promise<void> {
     const marked = await this.mark(address, kind);
     if (marked === 'foreign') {
       log.info(`item ${address.itemId}: the row is not of this tenant, workspace and item type; nothing deleted`);
@@ -71,6 +71,14 @@ export class ItemDeletion {
       log.info(`item ${address.itemId}: not deleted; nothing to restore`);
       return;
     }
+    if (record.deletion === 'Hard') {
+      // A hard delete is under way (its tombstone, once done, reads as none and the restore creates the item anew).
+      throw new ConflictError(
+        'ItemConflict',
+        'The item is being deleted.',
+        `item ${address.itemId}: a hard delete is under way`,
+      );
+    }
     await handler.validateDefinition?.(request.definition, toItem(record));
     const restored: ItemRecord = this.items.notified({ ...record }, request);
     delete restored.deletion;
@@ -100,13 +108,18 @@ export class ItemDeletion {
   }
 
   /** Sets the mark, on a row of its own when the item had none; the record is the row as it was, when it parses. */
-  private async mark(address: ItemAddress, kind: Deletion): Promise<'foreign' | { had: boolean; record?: ItemRecord }> {
+  private async mark(
+    address: ItemAddress,
+    kind: DeleteKind,
+  ): Promise<'foreign' | { had: boolean; record?: ItemRecord }> {
     for (;;) {
       const row = await this.store.ownedRow(address.itemId, address);
       if (row.found === 'foreign') return 'foreign';
       if (row.found === 'own') {
         // A soft delete of an item being hard-deleted leaves the stronger mark.
-        const kept = row.deletion === kind || (row.deletion === 'Hard' && kind === 'Soft');
+        // A soft delete of an item hard-deleted (or being so) leaves the stronger mark; a hard delete of a
+        // tombstone runs again (its purge finds what a delete cut short left).
+        const kept = row.deletion === kind || row.deletion === 'Gone' || (row.deletion === 'Hard' && kind === 'Soft');
         if (kept || (await this.store.mark(address.itemId, kind, this.now())) === 'marked') {
           return { had: true, record: row.record };
         }

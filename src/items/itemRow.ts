@@ -29,7 +29,16 @@ export const ITEM_COLUMNS = {
  * reads this mark after its insert, which makes the item row the one place a
  * delete and a Create are ordered.
  */
-export type Deletion = 'Soft' | 'Hard';
+export type Deletion = DeleteKind | 'Gone';
+
+/**
+ * What a delete asks for. A hard delete marks the row `Hard` while it runs
+ * and leaves it `Gone` (a tombstone: the owner and the mark, nothing of the
+ * item) when it is done: only a `Gone` row reads as no item and may be
+ * replaced by a new item of its id, so nothing can un-mark an item while its
+ * delete is still removing its jobs.
+ */
+export type DeleteKind = 'Soft' | 'Hard';
 
 /** Every item has exactly one row; a fixed RowKey leaves room for more rows per item later. */
 export const ITEM_ROW_KEY = 'item';
@@ -82,7 +91,7 @@ export function toItemEntity(record: ItemRecord): ItemEntity {
  */
 export function deletionOf(entity: Record<string, unknown>): Deletion | undefined {
   const value = entity[ITEM_COLUMNS.deletion];
-  return value === 'Soft' || value === 'Hard' ? value : undefined;
+  return value === 'Soft' || value === 'Hard' || value === 'Gone' ? value : undefined;
 }
 
 /** Parses the caller's row; throws InvalidItemRecordError naming every problem. */

@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import { StorageUnavailableError } from '../fabric/errors';
+import { ConflictError, StorageUnavailableError } from '../fabric/errors';
 import { isOwnedBy, type ItemOwner } from '../storage/owner';
 import { describeStorageError, isEntityNotFound, statusCodeOf } from '../storage/storageErrors';
 import {
@@ -36,7 +36,7 @@ export class ItemStore {
     const entity = await this.readEntity(itemId);
     if (!entity) return { found: 'none' };
     if (!isOwnedBy(entity, owner)) return { found: 'foreign' };
-    if (deletionOf(entity) === 'Hard') return { found: 'none' };
+    if (deletionOf(entity) === 'Gone') return { found: 'none' };
     return { found: 'record', record: parseItemRow(entity), etag: String(entity.etag) };
   }
 
@@ -114,9 +114,16 @@ export class ItemStore {
       } catch (error) {
         if (statusCodeOf(error) !== 409) throw error;
       }
+      if (attempt > 3) {
+        throw new ConflictError(
+          'ItemUpdateConflict',
+          'The item kept changing while it was being created. Try again.',
+          `item ${record.itemId}: its row kept changing`,
+        );
+      }
       const existing = await this.readEntity(record.itemId);
       if (!existing) continue; // deleted since: insert again
-      if (!isOwnedBy(existing, record) || deletionOf(existing) !== 'Hard' || attempt > 3) return false;
+      if (!isOwnedBy(existing, record) || deletionOf(existing) !== 'Gone') return false;
       if ((await this.replace(record, String(existing.etag))) === 'replaced') return true;
     }
   }
@@ -130,7 +137,7 @@ export class ItemStore {
       itemType: owner.itemType,
       displayName: '',
       payload: '{}',
-      deletion: 'Hard',
+      deletion: 'Gone',
       deletedUtc,
     };
     await this.call(`tombstone of item ${itemId}`, [], (abortSignal) =>

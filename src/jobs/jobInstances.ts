@@ -72,8 +72,9 @@ export class JobInstances {
   async create(job: NewJobInstance & JobAddress, log: RequestLog): Promise<JobRecord> {
     const { record, inserted } = await this.insertOrFind(job, log);
     const gate = await this.gate(job);
-    if (gate !== 'allowed' && inserted) {
-      await this.writer.remove(job.itemId, job.jobInstanceId);
+    // Another owner's item refuses every Create; a deleted one only a Create that inserted (a retry answers the job).
+    if (gate === 'foreign' || (gate === 'deleted' && inserted)) {
+      if (inserted) await this.writer.remove(job.itemId, job.jobInstanceId);
       log.info(
         `job ${job.itemId}/${job.jobInstanceId}: refused, the item is ${gate === 'foreign' ? "another owner's" : 'deleted'}`,
       );
