@@ -116,12 +116,11 @@ export class ItemDeletion {
       const row = await this.store.ownedRow(address.itemId, address);
       if (row.found === 'foreign') return 'foreign';
       if (row.found === 'own') {
-        // A soft delete of an item being hard-deleted leaves the stronger mark.
         // A soft delete of an item hard-deleted (or being so) leaves the stronger mark; a hard delete of a
         // tombstone runs again (its purge finds what a delete cut short left).
         const kept = row.deletion === kind || row.deletion === 'Gone' || (row.deletion === 'Hard' && kind === 'Soft');
         if (kept || (await this.store.mark(address.itemId, kind, this.now())) === 'marked') {
-          return { had: true, record: row.record };
+          return { had: true, record: row.record() };
         }
         continue; // deleted meanwhile: mark a row of our own
       }

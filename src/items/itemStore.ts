@@ -14,7 +14,13 @@ import {
 
 /** Whose an item row is, read from its owner columns and deletion mark alone. */
 export type OwnedRow =
-  { found: 'none' } | { found: 'foreign' } | { found: 'own'; deletion?: Deletion; record?: ItemRecord };
+  | { found: 'none' }
+  | { found: 'foreign' }
+  | {
+      found: 'own';
+      deletion?: Deletion;
+      /** The row as a record, parsed when asked; undefined when it is corrupt. */ record(): ItemRecord | undefined;
+    };
 
 /** `none`: no row; `foreign`: another owner's row, answered exactly like none. */
 export type ItemLookup =
@@ -51,19 +57,21 @@ export class ItemStore {
 
   /**
    * Whose the row is and, when it is the caller's, its deletion mark, from
-   * those columns alone; its record too when the rest of it parses (a corrupt
+   * those columns alone (a job Create reads this on every call: nothing more
+   * is parsed); its record on demand, when the rest of it parses (a corrupt
    * row of the caller's can still be deleted and still stops new jobs).
    */
   async ownedRow(itemId: string, owner: ItemOwner): Promise<OwnedRow> {
     const entity = await this.readEntity(itemId);
     if (!entity) return { found: 'none' };
     if (!isOwnedBy(entity, owner)) return { found: 'foreign' };
-    let record: ItemRecord | undefined;
-    try {
-      record = parseItemRow(entity);
-    } catch {
-      record = undefined;
-    }
+    const record = () => {
+      try {
+        return parseItemRow(entity);
+      } catch {
+        return undefined;
+      }
+    };
     return { found: 'own', deletion: deletionOf(entity), record };
   }
 
@@ -157,15 +165,6 @@ export class ItemStore {
       if (isEntityNotFound(error)) return 'gone';
       throw error;
     }
-  }
-
-  /** Deletes the row whatever its ETag; a row already gone is fine. */
-  async delete(itemId: string): Promise<void> {
-    await this.call(`delete of item ${itemId}`, [404], (abortSignal) =>
-      this.table.deleteEntity(itemId, ITEM_ROW_KEY, { abortSignal }),
-    ).catch((error: unknown) => {
-      if (!isEntityNotFound(error)) throw error;
-    });
   }
 
   /** One storage call; anything but the `expected` answers (a 404 only when it is the entity's) is a StorageUnavailableError. */

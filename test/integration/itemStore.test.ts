@@ -66,8 +66,7 @@ describe('ItemStore', () => {
     if (read.found !== 'record') throw new Error('not found');
     expect(await store().replace({ ...item, displayName: 'first' }, read.etag)).toBe('replaced');
     expect(await store().replace({ ...item, displayName: 'second' }, read.etag)).toBe('changed');
-    await store().delete(item.itemId);
-    await store().delete(item.itemId);
+    await items.deleteEntity(item.itemId, 'item');
     expect(await store().replace({ ...item, displayName: 'third' }, read.etag)).toBe('gone');
   });
 
