@@ -1,6 +1,9 @@
 import { SigningKeyStore } from './auth/signingKeyStore';
 import { SubjectAndAppAuthenticator } from './auth/subjectAndAppAuthenticator';
-import { readConfig, type Config } from './config';
+import { ConfigError, readConfig, type Config } from './config';
+import { AssertionKeys } from './auth/assertionKeys';
+import { createTokenBroker } from './auth/tokenBroker';
+import { UserDelegation } from './execution/userDelegation';
 import { describeError } from './fabric/errors';
 import { handlers as registeredHandlers } from './handlers';
 import type { HandlerRegistry } from './handlers/registry';
@@ -52,6 +55,8 @@ export interface AppServices {
   itemDeletion: ItemDeletion;
   endpoints: EndpointResolver;
   runner: JobRunner;
+  /** Acting for the user: Create's pre-flight, the polls' refresh of a running job's token. */
+  delegation: UserDelegation;
   /** Where every RequestSummary and JobTransition goes. */
   summaries: SummaryWriter;
   /** Settles once the start-up downloads have (at once without warmUp); never rejects. */
@@ -90,7 +95,8 @@ export function createDependencies(config: Config, options: CompositionOptions =
     handlers,
   );
   const jobs = new JobInstances(store, writer, queue, config.jobHeartbeatSeconds, (job) => itemDeletion.jobGate(job));
-  const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds, { watcher: queue });
+  const delegation = createDelegation(config, handlers);
+  const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds, { watcher: queue, delegation });
   const endpoints = new EndpointResolver(config.endpointResolutionUrls, env.WEBSITE_HOSTNAME);
   const summaries =
     options.summaries ??
@@ -114,7 +120,40 @@ export function createDependencies(config: Config, options: CompositionOptions =
         });
       })
     : Promise.resolve();
-  return { config, authenticator, handlers, jobs, items, itemDeletion, endpoints, runner, summaries, warmedUp };
+  return {
+    config,
+    authenticator,
+    handlers,
+    jobs,
+    items,
+    itemDeletion,
+    endpoints,
+    runner,
+    delegation,
+    summaries,
+    warmedUp,
+  };
+}
+
+/**
+ * The token broker and the assertion keys, when any job type acts for its
+ * user: then both settings are required, checked at start like the rest.
+ */
+function createDelegation(config: Config, handlers: HandlerRegistry): UserDelegation {
+  const { workloadCredential, userAssertionKeys } = config;
+  if (!handlers.actsForUsers) return new UserDelegation(handlers);
+  const problems = [
+    ...(workloadCredential ? [] : ['WORKLOAD_CLIENT_CREDENTIAL is required: a job type declares scopes']),
+    ...(userAssertionKeys ? [] : ['USER_ASSERTION_KEY is required: a job type declares scopes']),
+  ];
+  if (!workloadCredential || !userAssertionKeys) throw new ConfigError(problems);
+  const broker = createTokenBroker({
+    authorityHost: config.entraTokenHost,
+    clientId: config.workloadClientId,
+    publisherTenantId: config.publisherTenantId,
+    credential: workloadCredential,
+  });
+  return new UserDelegation(handlers, broker, new AssertionKeys(userAssertionKeys.current, userAssertionKeys.previous));
 }
 
 let dependencies: AppServices | undefined;

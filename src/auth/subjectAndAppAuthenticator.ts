@@ -33,6 +33,38 @@ export interface AuthenticatedCaller extends AuthenticatedApp {
   tenantId: string;
   /** The user's object id (the subject token's oid), when it has one. */
   userObjectId?: string;
+  /** The validated subject token, to act on the user's behalf; absent for a call that came without a user. */
+  subject?: SubjectToken;
+}
+
+/**
+ * A validated subject token, held so that it cannot reach a log by accident:
+ * no enumerable property holds it, and JSON and util.inspect show a
+ * placeholder. `reveal()` is for the token broker and the sealing of a job's
+ * copy only.
+ */
+export class SubjectToken {
+  readonly #token: string;
+
+  constructor(
+    token: string,
+    /** Its `exp`. */
+    readonly expiresOn: Date,
+  ) {
+    this.#token = token;
+  }
+
+  reveal(): string {
+    return this.#token;
+  }
+
+  toJSON(): string {
+    return '[subject token]';
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'SubjectToken [hidden]';
+  }
 }
 
 /**
@@ -102,11 +134,12 @@ export class SubjectAndAppAuthenticator {
     ]);
     checkAppToken(settled(app), this.options.publisherTenantId);
     checkSubjectToken(settled(subject), settled(app), clientTenantId);
-    const { oid } = settled(subject).claims;
+    const { oid, exp } = settled(subject).claims;
     return {
       tenantId: settled(subject).tenantId,
       appId: settled(app).appId,
       userObjectId: typeof oid === 'string' && oid !== '' ? oid : undefined,
+      subject: new SubjectToken(subjectToken, new Date(Number(exp) * 1000)),
     };
   }
 

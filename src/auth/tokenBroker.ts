@@ -19,9 +19,18 @@ export interface TokenBroker {
    * cache. Throws a FabricError: 401 AuthUIRequired when the user must act,
    * 503 TokenServiceUnavailable, else 500.
    */
-  forUser(caller: UserAssertion, scopes: readonly string[], options?: { claims?: string }): Promise<BrokerToken>;
+  forUser(
+    caller: UserAssertion,
+    scopes: readonly string[],
+    options?: BrokerCallOptions & { claims?: string },
+  ): Promise<BrokerToken>;
   /** App-only (client credentials) in the publisher tenant; scopes such as `https://storage.azure.com/.default`. */
-  forApp(scopes: readonly string[]): Promise<BrokerToken>;
+  forApp(scopes: readonly string[], options?: BrokerCallOptions): Promise<BrokerToken>;
+}
+
+export interface BrokerCallOptions {
+  /** Where this request's lines go (a request's or a job's log); default the broker's own. */
+  log?: LineLog;
 }
 
 export interface UserAssertion {
@@ -101,7 +110,7 @@ export function createTokenBroker(options: TokenBrokerOptions): TokenBroker {
   };
 
   return {
-    async forUser(caller, scopes, { claims } = {}) {
+    async forUser(caller, scopes, { claims, log = options.log } = {}) {
       checkScopes(scopes);
       if (!isGuid(caller.tenantId)) throw new TypeError('the caller tenant must be a GUID');
       if (caller.subjectToken === '') throw new TypeError('an on-behalf-of request needs the subject token');
@@ -112,21 +121,21 @@ export function createTokenBroker(options: TokenBrokerOptions): TokenBroker {
           scopes: [...scopes],
           ...(claims ? { claims } : {}),
         });
-        return answer(result, what, options.log);
+        return answer(result, what, log);
       } catch (error) {
-        throw failed(error, scopes, what, options.log);
+        throw failed(error, scopes, what, log);
       }
     },
-    async forApp(scopes) {
+    async forApp(scopes, { log = options.log } = {}) {
       checkScopes(scopes);
       const what = `app token in tenant ${options.publisherTenantId} for ${scopes.join(' ')}`;
       try {
         const result = await appFor(options.publisherTenantId).acquireTokenByClientCredential({
           scopes: [...scopes],
         });
-        return answer(result, what, options.log);
+        return answer(result, what, log);
       } catch (error) {
-        throw failed(error, scopes, what, options.log);
+        throw failed(error, scopes, what, log);
       }
     },
   };

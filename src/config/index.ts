@@ -44,6 +44,14 @@ export interface Config extends TableConfig, QueueConfig {
   telemetry: TelemetryConfig;
   /** How the workload app proves itself to Entra when it acts for the user; undefined: not configured. */
   workloadCredential?: ClientCredential;
+  /** Where the token broker asks for tokens (ENTRA_TOKEN_HOST, default the authority host). */
+  entraTokenHost: string;
+  /** USER_ASSERTION_KEY and USER_ASSERTION_KEY_PREVIOUS; undefined: not configured. */
+  userAssertionKeys?: { current: string; previous?: string };
+  /** OneLake's Blob endpoint, without a trailing slash. */
+  oneLakeEndpoint: string;
+  /** Fabric's REST API base URL, without a trailing slash. */
+  fabricApiUrl: string;
 }
 
 /** The Functions connection-setting prefix that the queue trigger and the app's own enqueue both read. */
@@ -90,6 +98,10 @@ export function readConfig(env: Env): Config {
     AZURE_CLIENT_ID: settings.value('AZURE_CLIENT_ID'),
   };
   const workloadCredential = readClientCredential((name) => credentialSettings[name], settings.problems, env);
+  const entraTokenHost = tryParseUrl(settings.text('ENTRA_TOKEN_HOST', true) ?? entraAuthorityHost)?.origin ?? '';
+  const userAssertionKeys = readAssertionKeys(settings);
+  const oneLakeEndpoint = settings.text('ONELAKE_ENDPOINT').replace(/\/+$/, '');
+  const fabricApiUrl = settings.text('FABRIC_API_URL').replace(/\/+$/, '');
   return settings.finish({
     publisherTenantId,
     workloadClientId,
@@ -104,7 +116,23 @@ export function readConfig(env: Env): Config {
     endpointResolutionUrls,
     telemetry,
     ...(workloadCredential ? { workloadCredential } : {}),
+    entraTokenHost,
+    ...(userAssertionKeys ? { userAssertionKeys } : {}),
+    oneLakeEndpoint,
+    fabricApiUrl,
   });
+}
+
+/** The two sealing keys; the previous one alone is a mistake (nothing could be sealed). */
+function readAssertionKeys(settings: SettingsReader): Config['userAssertionKeys'] {
+  const current = settings.text('USER_ASSERTION_KEY', true);
+  const previous = settings.text('USER_ASSERTION_KEY_PREVIOUS', true);
+  if (current === undefined) {
+    if (previous !== undefined)
+      settings.problems.push('USER_ASSERTION_KEY_PREVIOUS is set without USER_ASSERTION_KEY; set the current key too');
+    return undefined;
+  }
+  return previous === undefined ? { current } : { current, previous };
 }
 
 function readTelemetrySettings(settings: SettingsReader): TelemetryConfig {

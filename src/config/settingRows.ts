@@ -46,6 +46,22 @@ export const httpsOrLoopback = (name: string) => (value: string) => {
     : `${name} must be an https URL (http is allowed only for a loopback host)`;
 };
 
+/** https only (tokens are sent there), loopback included. */
+const httpsOnly = (name: string) => (value: string) => {
+  const url = tryParseUrl(value);
+  return url?.protocol === 'https:' && !url.username && !url.password && !url.search && !url.hash
+    ? undefined
+    : `${name} must be an https URL with no query`;
+};
+
+/** The shortest key text taken: 43 characters of base64 carry 256 bits. */
+export const MIN_ASSERTION_KEY_LENGTH = 43;
+
+const assertionKey = (name: string) => (value: string) =>
+  value.trim().length >= MIN_ASSERTION_KEY_LENGTH
+    ? undefined
+    : `${name} must be ${MIN_ASSERTION_KEY_LENGTH} or more characters of random text (e.g. 32 random bytes in base64)`;
+
 function isPlainHttpsOrigin(value: string): boolean {
   const url = tryParseUrl(value);
   return Boolean(
@@ -129,6 +145,45 @@ export const SETTING_ROWS: readonly SettingRow[] = [
     name: 'WORKLOAD_CLIENT_SECRET',
     required: 'no',
     meaning: 'with `secret`: a client secret of the workload app, for development only',
+  },
+  {
+    name: 'ENTRA_TOKEN_HOST',
+    required: 'no',
+    default: '`ENTRA_AUTHORITY_HOST`',
+    check: (value) =>
+      isPlainHttpsOrigin(value)
+        ? undefined
+        : 'ENTRA_TOKEN_HOST must be an https URL with no path, e.g. https://login.microsoftonline.com',
+    meaning:
+      "where the app asks Entra ID for tokens on the user's behalf (https, no path); the development stack points it at its loopback token endpoint",
+  },
+  {
+    name: 'USER_ASSERTION_KEY',
+    required: 'no',
+    check: assertionKey('USER_ASSERTION_KEY'),
+    meaning:
+      "encrypts the copy of the user's token that a running job of a job type with scopes keeps on its row (AES-256-GCM): 43 or more characters of random text, on Azure a Key Vault reference; required when a job type declares scopes",
+  },
+  {
+    name: 'USER_ASSERTION_KEY_PREVIOUS',
+    required: 'no',
+    check: assertionKey('USER_ASSERTION_KEY_PREVIOUS'),
+    meaning:
+      'the key `USER_ASSERTION_KEY` had before a rotation: rows sealed under it are still read (and resealed under the current key by the next refresh)',
+  },
+  {
+    name: 'ONELAKE_ENDPOINT',
+    required: 'no',
+    fallback: 'https://onelake.blob.fabric.microsoft.com',
+    check: httpsOnly('ONELAKE_ENDPOINT'),
+    meaning: "OneLake's Blob endpoint, where a job handler's OneLake client reads and writes its item's folder",
+  },
+  {
+    name: 'FABRIC_API_URL',
+    required: 'no',
+    fallback: 'https://api.fabric.microsoft.com/v1',
+    check: httpsOnly('FABRIC_API_URL'),
+    meaning: "Fabric's REST API, which a job handler's Fabric client calls for the user",
   },
   {
     name: 'JOB_STATE_TABLE_ENDPOINT',

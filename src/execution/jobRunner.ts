@@ -1,7 +1,7 @@
 import { isPlainObject } from '../fabric/contract';
 import { describeError, StorageUnavailableError } from '../fabric/errors';
 import { parseItemDefinition } from '../fabric/toolkitRequests';
-import { JobFailure, type Job, type JobHandler } from '../handlers/jobHandler';
+import { JobFailure, type Job, type JobContext, type JobHandler } from '../handlers/jobHandler';
 import type { HandlerRegistry } from '../handlers/registry';
 import type { JobRecord } from '../jobs/jobRow';
 import type { JobDecision, JobStateWriter, JobUpdate, VersionedJob } from '../jobs/jobStateWriter';
@@ -21,6 +21,7 @@ import { describeUnexpected, forLog } from '../logValue';
 import type { RunnerLog } from '../telemetry/log';
 import { startHeartbeat } from './heartbeat';
 import type { JobMessage, JobWatcher } from './jobQueue';
+import { UserDelegation } from './userDelegation';
 
 /** After the handler ends, the outcome is written with a few more tries than a request gets: it is the job's only record. */
 export const OUTCOME_WRITE_ATTEMPTS = 4;
@@ -31,6 +32,8 @@ export interface JobRunnerOptions {
   outcomeRetryDelayMs?: number;
   /** Sends the watch messages of redelivered messages (absent: a redelivered message that finds its job running just completes). */
   watcher?: JobWatcher;
+  /** The job's user in the handler's context (absent: a context whose user has no tokens, for job types without scopes). */
+  delegation?: UserDelegation;
 }
 
 /** How the host delivered the message. */
@@ -53,6 +56,7 @@ export interface Delivery {
 export class JobRunner {
   private readonly outcomeRetryDelayMs: number;
   private readonly watcher?: JobWatcher;
+  private readonly delegation: UserDelegation;
 
   constructor(
     private readonly writer: JobStateWriter,
@@ -62,6 +66,7 @@ export class JobRunner {
   ) {
     this.outcomeRetryDelayMs = options.outcomeRetryDelayMs ?? OUTCOME_RETRY_DELAY_MS;
     this.watcher = options.watcher;
+    this.delegation = options.delegation ?? new UserDelegation(handlers);
   }
 
   async run(message: JobMessage, log: RunnerLog, delivery: Delivery = {}): Promise<void> {
@@ -83,12 +88,26 @@ export class JobRunner {
     const heartbeat = startHeartbeat(this.writer, claimed, this.heartbeatSeconds, controller, log);
     try {
       const outcome: JobOutcome = handler
-        ? await runHandler(handler, record, controller.signal, log)
+        ? await runHandler(handler, record, this.contextFor(record, controller.signal, log), log)
         : { status: 'Failed', errorDetails: unknownJobTypeDetails(record) };
       await this.finish(message, outcome, log);
     } finally {
       await heartbeat.stop();
     }
+  }
+
+  /** What the handler is given besides its job: the cancellation signal, its log, its user. */
+  private contextFor(record: JobRecord, signal: AbortSignal, log: RunnerLog): JobContext {
+    const reread = () =>
+      this.writer.read(record.itemId, record.jobInstanceId).then(
+        ({ record: current }) => current,
+        (error: unknown) => {
+          if (error instanceof JobNotFoundError) return undefined;
+          throw error;
+        },
+      );
+    const lines = { info: log.info, warn: log.warn, error: log.error };
+    return { signal, log: lines, user: this.delegation.forJob(record, reread, lines) };
   }
 
   private async markCouldNotStart(message: JobMessage, log: RunnerLog): Promise<void> {
@@ -180,12 +199,12 @@ export class JobRunner {
 async function runHandler(
   handler: JobHandler,
   record: JobRecord,
-  signal: AbortSignal,
+  context: JobContext,
   log: RunnerLog,
 ): Promise<JobOutcome> {
   try {
     // The handler's log writes lines only: transitions are the runner's.
-    await handler(toJob(record), { signal, log: { info: log.info, warn: log.warn, error: log.error } });
+    await handler(toJob(record), context);
     return { status: 'Completed' };
   } catch (error) {
     if (error instanceof JobFailure) {

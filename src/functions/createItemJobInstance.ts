@@ -8,6 +8,7 @@ import type { Operation } from '../http/operation';
 export const createItemJobInstance = ({
   jobs,
   handlers,
+  delegation,
 }: AppServices): Operation<JobPath, CreateItemJobInstanceRequest> => ({
   name: 'Jobs_CreateItemJobInstance',
   method: 'POST',
@@ -16,8 +17,13 @@ export const createItemJobInstance = ({
   parseBody: parseCreateItemJobInstanceRequest,
   run: async ({ path, caller, body, log }) => {
     if (!handlers.findJob(path.itemType, path.jobType)) throw new UnknownJobTypeError(path.itemType, path.jobType);
+    // A job type with scopes checks them now (401 AuthUIRequired reaches the user while they are there), before any write.
+    const sealed = await delegation.preflight(path, caller, log);
     // The item's row is read after the insert: another owner's item is 409 ItemConflict, a deleted one 409 ItemDeleted.
-    await jobs.create({ ...path, ...body, tenantId: caller.tenantId, userObjectId: caller.userObjectId }, log);
+    await jobs.create(
+      { ...path, ...body, ...sealed, tenantId: caller.tenantId, userObjectId: caller.userObjectId },
+      log,
+    );
     return { status: 202 };
   },
 });

@@ -4,10 +4,14 @@ import type { Operation } from '../http/operation';
 import type { AppServices } from '../app';
 
 /** Fabric polls a job's state about once a minute until it is terminal. */
-export const getItemJobInstanceState = ({ jobs }: AppServices): Operation<JobPath> => ({
+export const getItemJobInstanceState = ({ jobs, delegation }: AppServices): Operation<JobPath> => ({
   name: 'Jobs_GetItemJobInstanceState',
   method: 'GET',
   route: JOB_INSTANCE_ROUTE,
   parsePath: parseJobPath,
-  run: async ({ path, caller, log }) => jobStateResponse(await jobs.state({ ...path, tenantId: caller.tenantId }, log)),
+  run: async ({ path, caller, log }) => {
+    const job = { ...path, tenantId: caller.tenantId };
+    // The job's own user's poll may refresh the token a running job keeps (never anyone else's).
+    return jobStateResponse(await jobs.state(job, log, delegation.poll(job, caller)));
+  },
 });

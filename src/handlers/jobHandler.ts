@@ -1,4 +1,4 @@
-import type { ErrorSource } from '../fabric/contract';
+import type { ErrorExtendedInformation, ErrorSource } from '../fabric/contract';
 import type { ItemDefinition } from '../fabric/toolkitRequests';
 
 /** What a job handler is given about its job: the row's ids and owner, and how Fabric started it. */
@@ -42,6 +42,23 @@ export interface JobContext {
    */
   signal: AbortSignal;
   log: JobLog;
+  /** The user Fabric started the job for; tokens on their behalf for a job type registered with scopes. */
+  user: JobUser;
+}
+
+/** The job's user, as its handler sees them. */
+export interface JobUser {
+  tenantId: string;
+  /** The user's object id, when Fabric's token carried one. */
+  objectId?: string;
+  /**
+   * An access token for `scopes` (default: the job type's declared scopes) on
+   * the user's behalf, from MSAL's cache when it has one. Fails the job
+   * (a JobFailure the runner records) with `UserTokenExpired` when the job's
+   * stored token has expired, or `AuthUIRequired` (with the scopes to consent
+   * and the claims challenge) when the user must act.
+   */
+  token(scopes?: readonly string[]): Promise<string>;
 }
 
 /**
@@ -58,6 +75,8 @@ export interface JobFailureDetails {
   source?: ErrorSource;
   /** Default true: running it again as it is will fail again. */
   isPermanent?: boolean;
+  /** The contract's extended information (e.g. AuthUIRequired's additional parameters); default none. */
+  moreDetails?: ErrorExtendedInformation[];
 }
 
 /**
@@ -67,7 +86,7 @@ export interface JobFailureDetails {
  * job with JobHandlerError instead (and say why in the log).
  */
 export class JobFailure extends Error {
-  readonly details: Required<JobFailureDetails>;
+  readonly details: Required<Omit<JobFailureDetails, 'moreDetails'>> & Pick<JobFailureDetails, 'moreDetails'>;
 
   constructor(details: JobFailureDetails) {
     super(details.message);
@@ -77,6 +96,7 @@ export class JobFailure extends Error {
       message: details.message,
       source: details.source ?? 'User',
       isPermanent: details.isPermanent ?? true,
+      ...(details.moreDetails ? { moreDetails: details.moreDetails } : {}),
     };
   }
 }

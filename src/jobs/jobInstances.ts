@@ -3,7 +3,7 @@ import { ConflictError, ItemConflictError, ItemDeletedError } from '../fabric/er
 import type { RequestLog } from '../telemetry/log';
 import { toItemJobInstanceState, type JobCoordinates, type JobKey, type JobRecord } from './jobRow';
 import type { JobStateStore } from './jobStateStore';
-import { cancelJob, JOB_NOT_FOUND_STATE, markLostRunner } from './lifecycle';
+import { cancelJob, JOB_NOT_FOUND_STATE, pollJob, type PollingUser } from './lifecycle';
 import type { JobDecision, JobStateWriter, JobUpdate, NewJobInstance, VersionedJob } from './jobStateWriter';
 import { JobAlreadyExistsError, JobNotFoundError } from './writerErrors';
 import { forLog } from '../logValue';
@@ -45,14 +45,22 @@ export class JobInstances {
     private readonly gate: (job: JobAddress) => Promise<JobGate>,
   ) {}
 
-  /** Jobs_GetItemJobInstanceState. */
-  async state(job: JobAddress, log: RequestLog): Promise<ItemJobInstanceState> {
+  /**
+   * Jobs_GetItemJobInstanceState (and the toolkit's status call). `poll`: the
+   * polling user, whose token may replace the job's stored one when that is
+   * about to expire (lifecycle.ts, refreshUserAssertion).
+   */
+  async state(job: JobAddress, log: RequestLog, poll?: PollingUser): Promise<ItemJobInstanceState> {
     const found = await this.readOwned(job, log);
     if (!found) return JOB_NOT_FOUND_STATE;
-    const update = await this.updateUnlessGone(job, markLostRunner(this.heartbeatSeconds), found, log);
+    const update = await this.updateUnlessGone(job, pollJob(this.heartbeatSeconds, poll), found, log);
     if (!update) return JOB_NOT_FOUND_STATE;
     const { record } = update;
     log.info(`job ${job.itemId}/${job.jobInstanceId}: ${describe(record)}`);
+    if (update.changed && update.previousStatus === record.status && record.userAssertion !== undefined) {
+      log.info(`job ${job.itemId}/${job.jobInstanceId}: the user's token refreshed from this poll`);
+      log.annotate({ userToken: 'refreshed' });
+    }
     recordTransition(update, log);
     return toItemJobInstanceState(record);
   }

@@ -33,6 +33,8 @@ export const COLUMNS = {
   contract: 'Contract',
   definition: 'Definition',
   heartbeatSeconds: 'HeartbeatSeconds',
+  userAssertion: 'UserAssertion',
+  userAssertionExpiresUtc: 'UserAssertionExpiresUtc',
 } as const;
 
 /** The OData filter of one item's partition: every job instance of the item (operations tools only). */
@@ -75,6 +77,15 @@ export interface JobRecord {
   definition?: string;
   /** The runner's heartbeat interval, written at its claim: readers judge it lost by this, not by their own setting. */
   heartbeatSeconds?: number;
+  /**
+   * A job of a job type with scopes, while it is not terminal: its user's
+   * token, sealed (src/auth/assertionKeys.ts), which the runner exchanges on
+   * the user's behalf; refreshed by the user's own polls, removed by the
+   * write that makes the job terminal.
+   */
+  userAssertion?: string;
+  /** When that token expires. */
+  userAssertionExpiresUtc?: Date;
 }
 
 /** Which of Fabric's contracts created a job. */
@@ -148,6 +159,8 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
     problems.push(`${COLUMNS.contract} ${forLog(contract)} is not v1 or toolkit`);
   }
   const definition = optionalText(COLUMNS.definition);
+  const userAssertion = optionalText(COLUMNS.userAssertion);
+  const userAssertionExpiresUtc = time(COLUMNS.userAssertionExpiresUtc);
 
   if (problems.length > 0) {
     throw new InvalidJobStateRecordError(
@@ -173,6 +186,10 @@ export function parseJobRow(entity: Record<string, unknown>): JobRecord {
   if (contract === 'toolkit') record.contract = contract;
   if (definition !== undefined) record.definition = definition;
   if (isHeartbeatSeconds(heartbeatSeconds)) record.heartbeatSeconds = heartbeatSeconds;
+  if (userAssertion !== undefined && userAssertionExpiresUtc) {
+    record.userAssertion = userAssertion;
+    record.userAssertionExpiresUtc = userAssertionExpiresUtc;
+  }
   return record;
 }
 
@@ -223,6 +240,10 @@ export function toJobEntity(record: JobRecord): JobEntity {
   if (record.contract === 'toolkit') entity[COLUMNS.contract] = record.contract;
   if (record.definition !== undefined) entity[COLUMNS.definition] = record.definition;
   if (record.heartbeatSeconds !== undefined) entity[COLUMNS.heartbeatSeconds] = record.heartbeatSeconds;
+  if (record.userAssertion !== undefined && record.userAssertionExpiresUtc) {
+    entity[COLUMNS.userAssertion] = record.userAssertion;
+    entity[COLUMNS.userAssertionExpiresUtc] = record.userAssertionExpiresUtc;
+  }
   return entity;
 }
 

@@ -21,7 +21,18 @@ export type NewJobInstance = Pick<
   JobRecord,
   'itemId' | 'jobInstanceId' | 'tenantId' | 'workspaceId' | 'itemType' | 'jobType'
 > &
-  Partial<Pick<JobRecord, 'invokeType' | 'creationPayload' | 'userObjectId' | 'contract' | 'definition'>> & {
+  Partial<
+    Pick<
+      JobRecord,
+      | 'invokeType'
+      | 'creationPayload'
+      | 'userObjectId'
+      | 'contract'
+      | 'definition'
+      | 'userAssertion'
+      | 'userAssertionExpiresUtc'
+    >
+  > & {
     /** NotStarted (default) or InProgress. */
     status?: JobInstanceStatus;
   };
@@ -87,6 +98,10 @@ export class JobStateWriter {
     if (job.userObjectId !== undefined) record.userObjectId = job.userObjectId;
     if (job.contract === 'toolkit') record.contract = job.contract;
     if (job.definition !== undefined) record.definition = job.definition;
+    if (job.userAssertion !== undefined && job.userAssertionExpiresUtc) {
+      record.userAssertion = job.userAssertion;
+      record.userAssertionExpiresUtc = job.userAssertionExpiresUtc;
+    }
     if (status === 'InProgress') record.startTimeUtc = this.now();
     await this.storage(`insert of job ${record.itemId}/${record.jobInstanceId}`, [409], (abortSignal) =>
       this.table.createEntity(toJobEntity(record), { abortSignal }),

@@ -92,7 +92,12 @@ export function applyTransition(
   }
   const next: JobRecord = { ...record, status: to };
   if (to === 'InProgress' && !next.startTimeUtc) next.startTimeUtc = now;
-  if (isTerminal(to)) next.endTimeUtc = now;
+  if (isTerminal(to)) {
+    next.endTimeUtc = now;
+    // The write that ends a job removes its user's token: no terminal row holds one.
+    delete next.userAssertion;
+    delete next.userAssertionExpiresUtc;
+  }
   if (errorDetails) next.errorDetails = errorDetails;
   return next;
 }
@@ -115,6 +120,19 @@ export const JOB_NOT_FOUND_STATE: ItemJobInstanceState = Object.freeze({
 export const RUNNER_LOST_DETAILS: ErrorDetails = Object.freeze({
   errorCode: 'JobRunnerLost',
   message: 'The job stopped while it was running (its runner was stopped, restarted or timed out). Run it again.',
+  source: 'System',
+  isPermanent: false,
+});
+
+/**
+ * The job needed its user's token and the one on its row had expired (Fabric
+ * stopped polling it: the user closed the page long ago) or could not be
+ * opened: not permanent, running it again gives it a fresh token.
+ */
+export const USER_TOKEN_EXPIRED: ErrorDetails = Object.freeze({
+  errorCode: 'UserTokenExpired',
+  message:
+    "The job could no longer act for its user: the user's sign-in it was started with has expired. Run it again.",
   source: 'System',
   isPermanent: false,
 });
@@ -155,6 +173,7 @@ export interface HandlerFailure {
   message: unknown;
   source: ErrorSource;
   isPermanent: boolean;
+  moreDetails?: unknown;
 }
 
 /**
@@ -163,15 +182,19 @@ export interface HandlerFailure {
  * undefined when the details are not valid (the job then fails with JOB_HANDLER_ERROR).
  */
 export function handlerFailureDetails(failure: HandlerFailure): ErrorDetails | undefined {
-  const { errorCode, message, source, isPermanent } = failure;
+  const { errorCode, message, source, isPermanent, moreDetails } = failure;
   const details = {
     errorCode,
     message: typeof message === 'string' ? cutText(message, MAX_FAILURE_MESSAGE_LENGTH) : message,
     source,
     isPermanent,
+    ...(moreDetails !== undefined ? { moreDetails } : {}),
   };
   const valid =
-    errorDetailsProblems(details).length === 0 && typeof errorCode === 'string' && FAILURE_ERROR_CODE.test(errorCode);
+    errorDetailsProblems(details).length === 0 &&
+    typeof errorCode === 'string' &&
+    FAILURE_ERROR_CODE.test(errorCode) &&
+    JSON.stringify(details).length <= MAX_STRING_PROPERTY_LENGTH;
   return valid ? (details as ErrorDetails) : undefined;
 }
 
@@ -305,4 +328,46 @@ export function couldNotStartJob(heartbeatSeconds: number): JobDecision {
     current.status === 'NotStarted'
       ? applyTransition(current, 'Failed', now, JOB_COULD_NOT_START)
       : lost(current, now, clock);
+}
+
+// ---------------------------------------------------------------------------
+// The user's token on a running job's row
+
+/** A poll refreshes the stored token once it is this close to its expiry: at most one extra write per half hour per job. */
+export const ASSERTION_REFRESH_WINDOW_MS = 30 * 60_000;
+
+/** The user whose poll (v1 Get, the toolkit's status call) may refresh the stored token, and that token sealed on demand. */
+export interface PollingUser {
+  tenantId: string;
+  userObjectId?: string;
+  /** When the poll's subject token expires. */
+  expiresOn: Date;
+  /** The poll's subject token sealed for this row; called only when the row takes it. */
+  seal(): string;
+}
+
+/**
+ * A poll by the job's own user (same tenant and oid as the Create's) replaces
+ * the stored token with its own when the stored one is within
+ * ASSERTION_REFRESH_WINDOW_MS of expiry and the poll's lives longer; a poll by
+ * anyone else, or of a job without a stored token or already terminal, never
+ * writes. So a job keeps a usable token for as long as Fabric polls it.
+ */
+export function refreshUserAssertion(poll: PollingUser): JobDecision {
+  return (current, now) => {
+    const stored = current.userAssertionExpiresUtc;
+    if (isTerminal(current.status) || current.userAssertion === undefined || !stored) return undefined;
+    if (!poll.userObjectId || current.userObjectId?.toLowerCase() !== poll.userObjectId.toLowerCase()) return undefined;
+    if (current.tenantId.toLowerCase() !== poll.tenantId.toLowerCase()) return undefined;
+    if (stored.getTime() - now.getTime() > ASSERTION_REFRESH_WINDOW_MS) return undefined;
+    if (poll.expiresOn.getTime() <= stored.getTime()) return undefined;
+    return { ...current, userAssertion: poll.seal(), userAssertionExpiresUtc: poll.expiresOn };
+  };
+}
+
+/** A poll: a lost runner is recorded first; otherwise the job's own user may refresh its token. */
+export function pollJob(heartbeatSeconds: number, poll?: PollingUser): JobDecision {
+  const lost = markLostRunner(heartbeatSeconds);
+  const refresh = poll && refreshUserAssertion(poll);
+  return (current, now, clock) => lost(current, now, clock) ?? refresh?.(current, now, clock);
 }

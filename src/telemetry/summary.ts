@@ -32,6 +32,8 @@ export const SUMMARY_FIELDS = [
   'jobStatus',
   /** The status a JobTransition left. */
   'previousStatus',
+  /** A poll that replaced its job's stored user token with its own (`refreshed`); never the token. */
+  'userToken',
   'activityId',
   'requestId',
   /** The request's time in this process; for a job ending, its run time from StartTimeUtc. */

@@ -38,6 +38,9 @@ describe('readConfig', () => {
       itemDefinitionMaxBytes: 4 * 1024 * 1024,
       endpointResolutionUrls: {},
       telemetry: { summaries: 'export', roleName: 'fabric-workload-backend' },
+      entraTokenHost: 'https://login.microsoftonline.com',
+      oneLakeEndpoint: 'https://onelake.blob.fabric.microsoft.com',
+      fabricApiUrl: 'https://api.fabric.microsoft.com/v1',
     });
   });
 

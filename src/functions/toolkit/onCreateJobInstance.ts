@@ -20,6 +20,7 @@ import { toItemJobInstanceState } from '../../jobs/jobRow';
 export const onCreateJobInstance = ({
   jobs,
   handlers,
+  delegation,
 }: AppServices): Operation<ItemPath, CreateJobInstanceRequest> => ({
   name: 'Jobs_OnCreateJobInstance',
   method: 'POST',
@@ -29,8 +30,12 @@ export const onCreateJobInstance = ({
   maxBodyBytes: JOB_CREATE_MAX_BODY_BYTES,
   run: async ({ path, caller, body, log }) => {
     if (!handlers.findJob(path.itemType, body.jobType)) throw new UnknownJobTypeError(path.itemType, body.jobType);
+    const job = { ...path, jobType: body.jobType, jobInstanceId: body.jobInstanceId };
+    // As Jobs_CreateItemJobInstance: a job type with scopes checks them before any write.
+    const sealed = await delegation.preflight(job, caller, log);
     const record = await jobs.create(
       {
+        ...sealed,
         ...path,
         jobType: body.jobType,
         jobInstanceId: body.jobInstanceId,

@@ -6,12 +6,14 @@ import type { Operation } from '../../http/operation';
 import { TOOLKIT_ROUTES } from '../../http/toolkitRoutes';
 
 /** The toolkit's job poll: exactly Jobs_GetItemJobInstanceState, the job named in the body. */
-export const onGetJobInstanceStatus = ({ jobs }: AppServices): Operation<ItemPath, JobInstanceRequest> => ({
+export const onGetJobInstanceStatus = ({ jobs, delegation }: AppServices): Operation<ItemPath, JobInstanceRequest> => ({
   name: 'Jobs_OnGetJobInstanceStatus',
   method: 'POST',
   route: TOOLKIT_ROUTES.onGetJobInstanceStatus.route,
   parsePath: parseItemPath,
   parseBody: parseJobInstanceRequest,
-  run: async ({ path, caller, body, log }) =>
-    jobStateResponse(await jobs.state({ ...path, ...body, tenantId: caller.tenantId }, log)),
+  run: async ({ path, caller, body, log }) => {
+    const job = { ...path, ...body, tenantId: caller.tenantId };
+    return jobStateResponse(await jobs.state(job, log, delegation.poll(job, caller)));
+  },
 });

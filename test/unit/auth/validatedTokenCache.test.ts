@@ -69,6 +69,7 @@ describe('the validated-token cache in the authenticator', () => {
         tenantId: USER_TENANT,
         appId: expect.any(String),
         userObjectId: expect.any(String),
+        subject: expect.objectContaining({ expiresOn: expect.any(Date) }),
       });
     expect(h.state.lookups).toBe(2);
   });

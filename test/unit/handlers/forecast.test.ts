@@ -29,7 +29,14 @@ function start(creationPayload: Record<string, unknown>, controller = new AbortC
     error: (l: string) => lines.push(l),
   };
   let outcome: { done: true } | { error: unknown } | undefined;
-  const running = calculateForecast({ ...JOB, creationPayload }, { signal: controller.signal, log }).then(
+  const running = calculateForecast(
+    { ...JOB, creationPayload },
+    {
+      signal: controller.signal,
+      log,
+      user: { tenantId: JOB.tenantId, token: () => Promise.reject(new Error('no user in this test')) },
+    },
+  ).then(
     () => (outcome = { done: true }),
     (error: unknown) => (outcome = { error }),
   );
