@@ -17,8 +17,12 @@ import {
   markLostRunner,
   MAX_FAILURE_MESSAGE_LENGTH,
   unknownJobTypeDetails,
+  ASSERTION_REFRESH_WINDOW_MS,
+  pollJob,
+  refreshUserAssertion,
   type HandlerFailure,
   type JobDecision,
+  type PollingUser,
 } from '../../../src/jobs/lifecycle';
 import { IllegalTransitionError, InvalidJobInputError } from '../../../src/jobs/writerErrors';
 import { FORECAST_FAILED, HEARTBEAT_SECONDS, jobRecord, T0 } from '../../fixtures/jobs';
@@ -322,5 +326,135 @@ it("unknownJobTypeDetails: Create's UnknownJobType, its source System because th
     message: "This backend has no job handler for job type 'render' of item type 'Contoso.Report'.",
     source: 'System',
     isPermanent: true,
+  });
+});
+
+describe("the user's token on a running job's row", () => {
+  const OID = 'a0a0a0a0-0000-4000-8000-0000000000a1';
+  const STORED_EXPIRY = new Date(NOW.getTime() + 20 * 60_000);
+  const TENANT = 'd0d0d0d0-0000-4000-8000-0000000000d4';
+  const withToken = (status: JobInstanceStatus): JobRecord => ({
+    ...rowIn(status),
+    tenantId: TENANT,
+    userObjectId: OID,
+    userAssertion: 'a1.sealed-stored',
+    userAssertionExpiresUtc: STORED_EXPIRY,
+  });
+  const poll = (change: Partial<PollingUser> = {}): PollingUser => ({
+    tenantId: TENANT.toUpperCase(),
+    userObjectId: OID,
+    expiresOn: new Date(NOW.getTime() + 75 * 60_000),
+    seal: () => 'a1.sealed-from-poll',
+    ...change,
+  });
+
+  it('is removed by every write that makes a job terminal', () => {
+    const decisions: [string, JobDecision][] = [
+      ['finish Completed', finishJob({ status: 'Completed' })],
+      ['finish Failed', finishJob({ status: 'Failed', errorDetails: FORECAST_FAILED })],
+      ['cancel', cancelJob(HEARTBEAT_SECONDS)],
+      ['cancel unless terminal', cancelUnlessTerminal],
+      ['could not start', couldNotStartJob(HEARTBEAT_SECONDS)],
+    ];
+    for (const [name, decide] of decisions) {
+      for (const status of ['NotStarted', 'InProgress'] as const) {
+        const next = decide(withToken(status), NOW);
+        if (!next) continue;
+        expect(isTerminal(next.status), name).toBe(true);
+        expect(next.userAssertion, `${name} from ${status}`).toBeUndefined();
+        expect(next.userAssertionExpiresUtc, `${name} from ${status}`).toBeUndefined();
+      }
+    }
+    const lost = markLostRunner(HEARTBEAT_SECONDS)({ ...withToken('InProgress'), heartbeatUtc: T0 }, NOW, {
+      writtenAt: T0,
+      readAt: NOW,
+    } as StorageClock);
+    expect(lost?.status).toBe('Failed');
+    expect(lost?.userAssertion).toBeUndefined();
+    // A move that is not terminal keeps it.
+    expect(claimJob(HEARTBEAT_SECONDS)(withToken('NotStarted'), NOW)?.userAssertion).toBe('a1.sealed-stored');
+    expect(heartbeatJob(withToken('InProgress'), NOW)?.userAssertion).toBe('a1.sealed-stored');
+  });
+
+  it("is replaced by the job's own user's poll within half an hour of its expiry", () => {
+    const next = refreshUserAssertion(poll())(withToken('InProgress'), NOW);
+    expect(next?.userAssertion).toBe('a1.sealed-from-poll');
+    expect(next?.userAssertionExpiresUtc).toEqual(poll().expiresOn);
+    expect(next?.status).toBe('InProgress');
+    expect(refreshUserAssertion(poll({ userObjectId: OID.toUpperCase() }))(withToken('NotStarted'), NOW)).toBeDefined();
+    expect(ASSERTION_REFRESH_WINDOW_MS).toBe(30 * 60_000);
+  });
+
+  it.each([
+    [
+      'another user',
+      () =>
+        refreshUserAssertion(poll({ userObjectId: 'b0b0b0b0-0000-4000-8000-0000000000b2' }))(
+          withToken('InProgress'),
+          NOW,
+        ),
+    ],
+    [
+      'a poll without an oid',
+      () => refreshUserAssertion(poll({ userObjectId: undefined }))(withToken('InProgress'), NOW),
+    ],
+    [
+      'another tenant',
+      () =>
+        refreshUserAssertion(poll({ tenantId: 'c0c0c0c0-0000-4000-8000-0000000000c3' }))(withToken('InProgress'), NOW),
+    ],
+    [
+      'a stored token more than 30 min from expiry',
+      () => refreshUserAssertion(poll())(withToken('InProgress'), new Date(STORED_EXPIRY.getTime() - 31 * 60_000)),
+    ],
+    [
+      'a poll token that expires no later',
+      () => refreshUserAssertion(poll({ expiresOn: STORED_EXPIRY }))(withToken('InProgress'), NOW),
+    ],
+    ['a terminal job', () => refreshUserAssertion(poll())(withToken('Completed'), NOW)],
+    ['a job without a stored token', () => refreshUserAssertion(poll())(rowIn('InProgress'), NOW)],
+  ])('is never replaced by %s', (_name, decide) => {
+    expect(decide()).toBeUndefined();
+  });
+
+  it('is sealed only when the row takes it', () => {
+    let seals = 0;
+    const counting = poll({ seal: () => `a1.${++seals}` });
+    refreshUserAssertion(counting)(withToken('InProgress'), new Date(STORED_EXPIRY.getTime() - 45 * 60_000));
+    expect(seals).toBe(0);
+    refreshUserAssertion(counting)(withToken('InProgress'), NOW);
+    expect(seals).toBe(1);
+  });
+
+  it('a poll records a lost runner before it would refresh anything', () => {
+    const lostRow = { ...withToken('InProgress'), heartbeatUtc: T0 };
+    const next = pollJob(HEARTBEAT_SECONDS, poll())(lostRow, NOW, { writtenAt: T0, readAt: NOW } as StorageClock);
+    expect(next?.status).toBe('Failed');
+    expect(next?.userAssertion).toBeUndefined();
+    expect(pollJob(HEARTBEAT_SECONDS, poll())(withToken('InProgress'), NOW)?.userAssertion).toBe('a1.sealed-from-poll');
+    expect(pollJob(HEARTBEAT_SECONDS)(withToken('InProgress'), NOW)).toBeUndefined();
+  });
+
+  it('keeps a handler failure with moreDetails (AuthUIRequired inside a job), and refuses one too large to store', () => {
+    const moreDetails = [
+      {
+        errorCode: 'AuthUIRequired',
+        message: 'consent',
+        additionalParameters: [{ name: 'additionalScopesToConsent', value: 'x' }],
+      },
+    ];
+    expect(
+      handlerFailureDetails({
+        errorCode: 'AuthUIRequired',
+        message: 'm',
+        source: 'System',
+        isPermanent: false,
+        moreDetails,
+      }),
+    ).toEqual({ errorCode: 'AuthUIRequired', message: 'm', source: 'System', isPermanent: false, moreDetails });
+    const huge = [{ errorCode: 'X', message: 'y'.repeat(40_000) }];
+    expect(
+      handlerFailureDetails({ errorCode: 'X', message: 'm', source: 'User', isPermanent: true, moreDetails: huge }),
+    ).toBeUndefined();
   });
 });
