@@ -96,7 +96,11 @@ export function createDependencies(config: Config, options: CompositionOptions =
   );
   const jobs = new JobInstances(store, writer, queue, config.jobHeartbeatSeconds, (job) => itemDeletion.jobGate(job));
   const delegation = createDelegation(config, handlers);
-  const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds, { watcher: queue, delegation });
+  const runner = new JobRunner(writer, handlers, config.jobHeartbeatSeconds, {
+    watcher: queue,
+    delegation,
+    endpoints: { oneLake: config.oneLakeEndpoint, fabricApi: config.fabricApiUrl },
+  });
   const endpoints = new EndpointResolver(config.endpointResolutionUrls, env.WEBSITE_HOSTNAME);
   const summaries =
     options.summaries ??

@@ -22,6 +22,8 @@ import type { RunnerLog } from '../telemetry/log';
 import { startHeartbeat } from './heartbeat';
 import type { JobMessage, JobWatcher } from './jobQueue';
 import { UserDelegation } from './userDelegation';
+import { DEFAULT_FABRIC_API_URL, FABRIC_API_SCOPE, fabricApi, type FabricApi } from '../clients/fabricApi';
+import { DEFAULT_ONELAKE_ENDPOINT, oneLakeFolder, type OneLakeFolder } from '../clients/oneLake';
 
 /** After the handler ends, the outcome is written with a few more tries than a request gets: it is the job's only record. */
 export const OUTCOME_WRITE_ATTEMPTS = 4;
@@ -34,6 +36,8 @@ export interface JobRunnerOptions {
   watcher?: JobWatcher;
   /** The job's user in the handler's context (absent: a context whose user has no tokens, for job types without scopes). */
   delegation?: UserDelegation;
+  /** Where the handler's OneLake and Fabric clients go (ONELAKE_ENDPOINT, FABRIC_API_URL); default Fabric's own. */
+  endpoints?: { oneLake: string; fabricApi: string };
 }
 
 /** How the host delivered the message. */
@@ -57,6 +61,7 @@ export class JobRunner {
   private readonly outcomeRetryDelayMs: number;
   private readonly watcher?: JobWatcher;
   private readonly delegation: UserDelegation;
+  private readonly endpoints: { oneLake: string; fabricApi: string };
 
   constructor(
     private readonly writer: JobStateWriter,
@@ -67,6 +72,7 @@ export class JobRunner {
     this.outcomeRetryDelayMs = options.outcomeRetryDelayMs ?? OUTCOME_RETRY_DELAY_MS;
     this.watcher = options.watcher;
     this.delegation = options.delegation ?? new UserDelegation(handlers);
+    this.endpoints = options.endpoints ?? { oneLake: DEFAULT_ONELAKE_ENDPOINT, fabricApi: DEFAULT_FABRIC_API_URL };
   }
 
   async run(message: JobMessage, log: RunnerLog, delivery: Delivery = {}): Promise<void> {
@@ -107,7 +113,31 @@ export class JobRunner {
         },
       );
     const lines = { info: log.info, warn: log.warn, error: log.error };
-    return { signal, log: lines, user: this.delegation.forJob(record, reread, lines) };
+    const user = this.delegation.forJob(record, reread, lines);
+    const { endpoints } = this;
+    const fabricScopes = this.delegation.scopesFor(record, FABRIC_API_SCOPE);
+    let oneLake: OneLakeFolder | undefined;
+    let fabric: FabricApi | undefined;
+    // Built on first use: a handler that touches neither never loads the Blob SDK.
+    return {
+      signal,
+      log: lines,
+      user,
+      get oneLake() {
+        oneLake ??= oneLakeFolder({
+          endpoint: endpoints.oneLake,
+          workspaceId: record.workspaceId,
+          itemId: record.itemId,
+          token: (scopes) => user.token(scopes),
+          signal,
+        });
+        return oneLake;
+      },
+      get fabric() {
+        fabric ??= fabricApi({ baseUrl: endpoints.fabricApi, token: () => user.token(fabricScopes), signal });
+        return fabric;
+      },
+    };
   }
 
   private async markCouldNotStart(message: JobMessage, log: RunnerLog): Promise<void> {

@@ -47,15 +47,30 @@ export class UserDelegation {
     const scopes = this.handlers.scopesOf(job.itemType, job.jobType);
     if (scopes.length === 0) return {};
     const { broker, keys } = this.configured();
-    if (!caller.subject) throw new InternalError('a job Create with scopes came without a subject token');
-    await broker.forUser({ subjectToken: caller.subject.reveal(), tenantId: caller.tenantId }, scopes, { log });
-    const userAssertion = keys.seal(caller.subject.reveal(), job);
+    const { subject } = caller;
+    if (!subject) throw new InternalError('a job Create with scopes came without a subject token');
+    // One exchange per resource: Entra issues a token for one resource at a time.
+    await Promise.all(
+      byResource(scopes).map((group) =>
+        broker.forUser({ subjectToken: subject.reveal(), tenantId: caller.tenantId }, group, { log }),
+      ),
+    );
+    const userAssertion = keys.seal(subject.reveal(), job);
     if (userAssertion.length > MAX_STRING_PROPERTY_LENGTH) {
       throw new InternalError(
         `the caller's subject token sealed takes ${userAssertion.length} characters; a Table property holds at most ${MAX_STRING_PROPERTY_LENGTH}`,
       );
     }
-    return { userAssertion, userAssertionExpiresUtc: caller.subject.expiresOn };
+    return { userAssertion, userAssertionExpiresUtc: subject.expiresOn };
+  }
+
+  /** The job type's declared scopes on `fallback`'s resource; `[fallback]` when it declared none there. */
+  scopesFor(record: Pick<JobRecord, 'itemType' | 'jobType'>, fallback: string): readonly string[] {
+    const resource = resourceOf(fallback).toLowerCase();
+    const declared = this.handlers
+      .scopesOf(record.itemType, record.jobType)
+      .filter((scope) => resourceOf(scope).toLowerCase() === resource);
+    return declared.length > 0 ? declared : [fallback];
   }
 
   /** A poll's user, whose token may refresh the job's stored one (lifecycle.ts decides whether it does). */
@@ -76,7 +91,7 @@ export class UserDelegation {
    * close to expiry may have been refreshed by a poll since the claim.
    */
   forJob(record: JobRecord, reread: () => Promise<JobRecord | undefined>, log: LineLog): JobUser {
-    const declared = this.handlers.scopesOf(record.itemType, record.jobType);
+    const declared = byResource(this.handlers.scopesOf(record.itemType, record.jobType));
     let stored: Pick<JobRecord, 'userAssertion' | 'userAssertionExpiresUtc'> = record;
     const usable = () =>
       stored.userAssertion !== undefined &&
@@ -85,9 +100,13 @@ export class UserDelegation {
     return {
       tenantId: record.tenantId,
       objectId: record.userObjectId,
-      token: async (scopes = declared) => {
-        if (scopes.length === 0)
-          throw new TypeError(`job type ${record.jobType} declares no scopes; pass the scopes to token()`);
+      token: async (requested) => {
+        if (requested === undefined && declared.length !== 1) {
+          throw new TypeError(
+            `job type ${record.jobType} declares scopes of ${declared.length} resources; pass the scopes to token()`,
+          );
+        }
+        const scopes = requested ?? declared[0]!;
         if (record.userAssertion === undefined) {
           throw new TypeError(
             `job ${record.itemId}/${record.jobInstanceId} keeps no user token: its job type declared no scopes when it was created`,
@@ -146,4 +165,20 @@ function asJobFailure(error: unknown): unknown {
     });
   }
   return new Error(`a token on the user's behalf failed: ${describeError(error)}`);
+}
+
+/** The resource a scope names: everything before its last `/` (`https://storage.azure.com/user_impersonation` → `https://storage.azure.com`). */
+export function resourceOf(scope: string): string {
+  const slash = scope.lastIndexOf('/');
+  return slash > 0 ? scope.slice(0, slash) : scope;
+}
+
+/** Scopes grouped by resource, in the order first named. */
+export function byResource(scopes: readonly string[]): string[][] {
+  const groups = new Map<string, string[]>();
+  for (const scope of scopes) {
+    const resource = resourceOf(scope).toLowerCase();
+    groups.set(resource, [...(groups.get(resource) ?? []), scope]);
+  }
+  return [...groups.values()];
 }

@@ -1,3 +1,5 @@
+import type { FabricApi } from '../clients/fabricApi';
+import type { OneLakeFolder } from '../clients/oneLake';
 import type { ErrorExtendedInformation, ErrorSource } from '../fabric/contract';
 import type { ItemDefinition } from '../fabric/toolkitRequests';
 
@@ -44,6 +46,14 @@ export interface JobContext {
   log: JobLog;
   /** The user Fabric started the job for; tokens on their behalf for a job type registered with scopes. */
   user: JobUser;
+  /**
+   * The job's item's own OneLake folder (`{workspaceId}/{itemId}`, paths
+   * under `Files/` or `Tables/`), read and written as the user: the job type
+   * must declare OneLake's scope (`ONELAKE_SCOPE`).
+   */
+  oneLake: OneLakeFolder;
+  /** Fabric's REST API as the user (`429` and `Retry-After` honoured, bounded retries): the job type must declare a Fabric scope. */
+  fabric: FabricApi;
 }
 
 /** The job's user, as its handler sees them. */
