@@ -59,9 +59,13 @@ export function developmentTls(dir: string): DevTls {
 
 /**
  * The environment that makes a child process trust the certificate: NODE_EXTRA_CA_CERTS,
- * naming a file that also holds what an inherited NODE_EXTRA_CA_CERTS named, if anything.
+ * naming a file that also holds what `env`'s NODE_EXTRA_CA_CERTS named, if anything.
  */
-export function trustEnv(tls: DevTls, inherited = process.env.NODE_EXTRA_CA_CERTS): { NODE_EXTRA_CA_CERTS: string } {
+export function trustEnv(
+  tls: DevTls,
+  env: Record<string, string | undefined> = process.env,
+): { NODE_EXTRA_CA_CERTS: string } {
+  const inherited = env.NODE_EXTRA_CA_CERTS;
   if (!inherited || inherited === tls.certFile) return { NODE_EXTRA_CA_CERTS: tls.certFile };
   const bundle = join(dirname(tls.certFile), 'ca-bundle.pem');
   let theirs = '';
