@@ -95,6 +95,19 @@ describe('a OneLake folder against the stand-in', () => {
     expect((await container.getBlobClient(`${itemId}/Files/page.html`).getProperties()).contentType).toBe('text/html');
   });
 
+  it('leaves out of a listing the folder markers OneLake lists as blobs (metadata hdi_isfolder=true)', async () => {
+    const itemId = randomUUID();
+    const item = folder(source().token, itemId);
+    await item.writeText('Files/forecasts/a.json', '{}');
+    for (const marker of ['Files', 'Files/forecasts']) {
+      await item
+        .container()
+        .getBlockBlobClient(`${itemId}/${marker}`)
+        .upload('', 0, { metadata: { hdi_isfolder: 'true' } });
+    }
+    expect(await item.list()).toEqual(['Files/forecasts/a.json']);
+  });
+
   it("lists one item's files only, never a neighbour's", async () => {
     const { token } = source();
     const one = folder(token);
