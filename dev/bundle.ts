@@ -15,6 +15,9 @@
  * - telemetry.js: src/telemetry/exportPipeline.ts with OpenTelemetry's log
  *   SDK and the Azure Monitor exporter, loaded after the first summary of a
  *   process that has Application Insights configured.
+ * - blob.js: @azure/storage-blob, which only a job handler that reads or
+ *   writes OneLake needs (src/clients/oneLake.ts requires it when a handler
+ *   first asks for its folder), so that no cold start compiles it.
  *
  * - THIRD-PARTY-NOTICES.txt: name, version, licence and licence text of
  *   every npm package whose code is in any of the bundles, from esbuild's
@@ -38,8 +41,9 @@ export const BUNDLE_ENTRY = join(BUNDLE_DIR, 'main.js');
 export const IDENTITY_BUNDLE = join(BUNDLE_DIR, 'identity.js');
 export const QUEUE_BUNDLE = join(BUNDLE_DIR, 'queue.js');
 export const TELEMETRY_BUNDLE = join(BUNDLE_DIR, 'telemetry.js');
+export const BLOB_BUNDLE = join(BUNDLE_DIR, 'blob.js');
 export const NOTICES = join(BUNDLE_DIR, 'THIRD-PARTY-NOTICES.txt');
-/** esbuild's metafiles of the last build: { main, identity, queue, telemetry }, paths relative to the project. */
+/** esbuild's metafiles of the last build: { main, identity, queue, telemetry, blob }, paths relative to the project. */
 export const BUNDLE_META = join(PROJECT_ROOT, 'dist', 'dev', 'bundle.meta.json');
 /** Rewritten by every npm install or npm ci. */
 const INSTALLED = join(PROJECT_ROOT, 'node_modules', '.package-lock.json');
@@ -69,6 +73,7 @@ const SIDE_BUNDLES = {
     file: TELEMETRY_BUNDLE,
     entry: join(PROJECT_ROOT, 'src', 'telemetry', 'exportPipeline.ts'),
   },
+  blob: { pkg: '@azure/storage-blob', file: BLOB_BUNDLE, entry: undefined },
 } as const;
 
 /** Every bundle file, main.js first. */
@@ -90,11 +95,12 @@ export interface BundleMeta {
   identity: Metafile;
   queue: Metafile;
   telemetry: Metafile;
+  blob: Metafile;
 }
 
 /** Every metafile of a build, main.js's first. */
 export function allMetafiles(meta: BundleMeta): Metafile[] {
-  return [meta.main, meta.identity, meta.queue, meta.telemetry];
+  return [meta.main, meta.identity, meta.queue, meta.telemetry, meta.blob];
 }
 
 export function readBundleMeta(): BundleMeta {
@@ -131,7 +137,7 @@ export async function bundle(): Promise<'built' | 'up to date'> {
           stdin: { contents: `module.exports = require('${pkg}');`, resolveDir: PROJECT_ROOT },
           outfile: file,
         });
-  const [main, identity, queue, telemetry] = await Promise.all([
+  const [main, identity, queue, telemetry, blob] = await Promise.all([
     build({
       ...COMMON,
       entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'index.ts')],
@@ -141,12 +147,14 @@ export async function bundle(): Promise<'built' | 'up to date'> {
     side(SIDE_BUNDLES.identity),
     side(SIDE_BUNDLES.queue),
     side(SIDE_BUNDLES.telemetry),
+    side(SIDE_BUNDLES.blob),
   ]);
   const meta: BundleMeta = {
     main: main.metafile!,
     identity: identity.metafile!,
     queue: queue.metafile!,
     telemetry: telemetry.metafile!,
+    blob: blob.metafile!,
   };
   const packages = bundledPackageDirs(allMetafiles(meta)).map((dir) => readBundledPackage(PROJECT_ROOT, dir));
   for (const p of packages.filter((p) => !p.licenseText))

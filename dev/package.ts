@@ -4,7 +4,7 @@
  *   host.json
  *   package.json   name, version, description, private and `main`: no
  *                  dependencies, the bundle needs no node_modules
- *   dist/app/*     the bundled function, the lazily loaded identity and queue bundles and
+ *   dist/app/*     the bundled function, the lazily loaded identity, queue, telemetry and blob bundles and
  *                  THIRD-PARTY-NOTICES.txt, the licences of what they bundle
  * Nothing else: no sources, tests, dev tools, maps or local settings. Entries
  * carry a fixed date so that the same build gives the same zip. The same files

@@ -7,6 +7,9 @@
  * TLS with a self-signed certificate for 127.0.0.1 made at start
  * (dev/x509.ts); a client trusts it through `caCertificate`, given to its own
  * requests (the broker's `http.trustedCertificates`), nothing process-wide.
+ * Or, with `tls`, the stack's development certificate (dev/devTls.ts), which
+ * processes trust through NODE_EXTRA_CA_CERTS like every loopback HTTPS
+ * service of the stack.
  * There is no OpenID configuration document: MSAL is told the authority's
  * metadata (src/auth/offlineAuthority.ts) and must never ask; every request
  * is recorded, so a test sees that it did not.
@@ -60,7 +63,7 @@ export interface ReceivedRequest {
 export interface TokenEndpoint {
   /** https://127.0.0.1:{port}: the authority host MSAL is pointed at. */
   authorityHost: string;
-  /** The PEM certificate to trust. */
+  /** The PEM certificate to trust: the one it serves. */
   caCertificate: string;
   /** Every request received, in order (unknown paths too). */
   readonly requests: readonly ReceivedRequest[];
@@ -158,6 +161,8 @@ export interface TokenEndpointOptions {
   identity: WorkloadIdentity;
   client: RegisteredClient;
   host?: string;
+  /** The PEM certificate and key to serve (dev/devTls.ts); absent: a self-signed certificate made at start. */
+  tls?: { cert: string; key: string };
 }
 
 export async function startTokenEndpoint(issuer: TokenIssuer, options: TokenEndpointOptions): Promise<TokenEndpoint> {
@@ -166,10 +171,7 @@ export async function startTokenEndpoint(issuer: TokenIssuer, options: TokenEndp
   if (!isLoopbackHost(host))
     throw new Error(`The development token endpoint listens on loopback only, not on ${host}.`);
   const { identity, client } = options;
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const caCertificate = `-----BEGIN CERTIFICATE-----\n${selfSignedCertificate(privateKey, 'local token endpoint', host)
-    .match(/.{1,64}/g)!
-    .join('\n')}\n-----END CERTIFICATE-----\n`;
+  const { cert: caCertificate, key: serverKey } = options.tls ?? selfMadeTls(host);
   const requests: ReceivedRequest[] = [];
   const state: { failure: TokenFailure | undefined } = { failure: undefined };
   const servicePrincipalId = randomUUID();
@@ -335,52 +337,49 @@ export async function startTokenEndpoint(issuer: TokenIssuer, options: TokenEndp
     return claims;
   };
 
-  const server: Server = createServer(
-    { key: privateKey.export({ format: 'pem', type: 'pkcs8' }), cert: caCertificate },
-    (req, res) => {
-      const record: ReceivedRequest = { method: req.method ?? '', path: (req.url ?? '').split('?')[0] };
-      requests.push(record);
-      const match = /^\/([0-9a-f-]{36}|common|organizations)\/oauth2\/v2\.0\/token$/i.exec(record.path);
-      if (req.method !== 'POST' || !match) {
-        res.writeHead(404).end();
-        return;
+  const server: Server = createServer({ key: serverKey, cert: caCertificate }, (req, res) => {
+    const record: ReceivedRequest = { method: req.method ?? '', path: (req.url ?? '').split('?')[0] };
+    requests.push(record);
+    const match = /^\/([0-9a-f-]{36}|common|organizations)\/oauth2\/v2\.0\/token$/i.exec(record.path);
+    if (req.method !== 'POST' || !match) {
+      res.writeHead(404).end();
+      return;
+    }
+    record.tenant = match[1].toLowerCase();
+    if (state.failure === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (state.failure === 'hang') {
+      unanswered++;
+      res.on('close', () => unanswered--);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+      record.grantType = form.get('grant_type') ?? undefined;
+      record.scope = form.get('scope') ?? undefined;
+      record.claims = form.get('claims') ?? undefined;
+      const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+      try {
+        const body = issue(form, record.tenant!, record);
+        res.writeHead(200, headers).end(JSON.stringify(body));
+      } catch (error) {
+        const failure =
+          error instanceof EntraError
+            ? error
+            : new EntraError(500, 'server_error', 50000, 'There was an error issuing a token.');
+        record.error = `AADSTS${failure.code}`;
+        res.writeHead(failure.status, headers).end(JSON.stringify(errorBody(failure)));
       }
-      record.tenant = match[1].toLowerCase();
-      if (state.failure === 'reset') {
-        req.socket.destroy();
-        return;
-      }
-      if (state.failure === 'hang') {
-        unanswered++;
-        res.on('close', () => unanswered--);
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-      });
-      req.on('end', () => {
-        const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-        record.grantType = form.get('grant_type') ?? undefined;
-        record.scope = form.get('scope') ?? undefined;
-        record.claims = form.get('claims') ?? undefined;
-        const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
-        try {
-          const body = issue(form, record.tenant!, record);
-          res.writeHead(200, headers).end(JSON.stringify(body));
-        } catch (error) {
-          const failure =
-            error instanceof EntraError
-              ? error
-              : new EntraError(500, 'server_error', 50000, 'There was an error issuing a token.');
-          record.error = `AADSTS${failure.code}`;
-          res.writeHead(failure.status, headers).end(JSON.stringify(errorBody(failure)));
-        }
-      });
-    },
-  );
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, resolve);
@@ -402,6 +401,16 @@ export async function startTokenEndpoint(issuer: TokenIssuer, options: TokenEndp
         server.close(() => resolve());
         server.closeAllConnections();
       }),
+  };
+}
+
+/** A P-256 key and a self-signed certificate for `host`, both PEM. */
+function selfMadeTls(host: string): { cert: string; key: string } {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const der = selfSignedCertificate(privateKey, 'local token endpoint', host);
+  return {
+    cert: `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`,
+    key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   };
 }
 

@@ -89,10 +89,16 @@ export class TokenIssuer {
     };
   }
 
-  /** Signs `claims` with RS256 under the first published key, or `key`. */
+  /**
+   * Signs `claims` with RS256 under the first published key, or `key`. An
+   * `iat` is kept when it is a number (as Entra's tokens carry it; Azurite's
+   * OAuth refuses a token without one) and never added.
+   */
   sign(claims: Record<string, unknown>, key: IssuerKey = this.published[0]): string {
     if (!key) throw new Error('the issuer has no key; call addKey() first');
-    return jwt.sign(claims, key.privateKey, { algorithm: 'RS256', keyid: key.kid, noTimestamp: true });
+    // jsonwebtoken's noTimestamp also deletes an iat of the claims; without it, it keeps a given iat.
+    const noTimestamp = typeof claims.iat !== 'number';
+    return jwt.sign(claims, key.privateKey, { algorithm: 'RS256', keyid: key.kid, noTimestamp });
   }
 }
 

@@ -1,9 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startAzurite, type RunningAzurite } from '../../dev/azurite';
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createOneLakeWorkspace, startAzurite, startOneLakeStandIn, type RunningAzurite } from '../../dev/azurite';
+import { developmentTls } from '../../dev/devTls';
+import { TokenIssuer } from '../../dev/tokenIssuer';
+import { oneLakeFolder } from '../../src/clients/oneLake';
 import { createTableClient } from '../../src/storage/tableClient';
+import { delegatedToken } from '../fixtures/tokens';
 
 const location = mkdtempSync(join(tmpdir(), 'azurite-data-'));
 afterAll(() => rmSync(location, { recursive: true, force: true }));
@@ -43,5 +48,33 @@ describe("the development stack's Azurite (data on disk)", () => {
       await azurite.stop();
     });
     expect(written).toBe('just before the stop');
+  });
+});
+
+describe("OneLake's stand-in with its data on disk (npm start)", () => {
+  it('keeps the files written with a token across a restart, whatever account key each start has', async () => {
+    const tls = developmentTls(inject('devTlsDir'));
+    const issuer = new TokenIssuer();
+    issuer.addKey();
+    const token = async () => delegatedToken(issuer, 'https://storage.azure.com', 'user_impersonation');
+    const workspaceId = randomUUID();
+    const itemId = randomUUID();
+    const oneLakeData = join(location, 'onelake');
+
+    const first = await startOneLakeStandIn({ tls, location: oneLakeData });
+    try {
+      await createOneLakeWorkspace(first.connectionString, workspaceId);
+      await oneLakeFolder({ endpoint: first.endpoint, workspaceId, itemId, token }).writeText('Files/kept.txt', 'kept');
+    } finally {
+      await first.stop();
+    }
+    const second = await startOneLakeStandIn({ tls, location: oneLakeData });
+    try {
+      expect(second.accountKey).not.toBe(first.accountKey);
+      const folder = oneLakeFolder({ endpoint: second.endpoint, workspaceId, itemId, token });
+      expect(await folder.readText('Files/kept.txt')).toBe('kept');
+    } finally {
+      await second.stop();
+    }
   });
 });

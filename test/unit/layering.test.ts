@@ -16,7 +16,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['http'],
   // The domain.
   ['jobs', 'execution', 'items', 'auth', 'endpoints', 'handlers'],
-  ['telemetry', 'storage'],
+  ['telemetry', 'storage', 'clients'],
   ['fabric'],
   // Base helpers.
   ['ids.ts', 'url.ts', 'logValue.ts', 'azureHost.ts', 'text.ts'],
@@ -96,6 +96,15 @@ describe('the layers of src/', () => {
     const graph = new Map<string, Set<string>>();
     for (const { from, to } of all) graph.set(from, (graph.get(from) ?? new Set()).add(to));
     expect(cycles(graph).map((cycle) => cycle.join(' → '))).toEqual([]);
+  });
+
+  it('src/clients, which job handlers are given, imports only the contract and the base helpers', () => {
+    const allowed = new Set(['fabric', 'text.ts', 'logValue.ts', 'url.ts', 'ids.ts']);
+    const outside = all
+      .filter((edge) => edge.from === 'clients' && !allowed.has(edge.to))
+      .map((edge) => `${edge.file} imports ${edge.to}`);
+    expect(outside).toEqual([]);
+    expect(all.some((edge) => edge.from === 'clients' && edge.to === 'ids.ts')).toBe(true);
   });
 
   it('sees the imports it judges (a check of the check)', () => {
