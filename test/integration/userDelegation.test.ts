@@ -56,7 +56,7 @@ function delegation(keys = new AssertionKeys(KEY)): UserDelegation {
 }
 
 /** A caller as the authenticator leaves it, its subject token living `seconds`. */
-function caller(seconds = 3600, oid = randomUUID()): AuthenticatedCaller & { token: string } {
+function caller(seconds = 3600, oid: string = randomUUID()): AuthenticatedCaller & { token: string } {
   const exp = Math.floor(Date.now() / 1000) + seconds;
   const token = tokenFactory(issuer).subjectToken({ oid, exp });
   return {
@@ -181,7 +181,7 @@ describe("a job's user", () => {
   });
 
   it('reads the row again when its copy is about to expire, and uses the copy a poll refreshed', async () => {
-    const who = caller(ASSERTION_USE_MARGIN_MS / 1000 + 5);
+    const who = caller(ASSERTION_USE_MARGIN_MS / 1000 - 30);
     const job = newJob();
     const first = await delegation().preflight(job, who, log);
     const fresh = caller(3600, who.userObjectId);
@@ -203,7 +203,7 @@ describe("a job's user", () => {
   });
 
   it('fails the job with UserTokenExpired when no poll refreshed it', async () => {
-    const who = caller(ASSERTION_USE_MARGIN_MS / 1000 + 5);
+    const who = caller(ASSERTION_USE_MARGIN_MS / 1000 - 30);
     const job = newJob();
     const sealed = await delegation().preflight(job, who, log);
     const user = delegation().forJob(recordOf(job, who, sealed), async () => recordOf(job, who, sealed), log);

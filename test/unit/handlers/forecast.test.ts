@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { calculateForecast } from '../../../src/handlers/forecast';
+import { OneLakeError, type OneLakeFolder } from '../../../src/clients/oneLake';
+import type { FabricApi } from '../../../src/clients/fabricApi';
+import { calculateForecast, forecastPath } from '../../../src/handlers/forecast';
 import { JobFailure, type Job } from '../../../src/handlers/jobHandler';
 
 const JOB: Job = {
@@ -20,8 +22,20 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** The files written, by path; `refuse` makes every write fail as OneLake would. */
+function memoryFolder(refuse?: OneLakeError) {
+  const files = new Map<string, string>();
+  const folder = {
+    writeJson: async (path: string, value: unknown) => {
+      if (refuse) throw refuse;
+      files.set(path, JSON.stringify(value));
+    },
+  } as unknown as OneLakeFolder;
+  return { files, folder };
+}
+
 /** Starts the job; `settled` says whether it has ended (and how) so far on the fake clock. */
-function start(creationPayload: Record<string, unknown>, controller = new AbortController()) {
+function start(creationPayload: Record<string, unknown>, controller = new AbortController(), oneLake = memoryFolder()) {
   const lines: string[] = [];
   const log = {
     info: (l: string) => lines.push(l),
@@ -35,12 +49,14 @@ function start(creationPayload: Record<string, unknown>, controller = new AbortC
       signal: controller.signal,
       log,
       user: { tenantId: JOB.tenantId, token: () => Promise.reject(new Error('no user in this test')) },
+      oneLake: oneLake.folder,
+      fabric: {} as FabricApi,
     },
   ).then(
     () => (outcome = { done: true }),
     (error: unknown) => (outcome = { error }),
   );
-  return { lines, controller, running, settled: () => outcome };
+  return { lines, controller, running, settled: () => outcome, files: oneLake.files };
 }
 
 const failureOf = (outcome: unknown) => {
@@ -81,7 +97,29 @@ describe('calculateForecast', () => {
     }
     await vi.advanceTimersByTimeAsync(1);
     expect(job.settled()).toEqual({ done: true });
-    expect(job.lines).toEqual([`forecasting for ${seconds} s`]);
+    expect(job.lines).toEqual([
+      `forecasting for ${seconds} s`,
+      `wrote ${forecastPath(JOB.jobInstanceId)} to the item's OneLake folder`,
+    ]);
+    expect(JSON.parse(job.files.get(`Files/forecasts/${JOB.jobInstanceId}.json`)!)).toMatchObject({
+      itemId: JOB.itemId,
+      jobInstanceId: JOB.jobInstanceId,
+    });
+  });
+
+  it('fails with ForecastNotSaved (not permanent) when OneLake refuses the write, its source by the status', async () => {
+    const refusal = new OneLakeError('write', 'Files/x', 403, 'AuthorizationPermissionMismatch', undefined, 'denied');
+    const job = start({ durationSeconds: 0 }, new AbortController(), memoryFolder(refusal));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(failureOf(job.settled())).toMatchObject({
+      errorCode: 'ForecastNotSaved',
+      source: 'User',
+      isPermanent: false,
+    });
+    const down = new OneLakeError('write', 'Files/x', 503, 'ServerBusy', undefined, 'busy');
+    const again = start({ durationSeconds: 0 }, new AbortController(), memoryFolder(down));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(failureOf(again.settled())).toMatchObject({ errorCode: 'ForecastNotSaved', source: 'System' });
   });
 
   it('fails with the failWith details once the work is done', async () => {
@@ -120,6 +158,7 @@ describe('calculateForecast', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(job.settled()).toEqual({ done: true });
     expect(job.lines).toEqual(['forecasting for 3600 s', 'cancelled; stopping']);
+    expect(job.files.size).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
   });
 
