@@ -1,7 +1,8 @@
 // The Fabric workload backend: an Azure Functions app on the Flex Consumption
 // plan, one user-assigned managed identity for everything it touches, a
-// storage account without keys (job and item tables, the job queue), and
-// Application Insights without keys.
+// storage account without keys (job and item tables, the job queue),
+// Application Insights without keys, and a Key Vault with the two keys that
+// seal each running job's copy of its user's token.
 //
 //   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json ...
 //   azd up                                   (azure.yaml at the repository root)
@@ -61,6 +62,41 @@ param serverErrorAlertThreshold int = 5
 @minValue(0)
 param authFailureAlertThreshold int = 20
 
+// The keys that seal each running job's copy of its user's token on its row
+// (USER_ASSERTION_KEY, USER_ASSERTION_KEY_PREVIOUS). azd generates each once
+// and keeps it in the environment's own store, outside the repository, for
+// every later `azd provision`; `az deployment group create` takes them with
+// -p. They must stay the same from one deployment to the next: a new value
+// is a rotation (docs/deploy.md, "Rotating the assertion key"; why:
+// docs/decisions.md, "The assertion keys").
+@secure()
+@minLength(43)
+@description('USER_ASSERTION_KEY: 43 or more characters of random text, the same on every deployment. azd generates it once.')
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 64
+      noSpecial: true
+    }
+  }
+})
+param userAssertionKey string
+
+@secure()
+@minLength(43)
+@description('USER_ASSERTION_KEY_PREVIOUS: the key before the last rotation; the same value as userAssertionKey when there is none. azd generates it once.')
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 64
+      noSpecial: true
+    }
+  }
+})
+param userAssertionKeyPrevious string
+
 @description('Optional principal (object) id of a job runner outside the app to make Storage Table Data Contributor on the job-state table. Empty: none.')
 param jobRunnerPrincipalId string = ''
 
@@ -100,6 +136,10 @@ var applicationInsightsName = 'appi-${baseName}-${resourceToken}'
 var itemsTableName = 'Items'
 var jobQueueName = 'job-runs'
 var poisonQueueName = '${jobQueueName}-poison'
+// Key Vault names are 3-24 characters and unique in Azure.
+var keyVaultName = 'kv-${resourceToken}'
+var currentKeySecretName = 'user-assertion-key'
+var previousKeySecretName = 'user-assertion-key-previous'
 
 // The one identity: host storage, deployment package, telemetry, tables and queues.
 // User-assigned, so its roles exist before the app's first start.
@@ -150,6 +190,19 @@ module alerts 'modules/alerts.bicep' = {
   ]
 }
 
+module keyVault 'modules/keyVault.bicep' = {
+  name: 'keyVault'
+  params: {
+    name: keyVaultName
+    location: location
+    tags: tags
+    currentKeySecretName: currentKeySecretName
+    previousKeySecretName: previousKeySecretName
+    userAssertionKey: userAssertionKey
+    userAssertionKeyPrevious: userAssertionKeyPrevious
+  }
+}
+
 module roles 'modules/roles.bicep' = {
   name: 'roles'
   params: {
@@ -159,6 +212,9 @@ module roles 'modules/roles.bicep' = {
     jobQueueName: jobQueueName
     poisonQueueName: poisonQueueName
     applicationInsightsName: applicationInsightsName
+    keyVaultName: keyVaultName
+    currentKeySecretName: currentKeySecretName
+    previousKeySecretName: previousKeySecretName
     appIdentityId: identity.id
     appPrincipalId: identity.properties.principalId
     jobRunnerPrincipalId: jobRunnerPrincipalId
@@ -168,6 +224,7 @@ module roles 'modules/roles.bicep' = {
   dependsOn: [
     storage
     monitoring
+    keyVault
   ]
 }
 
@@ -200,6 +257,10 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // The Key Vault references below are resolved as the user-assigned
+    // identity (its resource id), not a system-assigned one, which this app
+    // does not have: learn.microsoft.com/azure/app-service/app-service-key-vault-references.
+    keyVaultReferenceIdentity: identity.id
     siteConfig: {
       minTlsVersion: '1.2'
       // Flex Consumption takes the runtime, scale and package location from
@@ -227,9 +288,10 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
           value: 'Authorization=AAD;ClientId=${identity.properties.clientId}'
         }
-        // The app's own settings (src/config.ts). ENTRA_JWKS_URI is left out:
-        // its default follows ENTRA_AUTHORITY_HOST; JOB_HEARTBEAT_SECONDS
-        // keeps the app's default.
+        // The app's own settings (src/config/). ENTRA_JWKS_URI and
+        // ENTRA_TOKEN_HOST are left out: their defaults follow
+        // ENTRA_AUTHORITY_HOST; JOB_HEARTBEAT_SECONDS, ONELAKE_ENDPOINT and
+        // FABRIC_API_URL keep the app's defaults, which are Azure's.
         {
           name: 'PUBLISHER_TENANT_ID'
           value: publisherTenantId
@@ -283,6 +345,27 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
         {
           name: 'AZURE_CLIENT_ID'
           value: identity.properties.clientId
+        }
+        // Acting for the user: the workload app's client assertion is this
+        // identity's token (a federated identity credential on the app
+        // registration, docs/deploy.md section 6), and the keys that seal a
+        // running job's user token are the vault's, read at start as the
+        // identity (keyVaultReferenceIdentity above), never copied here.
+        {
+          name: 'WORKLOAD_CLIENT_CREDENTIAL'
+          value: 'managedIdentity'
+        }
+        {
+          name: 'WORKLOAD_MANAGED_IDENTITY_CLIENT_ID'
+          value: identity.properties.clientId
+        }
+        {
+          name: 'USER_ASSERTION_KEY'
+          value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.currentKeyUri})'
+        }
+        {
+          name: 'USER_ASSERTION_KEY_PREVIOUS'
+          value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.previousKeyUri})'
         }
       ]
     }
@@ -341,3 +424,6 @@ output jobQueueName string = storage.outputs.jobQueueName
 output storageAccountName string = storageAccountName
 output identityPrincipalId string = identity.properties.principalId
 output identityClientId string = identity.properties.clientId
+@description('The issuer of the federated identity credential that lets the workload app trust the identity (docs/deploy.md section 6): the identity\'s tenant, which must be the app registration\'s.')
+output federatedCredentialIssuer string = '${environment().authentication.loginEndpoint}${identity.properties.tenantId}/v2.0'
+output keyVaultName string = keyVault.outputs.name

@@ -1,6 +1,6 @@
 // Least-privilege role assignments, each on the narrowest scope that works:
-// one table, one queue, the Application Insights resource; only the
-// Functions host's blob role is on the account. Every assignment has a
+// one table, one queue, one Key Vault secret, the Application Insights
+// resource; only the Functions host's blob role is on the account. Every assignment has a
 // deterministic name, guid(scope, principal, role), so redeploying never
 // duplicates it. The principal in the name is the identity's resource id,
 // known when the deployment starts (a principal id is not, and What-If could
@@ -12,6 +12,9 @@ param itemsTableName string
 param jobQueueName string
 param poisonQueueName string
 param applicationInsightsName string
+param keyVaultName string
+param currentKeySecretName string
+param previousKeySecretName string
 
 @description('Resource id of the function app\'s user-assigned identity: names its assignments.')
 param appIdentityId string
@@ -30,8 +33,9 @@ param jobRunnerPrincipalId string = ''
 param jobRunnerPrincipalType string = 'ServicePrincipal'
 
 // Built-in role definition ids, checked against Microsoft's generated lists
-// (learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage
-// and .../built-in-roles/monitor; sources in docs/deploy.md#sources).
+// (learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage,
+// .../built-in-roles/monitor and .../built-in-roles/security; sources in
+// docs/deploy.md#sources).
 var roleIds = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
@@ -39,6 +43,8 @@ var roleIds = {
   storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed'
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  // Data actions secrets/getSecret/action and secrets/readMetadata/action only.
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
 }
 
 resource account 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
@@ -77,6 +83,20 @@ resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@202
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2026-05-15' existing = {
+  name: keyVaultName
+}
+
+resource currentKey 'Microsoft.KeyVault/vaults/secrets@2026-05-15' existing = {
+  parent: vault
+  name: currentKeySecretName
+}
+
+resource previousKey 'Microsoft.KeyVault/vaults/secrets@2026-05-15' existing = {
+  parent: vault
+  name: previousKeySecretName
 }
 
 // The Functions host keeps its locks, keys and the deployment package in blobs
@@ -187,6 +207,29 @@ resource appSendsTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   scope: appInsights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.monitoringMetricsPublisher)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The app reads its two assertion keys through Key Vault references, as the
+// identity: Key Vault Secrets User on each of the two secrets, never on the
+// vault, so a secret added to the vault later is not the app's to read.
+resource appReadsCurrentKey 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(currentKey.id, appIdentityId, roleIds.keyVaultSecretsUser)
+  scope: currentKey
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultSecretsUser)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appReadsPreviousKey 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(previousKey.id, appIdentityId, roleIds.keyVaultSecretsUser)
+  scope: previousKey
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultSecretsUser)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }

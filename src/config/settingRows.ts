@@ -57,10 +57,19 @@ const httpsOnly = (name: string) => (value: string) => {
 /** The shortest key text taken: 43 characters of base64 carry 256 bits. */
 export const MIN_ASSERTION_KEY_LENGTH = 43;
 
+/**
+ * App Service and Functions pass a Key Vault reference they could not resolve
+ * on as its own text, `@Microsoft.KeyVault(...)`: long enough to pass for a
+ * key, and public. Such a value is refused, never used as a key.
+ */
+const UNRESOLVED_KEY_VAULT_REFERENCE = /^\s*@Microsoft\.KeyVault\(/i;
+
 const assertionKey = (name: string) => (value: string) =>
-  value.trim().length >= MIN_ASSERTION_KEY_LENGTH
-    ? undefined
-    : `${name} must be ${MIN_ASSERTION_KEY_LENGTH} or more characters of random text (e.g. 32 random bytes in base64)`;
+  UNRESOLVED_KEY_VAULT_REFERENCE.test(value)
+    ? `${name} is a Key Vault reference the platform could not resolve: check that the secret exists and that the identity named by keyVaultReferenceIdentity may read it (Key Vault Secrets User)`
+    : value.trim().length >= MIN_ASSERTION_KEY_LENGTH
+      ? undefined
+      : `${name} must be ${MIN_ASSERTION_KEY_LENGTH} or more characters of random text (e.g. 32 random bytes in base64)`;
 
 function isPlainHttpsOrigin(value: string): boolean {
   const url = tryParseUrl(value);

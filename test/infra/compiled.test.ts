@@ -8,6 +8,7 @@ import { DEFAULT_TABLE_NAME, SETTINGS } from '../../src/config';
 import {
   deploy,
   reference,
+  TARGET,
   resourceId,
   roleDefinitionId,
   type ArmTemplate,
@@ -31,7 +32,18 @@ const ENTRA = {
   workloadClientId: '22222222-2222-4222-8222-222222222222',
   workloadAudience: 'api://localdevinstance/11111111-1111-4111-8111-111111111111/Contoso.FinanceAnalytics',
 };
+/** The two assertion keys: secure parameters without a default, which azd generates once. */
+const KEYS = {
+  userAssertionKey: 'K'.repeat(64),
+  userAssertionKeyPrevious: 'P'.repeat(64),
+};
+/** Every parameter without a default. */
+const REQUIRED = { ...ENTRA, ...KEYS };
 const RUNNER = '33333333-3333-4333-8333-333333333333';
+const KEY_SECRETS = {
+  USER_ASSERTION_KEY: 'user-assertion-key',
+  USER_ASSERTION_KEY_PREVIOUS: 'user-assertion-key-previous',
+};
 
 /** Built-in role ids, as learn.microsoft.com's generated built-in roles pages list them (docs/deploy.md#sources). */
 const ROLE = {
@@ -41,6 +53,8 @@ const ROLE = {
   storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed',
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a',
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
+  /** learn.microsoft.com/azure/role-based-access-control/built-in-roles/security */
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
 };
 
 /** Settings the Functions host and its telemetry read, not src/config/. */
@@ -59,8 +73,9 @@ const LEFT_OUT = {
   JOB_HEARTBEAT_SECONDS: "the app's default (30 s) is the documented one",
   SUMMARY_TELEMETRY: 'the default (export to Application Insights) is the intended one',
   ITEM_DEFINITION_MAX_BYTES: 'the default (4 MiB) is the documented one',
-  WORKLOAD_CLIENT_CREDENTIAL: 'acting for the user is not deployed yet (the federated credential comes with it)',
-  WORKLOAD_MANAGED_IDENTITY_CLIENT_ID: 'set with WORKLOAD_CLIENT_CREDENTIAL, once acting for the user is deployed',
+  ENTRA_TOKEN_HOST: 'its default follows ENTRA_AUTHORITY_HOST, where Entra ID issues tokens in the cloud deployed to',
+  ONELAKE_ENDPOINT: "the default is OneLake's public Blob endpoint, the one Fabric documents",
+  FABRIC_API_URL: "the default is Fabric's public REST API, the one Fabric documents",
   WORKLOAD_CLIENT_CERTIFICATE: 'the deployment is keyless (managedIdentity)',
   WORKLOAD_CLIENT_SECRET: 'development only; refused inside Azure',
 };
@@ -133,7 +148,7 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     if (!bicep) throw new Error(NO_COMPILER_IN_CI);
     check = await checkTemplates(bicep);
     template = check.compiled.get('main.bicep') as ArmTemplate;
-    deployment = deploy(template, ENTRA);
+    deployment = deploy(template, REQUIRED);
     // Two runs of the compiler at once: seconds alone, far more on a busy CI machine.
   }, 180_000);
 
@@ -155,6 +170,8 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
   const identityId = () => one('Microsoft.ManagedIdentity/userAssignedIdentities').id;
   const clientId = () => reference(identityId(), '.clientId');
   const child = (type: string, ...names: string[]) => resourceId(type, account().name, ...names);
+  const keyVaultSecret = (secret: string) =>
+    resourceId('Microsoft.KeyVault/vaults/secrets', one('Microsoft.KeyVault/vaults').name, secret);
 
   describe('compiler and linter', () => {
     it('build every entry point and lint every file with no error and no warning', () => {
@@ -199,14 +216,29 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       expect(file.parameters.jobStateTableName.value).toBe(DEFAULT_TABLE_NAME);
     });
 
-    it('only the Entra values have no default; the file leaves them out and the guide passes each with -p', () => {
+    it('only the Entra values and the two keys have no default; the file leaves them out and the guide passes each with -p', () => {
       const required = Object.entries(template.parameters!)
         .filter(([, p]) => !('defaultValue' in p))
         .map(([name]) => name);
-      expect(required.sort()).toEqual(Object.keys(ENTRA).sort());
+      expect(required.sort()).toEqual(Object.keys(REQUIRED).sort());
       for (const name of required) {
         expect(file.parameters).not.toHaveProperty(name);
         expect(deployGuide).toMatch(new RegExp(`-p ${name}=`));
+      }
+    });
+
+    it('take the two keys as secure strings of 43 characters or more, which azd generates once (letters and digits)', () => {
+      for (const name of Object.keys(KEYS)) {
+        const declared = template.parameters![name];
+        expect(declared.type, name).toBe('securestring');
+        expect(declared.minLength, name).toBe(43);
+        expect(declared).not.toHaveProperty('defaultValue');
+        // azd generates a parameter only when it has no default and the parameters file does not name it.
+        const azd = declared.metadata?.azd as { type?: string; config?: { length?: number; noSpecial?: boolean } };
+        expect(azd.type, name).toBe('generate');
+        expect(azd.config?.length, name).toBeGreaterThanOrEqual(43);
+        // Letters and digits only, so a value passes through the shell commands of the rotation steps as it is.
+        expect(azd.config?.noSpecial, name).toBe(true);
       }
     });
 
@@ -217,7 +249,7 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       const workspace = (of: Deployment) =>
         one('Microsoft.OperationalInsights/workspaces', of).body.properties.retentionInDays;
       expect(workspace(deployment)).toBe(retention.defaultValue);
-      expect(workspace(deploy(template, { ...ENTRA, logRetentionDays: 90 }))).toBe(90);
+      expect(workspace(deploy(template, { ...REQUIRED, logRetentionDays: 90 }))).toBe(90);
     });
   });
 
@@ -271,7 +303,7 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     it('carry endpointResolutionUrls as JSON text, {} by default', () => {
       expect(settings().get('ENDPOINT_RESOLUTION_URLS')).toBe('{}');
       const urls = { westeurope: 'https://weu.backend.example/api', default: 'https://backend.example/api' };
-      const withUrls = deploy(template, { ...ENTRA, endpointResolutionUrls: urls });
+      const withUrls = deploy(template, { ...REQUIRED, endpointResolutionUrls: urls });
       expect(JSON.parse(String(settings(withUrls).get('ENDPOINT_RESOLUTION_URLS')))).toEqual(urls);
       expect(template.parameters!.endpointResolutionUrls).toEqual(
         expect.objectContaining({ type: 'object', defaultValue: {} }),
@@ -284,6 +316,37 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       for (const name of ['AzureWebJobsStorage__clientId', 'AZURE_CLIENT_ID'])
         expect(String(s.get(name)), name).toBe(clientId());
       expect(s.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe(`Authorization=AAD;ClientId=${clientId()}`);
+    });
+
+    it("act for the user keylessly: the workload app's client assertion is the identity's token", () => {
+      const s = settings();
+      expect(s.get('WORKLOAD_CLIENT_CREDENTIAL')).toBe('managedIdentity');
+      expect(String(s.get('WORKLOAD_MANAGED_IDENTITY_CLIENT_ID'))).toBe(clientId());
+      for (const name of ['WORKLOAD_CLIENT_CERTIFICATE', 'WORKLOAD_CLIENT_SECRET'])
+        expect([...s.keys()]).not.toContain(name);
+    });
+
+    it('read the two assertion keys as versionless Key Vault references to the two secrets, as the identity', () => {
+      const vault = one('Microsoft.KeyVault/vaults');
+      for (const [setting, secret] of Object.entries(KEY_SECRETS)) {
+        // No version after the secret's name, so the app follows a new value; the trailing slash is Microsoft's form.
+        expect(settings().get(setting), setting).toBe(
+          `@Microsoft.KeyVault(SecretUri=https://${vault.name}.vault.azure.net/secrets/${secret}/)`,
+        );
+        expect(all('Microsoft.KeyVault/vaults/secrets').map((x) => x.name)).toContain(`${vault.name}/${secret}`);
+      }
+      // Resolved with the user-assigned identity, not a system-assigned one the app does not have.
+      expect(site().properties.keyVaultReferenceIdentity).toBe(identityId());
+      expect(site().identity.type).toBe('UserAssigned');
+    });
+
+    it('start the app only once the identity may read the keys (the role assignments are deployed first)', () => {
+      const dependsOn = one('Microsoft.Web/sites').body.dependsOn as string[];
+      expect(dependsOn).toContain(resourceId('Microsoft.Resources/deployments', 'roles'));
+      const roles = all('Microsoft.Authorization/roleAssignments').filter((a) => a.module === 'roles');
+      expect(roles.map((a) => a.scope)).toEqual(
+        expect.arrayContaining(Object.values(KEY_SECRETS).map((secret) => keyVaultSecret(secret))),
+      );
     });
 
     it('include nothing Flex Consumption deprecates', () => {
@@ -327,7 +390,7 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
 
     it('carries the tag azd finds service "api" by, besides the caller\'s tags', () => {
       expect(site().tags).toEqual({ 'azd-service-name': 'api' });
-      expect(site(deploy(template, { ...ENTRA, tags: { team: 'jobs' } })).tags).toEqual({
+      expect(site(deploy(template, { ...REQUIRED, tags: { team: 'jobs' } })).tags).toEqual({
         team: 'jobs',
         'azd-service-name': 'api',
       });
@@ -365,6 +428,51 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     });
   });
 
+  describe('Key Vault', () => {
+    const vault = () => one('Microsoft.KeyVault/vaults');
+    const secrets = (of = deployment) => all('Microsoft.KeyVault/vaults/secrets', of);
+
+    it('authorizes with Azure RBAC alone, keeps deleted secrets and cannot be purged', () => {
+      expect(vault().body.properties).toEqual({
+        tenantId: TARGET.tenantId,
+        sku: { family: 'A', name: 'standard' },
+        enableRbacAuthorization: true,
+        accessPolicies: [],
+        enableSoftDelete: true,
+        softDeleteRetentionInDays: 7,
+        enablePurgeProtection: true,
+        // As storage: a public endpoint that takes Entra-authenticated callers only (the app has no virtual network).
+        publicNetworkAccess: 'Enabled',
+        enabledForDeployment: false,
+        enabledForDiskEncryption: false,
+        enabledForTemplateDeployment: false,
+      });
+      expect(vault().name).toMatch(/^[a-z][a-z0-9-]{2,23}$/);
+    });
+
+    it('holds exactly the two keys, each the value of its own parameter', () => {
+      const byName = (of: Deployment) =>
+        Object.fromEntries(secrets(of).map((x) => [x.name.split('/')[1], x.body.properties.value]));
+      expect(byName(deployment)).toEqual({
+        'user-assertion-key': KEYS.userAssertionKey,
+        'user-assertion-key-previous': KEYS.userAssertionKeyPrevious,
+      });
+      // A rotation is a deployment with new values: the secrets follow the parameters, each its own.
+      const rotated = { userAssertionKey: 'N'.repeat(64), userAssertionKeyPrevious: KEYS.userAssertionKey };
+      expect(byName(deploy(template, { ...ENTRA, ...rotated }))).toEqual({
+        'user-assertion-key': rotated.userAssertionKey,
+        'user-assertion-key-previous': rotated.userAssertionKeyPrevious,
+      });
+      for (const secret of secrets()) expect(secret.body.properties).toEqual({ value: expect.any(String) });
+    });
+
+    it('keeps the keys out of every output and every app setting', () => {
+      const text = JSON.stringify({ outputs: deployment.outputs, settings: [...settings().values()] });
+      for (const key of Object.values(KEYS)) expect(text).not.toContain(key);
+      for (const name of Object.keys(KEYS)) expect(template.outputs ?? {}).not.toHaveProperty(name);
+    });
+  });
+
   describe('role assignments', () => {
     const assignments = (of = deployment) =>
       all('Microsoft.Authorization/roleAssignments', of).map((a) => ({
@@ -399,6 +507,8 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
         ['storageQueueDataMessageProcessor', queue('job-runs-poison')],
         ['storageQueueDataMessageSender', queue('job-runs-poison')],
         ['monitoringMetricsPublisher', appInsights],
+        ['keyVaultSecretsUser', keyVaultSecret('user-assertion-key')],
+        ['keyVaultSecretsUser', keyVaultSecret('user-assertion-key-previous')],
       ].map(([role, scope]) => ({ role, scope, principal: app, principalType: 'ServicePrincipal' }));
       expect(granted).toEqual(expected);
     });
@@ -406,6 +516,15 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     it("put no table or queue role on the account: only the host's blob role is there", () => {
       const onAccount = assignments().filter((a) => a.scope === account().id);
       expect(onAccount.map((a) => a.role)).toEqual(['storageBlobDataOwner']);
+    });
+
+    it('put no role on the vault: the identity reads the two key secrets and nothing else in it', () => {
+      const vault = one('Microsoft.KeyVault/vaults').id;
+      const inVault = assignments().filter((a) => a.scope === vault || a.scope!.startsWith(`${vault}/`));
+      expect(inVault.map((a) => [a.role, a.scope])).toEqual([
+        ['keyVaultSecretsUser', keyVaultSecret('user-assertion-key')],
+        ['keyVaultSecretsUser', keyVaultSecret('user-assertion-key-previous')],
+      ]);
     });
 
     it('have deterministic names, guid(scope, identity, role), known when the deployment starts', () => {
@@ -416,7 +535,11 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     it('grant an outside job runner, only when named, write access to the job table alone', () => {
       const runner = (of: Deployment) => assignments(of).filter((a) => a.principal === RUNNER);
       expect(runner(deployment)).toEqual([]);
-      const withRunner = deploy(template, { ...ENTRA, jobRunnerPrincipalId: RUNNER, jobRunnerPrincipalType: 'Group' });
+      const withRunner = deploy(template, {
+        ...REQUIRED,
+        jobRunnerPrincipalId: RUNNER,
+        jobRunnerPrincipalType: 'Group',
+      });
       expect(runner(withRunner)).toEqual([
         {
           role: 'storageTableDataContributor',
@@ -458,7 +581,7 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     });
 
     it('take their thresholds from parameters', () => {
-      const tuned = deploy(template, { ...ENTRA, serverErrorAlertThreshold: 50, authFailureAlertThreshold: 200 });
+      const tuned = deploy(template, { ...REQUIRED, serverErrorAlertThreshold: 50, authFailureAlertThreshold: 200 });
       const threshold = (name: string) =>
         rules(tuned).find((r) => r.name.startsWith(name))!.body.properties.criteria.allOf[0].threshold;
       expect(threshold('server-errors')).toBe(50);
@@ -468,7 +591,7 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
     it('notify through one action group that e-mails only when alertEmail is given', () => {
       expect(group().body.location).toBe('global');
       expect(group().body.properties.emailReceivers).toEqual([]);
-      const mailed = deploy(template, { ...ENTRA, alertEmail: 'ops@contoso.example' });
+      const mailed = deploy(template, { ...REQUIRED, alertEmail: 'ops@contoso.example' });
       expect(group(mailed).body.properties.emailReceivers).toEqual([
         { name: 'operator', emailAddress: 'ops@contoso.example', useCommonAlertSchema: true },
       ]);
@@ -487,6 +610,14 @@ describe.skipIf(skipCompiledTests)('infra/ compiled by the Bicep compiler', () =
       expect(named.length).toBeGreaterThan(5);
       for (const name of named) expect(deployment.outputs, name).toHaveProperty(name);
       expect(Object.keys(deployment.outputs).sort()).toEqual([...named].sort());
+    });
+
+    it('give what the federated credential needs: the identity as subject, its tenant in the issuer', () => {
+      expect(String(deployment.outputs.identityPrincipalId)).toBe(reference(identityId(), '.principalId'));
+      expect(deployment.outputs.federatedCredentialIssuer).toBe(
+        `https://login.microsoftonline.com/${reference(identityId(), '.tenantId')}/v2.0`,
+      );
+      expect(deployment.outputs.keyVaultName).toBe(one('Microsoft.KeyVault/vaults').name);
     });
 
     it('give the backend URL for the workload manifest and where the job queue is', () => {

@@ -46,6 +46,8 @@ const API_VERSIONS: Record<string, string> = {
   'Microsoft.Web/sites': '2025-03-01',
   'Microsoft.Web/sites/basicPublishingCredentialsPolicies': '2025-03-01',
   'Microsoft.Authorization/roleAssignments': '2022-04-01',
+  'Microsoft.KeyVault/vaults': '2026-05-15',
+  'Microsoft.KeyVault/vaults/secrets': '2026-05-15',
 };
 
 const trees = new Map<string, Node>();
@@ -73,6 +75,7 @@ describe('Bicep syntax', () => {
         'modules/storage.bicep',
         'modules/monitoring.bicep',
         'modules/roles.bicep',
+        'modules/keyVault.bicep',
       ]),
     );
   });

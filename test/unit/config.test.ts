@@ -268,6 +268,31 @@ describe('readConfig', () => {
     expect(readConfig({ ...VALID, WORKLOAD_AUDIENCE: audience }).workloadAudience).toBe(audience);
   });
 
+  it('reads the two assertion keys, and refuses a short one or the previous one alone', () => {
+    const key = 'k'.repeat(43);
+    expect(readConfig({ ...VALID, USER_ASSERTION_KEY: key }).userAssertionKeys).toEqual({ current: key });
+    expect(problemsOf({ ...VALID, USER_ASSERTION_KEY: 'k'.repeat(42) })).toEqual([
+      'USER_ASSERTION_KEY must be 43 or more characters of random text (e.g. 32 random bytes in base64)',
+    ]);
+    expect(problemsOf({ ...VALID, USER_ASSERTION_KEY_PREVIOUS: key })).toEqual([
+      'USER_ASSERTION_KEY_PREVIOUS is set without USER_ASSERTION_KEY; set the current key too',
+    ]);
+  });
+
+  it.each(['USER_ASSERTION_KEY', 'USER_ASSERTION_KEY_PREVIOUS'])(
+    'refuses an unresolved Key Vault reference in %s, which is long enough to pass for a key',
+    (name) => {
+      // What the platform passes on when the identity cannot read the secret: the reference's own text.
+      const unresolved = '@Microsoft.KeyVault(SecretUri=https://kv-abc.vault.azure.net/secrets/user-assertion-key/)';
+      expect(unresolved.length).toBeGreaterThan(43);
+      const problems = problemsOf({ ...VALID, USER_ASSERTION_KEY: 'k'.repeat(43), [name]: unresolved });
+      expect(problems).toEqual([
+        expect.stringMatching(new RegExp(`^${name} is a Key Vault reference the platform could not resolve`)),
+      ]);
+      expect(problems[0]).not.toContain('kv-abc');
+    },
+  );
+
   it('says how many problems there are and lists them one per line', () => {
     expect(() => readConfig({})).toThrow(/^Invalid configuration \(5 problems\):\n- PUBLISHER_TENANT_ID is required\n/);
   });
