@@ -4,8 +4,8 @@ import type { EntraAccessToken } from './entraToken';
 export const DEFAULT_VALIDATED_TOKEN_CACHE_SIZE = 10_000;
 /** No entry outlives this, whatever the token's exp says. */
 export const MAX_ENTRY_LIFETIME_MS = 24 * 60 * 60 * 1000;
-/** The claims the authenticator checks after validation; an entry keeps only these. */
-export const RETAINED_CLAIMS = ['idtyp', 'oid', 'scp'] as const;
+/** The claims the authenticator reads after validation (exp: when a job's copy of the token expires); an entry keeps only these. */
+export const RETAINED_CLAIMS = ['idtyp', 'oid', 'scp', 'exp'] as const;
 
 interface Entry {
   token: EntraAccessToken;

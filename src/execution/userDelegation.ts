@@ -48,7 +48,8 @@ export class UserDelegation {
     if (scopes.length === 0) return {};
     const { broker, keys } = this.configured();
     const { subject } = caller;
-    if (!subject) throw new InternalError('a job Create with scopes came without a subject token');
+    if (!subject || !Number.isFinite(subject.expiresOn.getTime()))
+      throw new InternalError('a job Create with scopes came without a subject token (or one without exp)');
     // One exchange per resource: Entra issues a token for one resource at a time.
     await Promise.all(
       byResource(scopes).map((group) =>

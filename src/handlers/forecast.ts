@@ -1,10 +1,13 @@
-import { OneLakeError } from '../clients/oneLake';
+import { ONELAKE_SCOPE, OneLakeError } from '../clients/oneLake';
 import { JobFailure, type JobHandler } from './jobHandler';
 
 const DEFAULT_DURATION_SECONDS = 20;
 const MAX_DURATION_SECONDS = 3600;
 /** Small steps, so a cancellation stops the work within this long. */
 const STEP_MS = 250;
+
+/** What the demo asks for on its user's behalf: OneLake, where it writes its result. */
+export const FORECAST_SCOPES = [ONELAKE_SCOPE];
 
 /** Where the demo writes each run's result, in its item's OneLake folder. */
 export const forecastPath = (jobInstanceId: string) => `Files/forecasts/${jobInstanceId}.json`;

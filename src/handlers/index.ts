@@ -3,11 +3,10 @@
  * README's handler guide); the framework owns claiming, heartbeats,
  * cancellation and the job's state, a handler owns only its work.
  */
-import { ONELAKE_SCOPE } from '../clients/oneLake';
-import { calculateForecast } from './forecast';
+import { calculateForecast, FORECAST_SCOPES } from './forecast';
 import { forecastItem } from './forecastItem';
 import { HandlerRegistry } from './registry';
 
 export const handlers = new HandlerRegistry()
   .item('Contoso.FinanceAnalytics.Forecast', forecastItem)
-  .job('Contoso.FinanceAnalytics.Forecast', 'calculateForecast', calculateForecast, { scopes: [ONELAKE_SCOPE] });
+  .job('Contoso.FinanceAnalytics.Forecast', 'calculateForecast', calculateForecast, { scopes: FORECAST_SCOPES });

@@ -10,7 +10,7 @@ import { until } from '../fixtures/until';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HandlerRegistry } from '../../src/handlers/registry';
 import { JobFailure, type Job } from '../../src/handlers/jobHandler';
-import { calculateForecast } from '../../src/handlers/forecast';
+import { calculateForecast, FORECAST_SCOPES } from '../../src/handlers/forecast';
 import { toJobEntity } from '../../src/jobs/jobRow';
 import { REJECTED, type AuthContext } from '../fixtures/authCases';
 import { createAuthContext } from '../fixtures/authContext';
@@ -25,7 +25,7 @@ const ITEM_TYPE = SEED.itemType;
 const runs = new Map<string, number>();
 const aborted = new Set<string>();
 const handlers = new HandlerRegistry()
-  .job(ITEM_TYPE, SEED.jobType, calculateForecast)
+  .job(ITEM_TYPE, SEED.jobType, calculateForecast, { scopes: FORECAST_SCOPES })
   .job(ITEM_TYPE, 'counted', async (job: Job, { signal }) => {
     runs.set(job.jobInstanceId, (runs.get(job.jobInstanceId) ?? 0) + 1);
     const seconds = Number(job.creationPayload.seconds ?? 0);

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calculateForecast } from '../../src/handlers/forecast';
+import { calculateForecast, FORECAST_SCOPES } from '../../src/handlers/forecast';
 import { forecastItem } from '../../src/handlers/forecastItem';
 import { HandlerRegistry } from '../../src/handlers/registry';
 import { contractValidator, toolkitValidator } from '../fixtures/contractSchema';
@@ -40,7 +40,7 @@ beforeAll(async () => {
     {
       handlers: new HandlerRegistry()
         .item(SEED.itemType, forecastItem)
-        .job(SEED.itemType, SEED.jobType, calculateForecast)
+        .job(SEED.itemType, SEED.jobType, calculateForecast, { scopes: FORECAST_SCOPES })
         .job(SEED.itemType, 'recorded', recorded.handler),
     },
   );

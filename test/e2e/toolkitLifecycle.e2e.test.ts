@@ -7,7 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calculateForecast } from '../../src/handlers/forecast';
+import { calculateForecast, FORECAST_SCOPES } from '../../src/handlers/forecast';
 import { forecastItem } from '../../src/handlers/forecastItem';
 import type { ItemDefinition } from '../../src/handlers/itemHandler';
 import { HandlerRegistry } from '../../src/handlers/registry';
@@ -52,7 +52,7 @@ beforeAll(async () => {
             throw new Error('the hook fails: a delete must not be blocked by it');
           },
         })
-        .job(SEED.itemType, SEED.jobType, calculateForecast)
+        .job(SEED.itemType, SEED.jobType, calculateForecast, { scopes: FORECAST_SCOPES })
         .job(SEED.itemType, 'waitForCancel', jobs.handler),
     },
   );

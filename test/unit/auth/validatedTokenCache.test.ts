@@ -193,9 +193,13 @@ describe('ValidatedTokenCache', () => {
     const cache = new ValidatedTokenCache();
     const big = token(NOW_S + 60, { idtyp: 'app', oid: 'o', groups: 'x'.repeat(10_000) });
     const kept = cache.remember('a', big, 1, NOW_MS);
-    expect(kept.claims).toEqual({ idtyp: 'app', oid: 'o' });
+    expect(kept.claims).toEqual({ idtyp: 'app', oid: 'o', exp: NOW_S + 60 });
     expect(Object.isFrozen(kept.claims)).toBe(true);
-    expect(new ValidatedTokenCache(0).remember('a', big, 1, NOW_MS).claims).toEqual({ idtyp: 'app', oid: 'o' });
+    expect(new ValidatedTokenCache(0).remember('a', big, 1, NOW_MS).claims).toEqual({
+      idtyp: 'app',
+      oid: 'o',
+      exp: NOW_S + 60,
+    });
   });
 
   it('does not store a token without a finite numeric exp', () => {
