@@ -56,6 +56,8 @@ export interface ReceivedRequest {
   scope?: string;
   clientAuth?: 'secret' | 'certificate' | 'federated' | 'none';
   claims?: string;
+  /** For an on-behalf-of token: the user's `oid` (of the assertion), never the assertion. */
+  userObjectId?: string;
   /** The Entra error answered, or undefined for a token. */
   error?: string;
 }
@@ -305,6 +307,7 @@ export async function startTokenEndpoint(issuer: TokenIssuer, options: TokenEndp
       );
     }
     const user = verifyAssertion(form.get('assertion') ?? '', tenant);
+    if (typeof user.oid === 'string') record.userObjectId = user.oid;
     const scp = scopes.names.map((name) => (name === '.default' ? 'user_impersonation' : name)).join(' ');
     const token = signAccessToken({ ...common, oid: user.oid, sub: user.sub, name: user.name, scp });
     return { token_type: 'Bearer', scope: scopes.granted, expires_in: 3599, ext_expires_in: 3599, access_token: token };

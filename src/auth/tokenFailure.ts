@@ -45,6 +45,18 @@ function entraText(error: MsalErrorShape): string {
   return cutText(text.trim() || error.errorCode, 1024);
 }
 
+/**
+ * MSAL's own throttle: after Entra answered 429 or 5xx, MSAL refuses the same
+ * request (client, authority, scopes, no account: every user of the tenant)
+ * until Retry-After, or 60 s, has passed, without a call. It throws a
+ * ServerError with no HTTP status whose errorCode is Entra's error_codes
+ * joined by spaces (msal-common's ThrottlingUtils.preProcess), where an
+ * answer's ServerError carries Entra's `error` word (invalid_grant, …).
+ */
+function isThrottledByMsal(error: MsalErrorShape): boolean {
+  return error.name === 'ServerError' && error.status === undefined && /^[\d ]*$/.test(error.errorCode);
+}
+
 function aadstsNumber(error: MsalErrorShape): string | undefined {
   // MSAL copies error_codes[0], a JSON number, as it comes.
   return error.errorNo !== undefined ? String(error.errorNo) : /^AADSTS(\d+)/.exec(entraText(error))?.[1];
@@ -81,7 +93,11 @@ export function tokenFailure(error: unknown, scopes: readonly string[], what: st
       `${summary}: ${forLog(entraText(error), 300)}`,
     );
   }
-  if (UNAVAILABLE.includes(error.errorCode) || (error.status !== undefined && error.status >= 500)) {
+  if (
+    UNAVAILABLE.includes(error.errorCode) ||
+    (error.status !== undefined && error.status >= 500) ||
+    isThrottledByMsal(error)
+  ) {
     return new TokenServiceUnavailableError(`${summary}: ${forLog(error.errorMessage, 300)}`);
   }
   return new InternalError(`${summary}: ${forLog(entraText(error), 300)}`);
