@@ -12,7 +12,7 @@
  * runs can reach past loopback even if a new version reports somewhere new.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,7 +63,9 @@ export async function startFakeIngestion(): Promise<FakeIngestion> {
     .join('\n')}\n-----END CERTIFICATE-----\n`;
   const dir = mkdtempSync(join(tmpdir(), 'fake-ingestion-'));
   const caFile = join(dir, 'ca.pem');
-  writeFileSync(caFile, cert);
+  // With what this process already trusts (the development certificate of the token endpoint and OneLake's
+  // stand-in): a process started with this NODE_EXTRA_CA_CERTS must reach those too.
+  writeFileSync(caFile, `${inheritedExtraCertificates()}${cert}`);
   const envelopes: Envelope[] = [];
   const authorizations: (string | undefined)[] = [];
   const failures: number[] = [];
@@ -122,4 +124,15 @@ export async function startFakeIngestion(): Promise<FakeIngestion> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The PEM text NODE_EXTRA_CA_CERTS names in this process's environment, or ''. */
+function inheritedExtraCertificates(): string {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return '';
+  try {
+    return `${readFileSync(file, 'utf8').trimEnd()}\n`;
+  } catch {
+    return '';
+  }
 }

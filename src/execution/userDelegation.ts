@@ -107,11 +107,13 @@ export class UserDelegation {
             `job type ${record.jobType} declares scopes of ${declared.length} resources; pass the scopes to token()`,
           );
         }
+        if (declared.length === 0)
+          throw new TypeError(`job type ${record.jobType} declares no scopes, so its jobs keep no user token`);
         const scopes = requested ?? declared[0]!;
         if (record.userAssertion === undefined) {
-          throw new TypeError(
-            `job ${record.itemId}/${record.jobInstanceId} keeps no user token: its job type declared no scopes when it was created`,
-          );
+          // Created before its job type declared scopes (a deployment during the job), or written by another tool.
+          log.warn('the job keeps no user token (it was created without one): it fails with UserTokenExpired');
+          throw new JobFailure(USER_TOKEN_EXPIRED);
         }
         if (!usable()) stored = (await reread()) ?? stored;
         if (!usable()) {

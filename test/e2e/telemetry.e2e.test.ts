@@ -23,7 +23,7 @@ import { readableSummary, SUMMARY_FIELDS, type SummaryFields } from '../../src/t
 import { get } from '../fixtures/http';
 import { startHostProcess, type HostProcess } from '../fixtures/hostProcess';
 import { itemPath } from '../fixtures/items';
-import { jobPath, SEED, SEED_RECORD, startBackends, USER_TENANT } from '../fixtures/stack';
+import { jobPath, SEED, SEED_RECORD, startBackends, USER_TENANT, withAzureCredential } from '../fixtures/stack';
 import { tokenFactory, type TokenFactory } from '../fixtures/tokens';
 
 type Line = SummaryFields & { level: string; message?: string; traceId?: string };
@@ -65,7 +65,11 @@ const FORMS: [string, SummarySource][] = [
     'export',
     {
       start: (settings) =>
-        startHostProcess({ ...settings, ...ingestion.exporterEnv, WEBSITE_SITE_NAME: 'func-telemetry-test' }),
+        startHostProcess({
+          ...withAzureCredential(settings),
+          ...ingestion.exporterEnv,
+          WEBSITE_SITE_NAME: 'func-telemetry-test',
+        }),
       summaries: () =>
         ingestion
           .envelopes()

@@ -11,6 +11,7 @@ import type { TableClient } from '@azure/data-tables';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeJobMessage } from '../../src/execution/jobQueue';
 import { toJobEntity } from '../../src/jobs/jobRow';
+import { HandlerRegistry } from '../../src/handlers/registry';
 import { SEED, startStack, testQueueName, USER_TENANT, type TestStack } from '../fixtures/stack';
 import { azuriteConnectionString, createTestTable } from '../fixtures/tables';
 import { until } from '../fixtures/until';
@@ -46,7 +47,11 @@ describe('a queue message the storage service cannot return', () => {
 
     stack = await startStack(
       { JOB_STATE_TABLE_NAME: table.tableName, JOB_QUEUE_NAME: queueName },
-      { queueHostSettings: { leaseMs: 2000, maxPollingIntervalMs: 200 } },
+      {
+        queueHostSettings: { leaseMs: 2000, maxPollingIntervalMs: 200 },
+        // Rows written here carry no user token: a job type that needs none.
+        handlers: new HandlerRegistry().job(SEED.itemType, SEED.jobType, async () => undefined),
+      },
     );
     const statuses = () =>
       Promise.all(jobs.map(async (j) => (await table!.getEntity(j.itemId, j.jobInstanceId)).Status));

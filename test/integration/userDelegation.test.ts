@@ -260,7 +260,11 @@ describe("a job's user", () => {
     await expect(user.token()).rejects.toThrow(/pass the scopes/);
     expect(jwt.decode(await user.token([FABRIC]))).toMatchObject({ aud: 'https://api.fabric.microsoft.com' });
     const plain = delegation().forJob(recordOf(newJob(PLAIN), who, {}), async () => undefined, log);
-    await expect(plain.token([STORAGE])).rejects.toThrow(/keeps no user token/);
+    await expect(plain.token([STORAGE])).rejects.toThrow(/declares no scopes/);
+    // A job of a job type with scopes whose row has no token (created before the scopes were declared): UserTokenExpired.
+    const before = delegation().forJob(recordOf(newJob(), who, {}), async () => undefined, log);
+    const error = await thrown(before.token());
+    expect((error as JobFailure).details.errorCode).toBe('UserTokenExpired');
   });
 
   it('never writes a token into a log line', async () => {
