@@ -4,6 +4,8 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { readConfig, SETTINGS } from '../../src/config';
 import { appSettingsOf, devSettings } from '../../dev/devSettings';
+import { assertionKeyFile } from '../../dev/devAssertionKey';
+import { createDependencies } from '../../src/app';
 
 const ROOT = join(__dirname, '..', '..');
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
@@ -124,7 +126,8 @@ describe('docs/development.md', () => {
   const readme = read('docs/development.md');
 
   it("shows an npm run host example that stays on this machine: the development stack's settings and the development issuer's JWKS", () => {
-    const example = /^((?: {4}[A-Za-z_]+=\S+ \\\n)+) {4}npm run host$/m.exec(readme);
+    // An assignment's value is one word, or a command substitution (the sealing key, read from its file).
+    const example = /^((?: {4}[A-Za-z_]+=(?:\$\([^)\n]*\)|\S+) \\\n)+) {4}npm run host$/m.exec(readme);
     expect(example).not.toBeNull();
     const env = Object.fromEntries(
       example![1]
@@ -135,14 +138,30 @@ describe('docs/development.md', () => {
           assignment.slice(assignment.indexOf('=') + 1).replace(/ \\$/, ''),
         ]),
     );
-    const stack = appSettingsOf(devSettings({}, ROOT));
+    const dev = devSettings({}, ROOT);
+    const stack = appSettingsOf(dev);
     expect(env.ENTRA_JWKS_URI).toBe(stack.ENTRA_JWKS_URI);
     // Azurite's default Table endpoint, where npm run stack runs it by default.
     expect(env.JOB_STATE_TABLE_CONNECTION_STRING).toBe('UseDevelopmentStorage=true');
-    for (const name of ['PUBLISHER_TENANT_ID', 'WORKLOAD_CLIENT_ID', 'WORKLOAD_AUDIENCE'])
+    for (const name of [
+      'PUBLISHER_TENANT_ID',
+      'WORKLOAD_CLIENT_ID',
+      'WORKLOAD_AUDIENCE',
+      'WORKLOAD_CLIENT_CREDENTIAL',
+      'WORKLOAD_CLIENT_SECRET',
+      'ENTRA_TOKEN_HOST',
+      'ONELAKE_ENDPOINT',
+    ])
       expect(env[name], name).toBe(stack[name]);
-    const config = readConfig(env);
+    // Acting for the user: this machine's key, from the file npm start keeps it in, and the certificate to trust.
+    expect(env.USER_ASSERTION_KEY).toBe(`$(cat ${relative(ROOT, assertionKeyFile(dev.DEV_DATA_DIR))})`);
+    expect(env.NODE_EXTRA_CA_CERTS).toBe(relative(ROOT, join(dev.DEV_DATA_DIR, 'tls', 'cert.pem')));
+    const config = readConfig({ ...env, USER_ASSERTION_KEY: 'k'.repeat(44) });
     expect(new URL(config.entraJwksUri).hostname).toBe('127.0.0.1');
+    expect(new URL(config.entraTokenHost).hostname).toBe('127.0.0.1');
+    expect(new URL(config.oneLakeEndpoint).hostname).toBe('127.0.0.1');
+    // The app's own job types (the demo acts for its user) start with these settings.
+    expect(() => createDependencies(config, { env: {} })).not.toThrow();
   });
 });
 
