@@ -1,10 +1,13 @@
 /**
  * The curl commands `npm start` and `npm run stack` print: the long headers
  * set once as shell variables, then one short line per call, for both of
- * Fabric's contracts. Every line works as printed once the variables are set
- * (a test runs them).
+ * Fabric's contracts, and one that lists the demo item's OneLake folder in
+ * the stand-in, where the demo job writes its result. Every line works as
+ * printed once the variables are set (a test runs them).
  */
 import { randomUUID } from 'node:crypto';
+import { posix } from 'node:path';
+import { forecastPath } from '../src/handlers/forecast';
 import { itemPath } from '../src/http/itemPath';
 import { jobInstancePath } from '../src/http/jobPath';
 import { TOOLKIT_ROUTES } from '../src/http/toolkitRoutes';
@@ -44,6 +47,15 @@ export interface DemoCurlInput {
   /** The same with the app token alone (endpoint resolution, a delete without a user). */
   appOnlyAuthorization: string;
   tenantId: string;
+  /** OneLake's stand-in, for the listing line. */
+  oneLake: {
+    /** https://127.0.0.1:{port}/onelake */
+    endpoint: string;
+    /** The development certificate it serves (curl's --cacert). */
+    certFile: string;
+    /** A storage-audience bearer token of the development user (devStorageToken). */
+    token: string;
+  };
 }
 
 /** One step of the printed walk-through: what it does, and its line. */
@@ -57,6 +69,8 @@ export interface DemoCurls {
   variables: string[];
   v1: DemoStep[];
   toolkit: DemoStep[];
+  /** The demo item's OneLake folder, where the new v1 job writes its forecast. */
+  oneLake: DemoStep[];
 }
 
 interface CurlRequest {
@@ -83,8 +97,21 @@ function curl(url: string, request: CurlRequest = {}): string {
 
 /** A shell assignment of a value without single quotes (tokens, GUIDs, URLs). */
 function variable(name: string, value: string): string {
+  return `${name}=${quoted(name, value)}`;
+}
+
+function quoted(name: string, value: string): string {
   if (value.includes("'")) throw new Error(`${name} has a single quote`);
-  return `${name}='${value}'`;
+  return `'${value}'`;
+}
+
+/** OneLake's Blob API: List Blobs of the workspace's container (`$LAKE`) under a prefix, as the development user. */
+function oneLakeListing(certFile: string, prefix: string): string {
+  return [
+    `curl -sS --cacert ${quoted('the certificate file', certFile)}`,
+    `"$LAKE?restype=container&comp=list&prefix=${prefix}"`,
+    '-H "Authorization: Bearer $ONELAKE_AUTH" -H "x-ms-version: 2023-11-03"',
+  ].join(' ');
 }
 
 /** The walk-through of both contracts, with fresh ids for the new item and jobs of this run. */
@@ -105,7 +132,12 @@ export function demoCurls(input: DemoCurlInput): DemoCurls {
     variable('JOBS', `${input.baseUrl}${jobs}`),
     variable('ITEM', `${input.baseUrl}${itemPath(v1Item)}`),
     variable('TK_ITEM', `${input.baseUrl}${itemPath(toolkitItem)}`),
+    // OneLake: the workspace is the container, the item the first segment of a path.
+    variable('LAKE', `${input.oneLake.endpoint}/${workspaceId}`),
+    variable('ONELAKE_AUTH', input.oneLake.token),
   ];
+  // The v1 job lines are of the demo item (b14cb7e7-…, in the demo workspace, whose container npm start creates).
+  const forecasts = `${posix.dirname(forecastPath(newJob))}/`;
   const toolkitJobBody = { jobType, jobInstanceId: toolkitJob };
   return {
     variables,
@@ -181,6 +213,12 @@ export function demoCurls(input: DemoCurlInput): DemoCurls {
         }),
       },
     ],
+    oneLake: [
+      {
+        say: `The demo item's ${forecasts} (XML, a <Name> per file): the new job's ${newJob}.json appears when it completes, unless cancelled:`,
+        curl: oneLakeListing(input.oneLake.certFile, `${DEMO_JOB.itemId}/${forecasts}`),
+      },
+    ],
   };
 }
 
@@ -199,5 +237,8 @@ export function demoCurlText(curls: DemoCurls): string[] {
     '',
     "The Extensibility Toolkit's contract (contract/extensibility-toolkit.swagger.json):",
     ...steps(curls.toolkit),
+    '',
+    "OneLake's stand-in (the demo job writes its result to its item's folder, as the user):",
+    ...steps(curls.oneLake),
   ];
 }

@@ -59,3 +59,30 @@ export function devAuthorization(issuer: TokenIssuer, settings: DevSettings): st
 export function devAppOnlyAuthorization(issuer: TokenIssuer, settings: DevSettings): string {
   return subjectAndAppHeader('', issuer.sign(fabricAppTokenClaims(devIdentity(settings))));
 }
+
+/** The audience of Azure Storage's tokens, which OneLake takes. */
+export const STORAGE_AUDIENCE = 'https://storage.azure.com';
+
+/**
+ * A storage-audience token of the development user, valid for an hour, for
+ * reading the OneLake stand-in by hand (npm start's listing line). Shaped as
+ * Entra's v1 token that an on-behalf-of exchange for OneLake's scope gives:
+ * what the stand-in's `--oauth basic` checks (dev/azurite.ts) is there, `iss`
+ * of the user's tenant, `aud`, `iat`, `nbf` and `exp`.
+ */
+export function devStorageToken(issuer: TokenIssuer, settings: DevSettings): string {
+  const tenant = settings.DEV_USER_TENANT_ID;
+  const now = Math.floor(Date.now() / 1000);
+  return issuer.sign({
+    aud: STORAGE_AUDIENCE,
+    iss: `https://sts.windows.net/${tenant}/`,
+    iat: now - 5,
+    nbf: now - 5,
+    exp: now + 3600,
+    tid: tenant,
+    appid: settings.WORKLOAD_CLIENT_ID,
+    scp: 'user_impersonation',
+    name: 'Development User',
+    ver: '1.0',
+  });
+}

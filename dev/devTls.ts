@@ -78,6 +78,21 @@ export function trustEnv(
   return { NODE_EXTRA_CA_CERTS: bundle };
 }
 
+/**
+ * Whether `env`'s NODE_EXTRA_CA_CERTS names a file that holds the certificate
+ * (the certificate's own file, or trustEnv's bundle): then a process started
+ * with `env` trusts it.
+ */
+export function trustsCertificate(tls: DevTls, env: Record<string, string | undefined> = process.env): boolean {
+  const named = env.NODE_EXTRA_CA_CERTS;
+  if (!named) return false;
+  try {
+    return readFileSync(named, 'utf8').includes(tls.cert.trim());
+  } catch {
+    return false;
+  }
+}
+
 /** The pair in the files if it is one, is for 127.0.0.1 and stays valid for more than a day. */
 function readUsable(certFile: string, keyFile: string): DevTls | undefined {
   try {

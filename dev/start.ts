@@ -1,17 +1,25 @@
 /**
  * `npm start`: the whole product on this machine, with nothing but Node.js
- * and npm. Azurite (Table service) with data under .dev/, a development
- * token issuer on loopback, the demo job from Fabric's example, and the
- * Functions host: `func start` when Azure Functions Core Tools is on the
- * PATH, else the project's local host. Prints ready-to-run curl commands and
- * stops everything it started on Ctrl-C, SIGTERM or SIGHUP.
+ * and npm. Azurite (Table and Queue services) with data under .dev/, a
+ * development token issuer and Entra ID's token endpoint on loopback,
+ * OneLake's stand-in, the demo job from Fabric's example, and the Functions
+ * host: `func start` when Azure Functions Core Tools is on the PATH, else the
+ * project's local host. Prints ready-to-run curl commands and stops
+ * everything it started on Ctrl-C, SIGTERM or SIGHUP.
+ *
+ * The token endpoint and the stand-in serve the development certificate
+ * (dev/devTls.ts), which every process of the stack trusts through Node's
+ * NODE_EXTRA_CA_CERTS. Node reads it only when a process starts, and the
+ * local host runs in this process: so when it does not name the certificate
+ * yet, this program runs itself again, once, as a child that has it.
  *
  * `npm run stack` (--stack-only) is the same run without the Functions host,
  * for people who run `npm run host`, `func start` or a debugger themselves:
  * it prints the settings that point a host at this stack instead.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { constants } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createDependencies } from '../src/app';
 import { readConfig, SETTINGS } from '../src/config';
 import { jobInstancePath } from '../src/http/jobPath';
@@ -20,12 +28,22 @@ import { COLUMNS, rowAnswers, toJobEntity, type JobRecord } from '../src/jobs/jo
 import { JobStateWriter } from '../src/jobs/jobStateWriter';
 import { forLog } from '../src/logValue';
 import { JobAlreadyExistsError } from '../src/jobs/writerErrors';
-import { AZURITE_ACCOUNT, startAzurite } from './azurite';
+import {
+  AZURITE_ACCOUNT,
+  createOneLakeWorkspace,
+  startAzurite,
+  startOneLakeStandIn,
+  type RunningAzurite,
+  type RunningOneLakeStandIn,
+} from './azurite';
 import { demoCurls, demoCurlText } from './demoCurls';
-import { createDevIssuer, devAppOnlyAuthorization, devAuthorization } from './devIssuer';
-import { appSettingsOf, DEMO_JOB, devSettings, type DevSettings } from './devSettings';
+import { assertionKeyFile, developmentAssertionKey } from './devAssertionKey';
+import { createDevIssuer, devAppOnlyAuthorization, devAuthorization, devIdentity, devStorageToken } from './devIssuer';
+import { appSettingsOf, DEMO_JOB, devSettings, devTokenFailure, type DevSettings } from './devSettings';
+import { developmentTls, trustEnv, trustsCertificate, type DevTls } from './devTls';
 import { createConsoleSink, logFormatFromArgs, type LogFormat, startLocalHost } from './localHost';
 import { sourceFunctions } from './sourceFunctions';
+import { startTokenEndpoint } from './tokenEndpoint';
 import { assertOutsideAzure, startJwksServer, type TokenIssuer } from './tokenIssuer';
 import { PROJECT_ROOT } from './projectRoot';
 
@@ -106,18 +124,31 @@ function jobUrl(baseUrl: string, jobInstanceId: string): string {
   return baseUrl + jobInstancePath({ ...DEMO_JOB, jobInstanceId });
 }
 
-/** The shell's environment without any app setting of its own, so only the development values reach func. */
-function environmentForFunc(settings: DevSettings): NodeJS.ProcessEnv {
+/** What makes a process trust the development certificate: this process's NODE_EXTRA_CA_CERTS, which names it. */
+type Trust = { NODE_EXTRA_CA_CERTS: string };
+
+/**
+ * The shell's environment without any app setting of its own, so only the development values reach func,
+ * and the certificate trusted, so its language worker reaches the token endpoint and the stand-in.
+ */
+function environmentForFunc(settings: DevSettings, trust: Trust): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of [...SETTINGS.required, ...SETTINGS.oneOf, ...SETTINGS.optional]) delete env[name];
   const hostStorage = `${settings.JobQueue}BlobEndpoint=http://127.0.0.1:${settings.AZURITE_BLOB_PORT}/${AZURITE_ACCOUNT};`;
-  return { ...env, ...appSettingsOf(settings), FUNCTIONS_WORKER_RUNTIME: 'node', AzureWebJobsStorage: hostStorage };
+  return {
+    ...env,
+    ...appSettingsOf(settings),
+    ...trust,
+    FUNCTIONS_WORKER_RUNTIME: 'node',
+    AzureWebJobsStorage: hostStorage,
+  };
 }
 
 async function startFunctionsHost(
   settings: DevSettings,
   issuer: TokenIssuer,
   useFunc: boolean,
+  trust: Trust,
   started: Started,
   logFormat: LogFormat,
 ): Promise<string> {
@@ -139,7 +170,7 @@ async function startFunctionsHost(
   // Its own process group, so stopping it also stops the language worker it starts.
   const func = spawn('func', ['start', '--port', settings.PORT], {
     cwd: PROJECT_ROOT,
-    env: environmentForFunc(settings),
+    env: environmentForFunc(settings, trust),
     stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,
   });
@@ -198,20 +229,96 @@ function stopProcessGroup(child: ChildProcess): Promise<void> {
 }
 
 /** --stack-only: no Functions host; the settings that point one of your own at this stack. */
-function announceStackOnly(settings: DevSettings): string {
+function announceStackOnly(settings: DevSettings, trust: Trust): string {
   const baseUrl = `http://${settings.HOST}:${settings.PORT}/api`;
   say('Functions host: none (--stack-only). Start your own against this stack with these settings');
   say('(npm run host and a debugger read them from the environment; func start from local.settings.json,');
-  say('where local.settings.sample.json has the same values for the default ports):');
+  say('where local.settings.sample.json has the same values for the default ports but for USER_ASSERTION_KEY,');
+  say("which is this machine's own, and NODE_EXTRA_CA_CERTS, which func start takes from the environment):");
   for (const [name, value] of Object.entries({
     ...appSettingsOf(settings),
+    ...trust,
     HOST: settings.HOST,
     PORT: settings.PORT,
   })) {
     say(`export ${name}='${value}'`);
   }
+  say(
+    `USER_ASSERTION_KEY is a development key, kept in ${assertionKeyFile(settings.DEV_DATA_DIR)}: never use it for a deployment.`,
+  );
   say(`The curl lines below answer once your host listens on ${baseUrl}.`);
   return baseUrl;
+}
+
+/** A port of the stack taken by something else: which setting moves it. */
+function portInUse(error: Error, what: string): Error {
+  return error.message.includes('EADDRINUSE') ? new Error(`${what} is in use; set it to another`) : error;
+}
+
+/**
+ * Node reads NODE_EXTRA_CA_CERTS only when a process starts: runs this
+ * program again, once, as a child whose environment names the certificate,
+ * and lives as long as it does. Signals are passed on (the child stops
+ * everything it started), and so is its exit code.
+ */
+function runAgainTrusting(tls: DevTls, args: string[]): void {
+  if (process.env[RUN_AGAIN_MARK])
+    throw new Error(`NODE_EXTRA_CA_CERTS (${process.env.NODE_EXTRA_CA_CERTS}) does not name ${tls.certFile}`);
+  const child = spawn(process.execPath, [...process.execArgv, __filename, ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, ...trustEnv(tls), [RUN_AGAIN_MARK]: '1' },
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  // As in the child: when npm goes away without a signal reaching us, stop it too.
+  const parent = process.ppid;
+  setInterval(() => process.ppid !== parent && child.kill('SIGTERM'), 1000).unref();
+  child.once('error', (error) => {
+    process.stderr.write(`npm start: ${error.message}\n`);
+    process.exit(1);
+  });
+  child.once('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+}
+
+/** Set in the child's environment: a second run that still does not trust the certificate fails instead of looping. */
+const RUN_AGAIN_MARK = 'FABRIC_DEV_START_TRUSTING';
+
+/** Azurite's Table and Queue services, and its Blob service as OneLake's stand-in, started side by side. */
+async function startStorage(
+  settings: DevSettings,
+  tls: DevTls,
+  withBlob: boolean,
+  started: Started,
+): Promise<{ azurite: RunningAzurite; oneLake: RunningOneLakeStandIn }> {
+  const [azurite, oneLake] = await Promise.allSettled([
+    startAzurite({
+      port: Number(settings.AZURITE_TABLE_PORT),
+      queuePort: Number(settings.AZURITE_QUEUE_PORT),
+      blobPort: withBlob ? Number(settings.AZURITE_BLOB_PORT) : undefined,
+      location: join(settings.DEV_DATA_DIR, 'azurite'),
+    }).catch((error: Error) => {
+      throw portInUse(error, 'an Azurite port (AZURITE_TABLE_PORT, AZURITE_QUEUE_PORT or AZURITE_BLOB_PORT)');
+    }),
+    startOneLakeStandIn({
+      tls,
+      port: Number(settings.DEV_ONELAKE_PORT),
+      location: join(settings.DEV_DATA_DIR, 'onelake'),
+    }).catch((error: Error) => {
+      throw portInUse(error, `OneLake's stand-in's port (DEV_ONELAKE_PORT, ${settings.DEV_ONELAKE_PORT})`);
+    }),
+  ]);
+  for (const result of [azurite, oneLake]) if (result.status === 'fulfilled') started.add(result.value.stop);
+  if (azurite.status === 'rejected') throw azurite.reason;
+  if (oneLake.status === 'rejected') throw oneLake.reason;
+  for (const [name, service] of [
+    ['Azurite', azurite.value],
+    ["OneLake's stand-in", oneLake.value],
+  ] as const) {
+    service.process.once(
+      'exit',
+      () => started.isStopping || (say(`${name} stopped unexpectedly; stopping.`), void started.stopAll(1)),
+    );
+  }
+  return { azurite: azurite.value, oneLake: oneLake.value };
 }
 
 async function main(args: string[]): Promise<void> {
@@ -221,6 +328,13 @@ async function main(args: string[]): Promise<void> {
   const stackOnly = args.includes('--stack-only');
   assertOutsideAzure();
   const settings = devSettings(process.env, PROJECT_ROOT);
+  const tokenFailure = devTokenFailure(settings);
+  const tls = developmentTls(join(settings.DEV_DATA_DIR, 'tls'));
+  if (!trustsCertificate(tls)) return runAgainTrusting(tls, args);
+  delete process.env[RUN_AGAIN_MARK]; // not for func's environment
+  const trust: Trust = { NODE_EXTRA_CA_CERTS: resolve(process.env.NODE_EXTRA_CA_CERTS!) };
+  settings.USER_ASSERTION_KEY = developmentAssertionKey(settings.DEV_DATA_DIR);
+
   const started = new Started();
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void started.stopAll(0));
   // npm forwards SIGTERM to the script's shell, which may die without passing it on:
@@ -231,47 +345,53 @@ async function main(args: string[]): Promise<void> {
   process.once('exit', () => started.killGroupsNow());
 
   try {
-    const azuriteData = join(settings.DEV_DATA_DIR, 'azurite');
     const useFunc = !stackOnly && settings.DEV_FUNCTIONS_HOST !== 'local' && hasFunctionsCoreTools();
-    // func start needs the Blob service for its own state: whenever it may run against this stack.
-    const azurite = await startAzurite({
-      port: Number(settings.AZURITE_TABLE_PORT),
-      queuePort: Number(settings.AZURITE_QUEUE_PORT),
-      blobPort: useFunc || stackOnly ? Number(settings.AZURITE_BLOB_PORT) : undefined,
-      location: azuriteData,
-    }).catch((error: Error) => {
-      const inUse = error.message.includes('EADDRINUSE');
-      throw inUse
-        ? new Error(
-            'an Azurite port is in use; set AZURITE_TABLE_PORT, AZURITE_QUEUE_PORT (and AZURITE_BLOB_PORT) to others',
-          )
-        : error;
-    });
-    started.add(azurite.stop);
-    azurite.process.once(
-      'exit',
-      () => started.isStopping || (say('Azurite stopped unexpectedly; stopping.'), void started.stopAll(1)),
-    );
     say(
-      `Azurite: Table http://127.0.0.1:${azurite.port}, Queue http://127.0.0.1:${azurite.queuePort}${useFunc || stackOnly ? `, Blob http://127.0.0.1:${settings.AZURITE_BLOB_PORT}` : ''} (data in ${azuriteData})`,
+      `Development TLS certificate (trusted through NODE_EXTRA_CA_CERTS=${trust.NODE_EXTRA_CA_CERTS}): ${tls.certFile}`,
+    );
+    // func start needs the Blob service for its own state: whenever it may run against this stack.
+    const withBlob = useFunc || stackOnly;
+    const { azurite, oneLake } = await startStorage(settings, tls, withBlob, started);
+    say(
+      `Azurite: Table http://127.0.0.1:${azurite.port}, Queue http://127.0.0.1:${azurite.queuePort}${withBlob ? `, Blob http://127.0.0.1:${settings.AZURITE_BLOB_PORT}` : ''} (data in ${join(settings.DEV_DATA_DIR, 'azurite')})`,
+    );
+    // Real OneLake's workspaces exist already; the stand-in's demo workspace is made here.
+    await createOneLakeWorkspace(oneLake.connectionString, DEMO_JOB.workspaceId);
+    say(
+      `OneLake stand-in (Azurite's Blob service, HTTPS, OAuth): ${oneLake.endpoint}, workspace ${DEMO_JOB.workspaceId} (data in ${join(settings.DEV_DATA_DIR, 'onelake')})`,
     );
 
     const issuer = createDevIssuer(settings);
     const jwks = await startJwksServer(issuer, '127.0.0.1', Number(settings.DEV_ISSUER_PORT));
     started.add(jwks.close);
     say(`Development token issuer (loopback only): ${jwks.jwksUri}`);
+    const tokenEndpoint = await startTokenEndpoint(issuer, {
+      identity: devIdentity(settings),
+      client: { secret: settings.WORKLOAD_CLIENT_SECRET },
+      tls,
+      port: Number(settings.DEV_TOKEN_PORT),
+    }).catch((error: Error) => {
+      throw portInUse(error, `the token endpoint's port (DEV_TOKEN_PORT, ${settings.DEV_TOKEN_PORT})`);
+    });
+    started.add(tokenEndpoint.close);
+    tokenEndpoint.failure = tokenFailure;
+    say(
+      `Development token endpoint (Entra ID's, for acting for the user; loopback only): ${tokenEndpoint.authorityHost}${tokenFailure ? `, answering every exchange with the ${tokenFailure} failure (DEV_TOKEN_FAILURE)` : ''}`,
+    );
+    say(`Sealing key for the jobs' user tokens (development only): ${assertionKeyFile(settings.DEV_DATA_DIR)}`);
 
     say(`Demo job ${DEMO_JOB.itemId}/${DEMO_JOB.jobInstanceId}: ${await seedDemoJob(settings)}`);
 
     const baseUrl = stackOnly
-      ? announceStackOnly(settings)
-      : await startFunctionsHost(settings, issuer, useFunc, started, logFormatFromArgs(args));
+      ? announceStackOnly(settings, trust)
+      : await startFunctionsHost(settings, issuer, useFunc, trust, started, logFormatFromArgs(args));
     say(`Backend URL (both contracts; the Workload endpoint of a manifest): ${baseUrl}`);
     const curls = demoCurls({
       baseUrl,
       authorization: devAuthorization(issuer, settings),
       appOnlyAuthorization: devAppOnlyAuthorization(issuer, settings),
       tenantId: settings.DEV_USER_TENANT_ID,
+      oneLake: { endpoint: oneLake.endpoint, certFile: tls.certFile, token: devStorageToken(issuer, settings) },
     });
     say('');
     for (const line of demoCurlText(curls)) say(line);

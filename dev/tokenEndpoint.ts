@@ -163,6 +163,8 @@ export interface TokenEndpointOptions {
   identity: WorkloadIdentity;
   client: RegisteredClient;
   host?: string;
+  /** 0 or absent: a free port (the tests); npm start's is fixed, so ENTRA_TOKEN_HOST can name it. */
+  port?: number;
   /** The PEM certificate and key to serve (dev/devTls.ts); absent: a self-signed certificate made at start. */
   tls?: { cert: string; key: string };
 }
@@ -385,7 +387,7 @@ export async function startTokenEndpoint(issuer: TokenIssuer, options: TokenEndp
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, resolve);
+    server.listen(options.port ?? 0, host, resolve);
   });
   origin = `https://${host}:${(server.address() as AddressInfo).port}`;
   return {

@@ -1,4 +1,4 @@
-import { runPrinted } from '../fixtures/demoShell';
+import { printedDemo, runPrinted } from '../fixtures/demoShell';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,15 +91,22 @@ describe('npm run stack (the development stack without a Functions host)', () =>
     expect(stack.output()).not.toContain('Local host listening');
   });
 
-  it('prints every setting a host needs, all pointing at loopback', () => {
+  it('prints every setting a host needs, all pointing at loopback, with the trust and the development key', () => {
     const settings = printedSettings();
-    // Every app setting of the development stack, and where the host listens.
+    // Every app setting of the development stack, the certificate to trust, and where the host listens.
     expect(Object.keys(settings).sort()).toEqual(
-      [...Object.keys(appSettingsOf(devSettings({}, ROOT))), 'HOST', 'PORT'].sort(),
+      [...Object.keys(appSettingsOf(devSettings({}, ROOT))), 'NODE_EXTRA_CA_CERTS', 'HOST', 'PORT'].sort(),
     );
     expect(settings.JobQueue).toMatch(/QueueEndpoint=http:\/\/127\.0\.0\.1:\d+\//);
     expect(settings.ENTRA_JWKS_URI).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
     expect(settings.JOB_STATE_TABLE_CONNECTION_STRING).toMatch(/TableEndpoint=http:\/\/127\.0\.0\.1:\d+\//);
+    expect(settings.ENTRA_TOKEN_HOST).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(settings.ONELAKE_ENDPOINT).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/onelake$/);
+    expect(settings.NODE_EXTRA_CA_CERTS).toBe(join(dataDir, 'tls', 'cert.pem'));
+    // The machine's own sealing key (the sample leaves it empty), said to be a development key.
+    const keyFile = join(dataDir, 'user-assertion-key');
+    expect(settings.USER_ASSERTION_KEY).toBe(readFileSync(keyFile, 'utf8').trim());
+    expect(stack.output()).toContain(`USER_ASSERTION_KEY is a development key, kept in ${keyFile}`);
   });
 
   it("serves a host started by hand with those settings (npm run host's program): the printed curl line answers", async () => {
@@ -116,6 +123,10 @@ describe('npm run stack (the development stack without a Functions host)', () =>
       .split('\n')
       .find((line) => line.startsWith('curl '))!;
     expect(runPrinted(stack.output(), curl)).toBe('{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}');
+    // A job Create exchanges the user's token at the token endpoint, over TLS: the printed settings suffice for it too.
+    const create = printedDemo(stack.output()).curlLines[2];
+    expect(create).toContain('-X POST');
+    expect(runPrinted(stack.output(), create)).toMatch(/^HTTP\/1\.1 202 /);
   });
 
   it('stops everything it started on Ctrl-C (SIGINT to its process group)', async () => {

@@ -1,7 +1,9 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEMO_JOB } from '../../dev/devSettings';
 import { printedDemo, runPrinted } from '../fixtures/demoShell';
 import { devStackEnv } from '../fixtures/devStackEnv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +80,18 @@ async function expectCleanStop(child: ChildProcess): Promise<void> {
 const freshEnv = (dataDir: string, extra: NodeJS.ProcessEnv = {}) =>
   devStackEnv(dataDir, { DEV_FUNCTIONS_HOST: 'local', ...extra });
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The job instance id of a printed v1 job line. */
+const jobIdOf = (line: string) => /\$JOBS\/([0-9a-f-]{36})/.exec(line)![1];
+
+/** The printed OneLake listing line (the last curl line). */
+const listingLine = (lines: string[]) => lines.find((line) => line.includes('$LAKE'))!;
+
+/** The listing line turned into a GET of one file of the folder it lists: the same variables and headers. */
+const fileLine = (listing: string, name: string) =>
+  listing.replace(/\?restype=container&comp=list&prefix=([^"]*)"/, (_, prefix: string) => `/${prefix}${name}"`);
+
 let dataDir: string;
 let env: NodeJS.ProcessEnv;
 let child: ChildProcess;
@@ -111,17 +125,27 @@ describe('npm start', () => {
   it('prints a Create, a Get and a Cancel of a new demo job that work as printed', async () => {
     const [create, get, cancel] = curlLines.slice(2);
     expect(create).toContain('-X POST');
+    // The Create goes through the on-behalf-of exchange at the token endpoint (the demo job acts for its user).
     expect(runPrinted(output, create)).toMatch(/^HTTP\/1\.1 202 /);
-    // The runner picks the job up within a couple of seconds; it runs 30 s.
+    // The runner picks the job up within a couple of seconds; it runs 30 s, and is left to complete (a later test).
     let state: { status: string } = { status: 'NotStarted' };
     for (let i = 0; i < 50 && state.status !== 'InProgress'; i++) {
       state = JSON.parse(runPrinted(output, get));
-      if (state.status !== 'InProgress') await new Promise((resolve) => setTimeout(resolve, 200));
+      if (state.status !== 'InProgress') await sleep(200);
     }
     expect(state.status).toBe('InProgress');
-    const cancelled = JSON.parse(runPrinted(output, cancel));
+    // Nothing in the item's folder yet: the job writes its forecast when it completes.
+    expect(runPrinted(output, listingLine(curlLines))).not.toContain(jobIdOf(create));
+    // The same three lines for another job, which is cancelled.
+    const otherId = randomUUID();
+    const [other, otherGet, otherCancel] = [create, get, cancel].map((line) =>
+      line.replaceAll(jobIdOf(create), otherId),
+    );
+    expect(runPrinted(output, other)).toMatch(/^HTTP\/1\.1 202 /);
+    for (let i = 0; i < 50 && JSON.parse(runPrinted(output, otherGet)).status !== 'InProgress'; i++) await sleep(200);
+    const cancelled = JSON.parse(runPrinted(output, otherCancel));
     expect(cancelled).toMatchObject({ status: 'Cancelled', endTimeUtc: expect.any(String) });
-    expect(JSON.parse(runPrinted(output, get)).status).toBe('Cancelled');
+    expect(JSON.parse(runPrinted(output, otherGet)).status).toBe('Cancelled');
   });
 
   it('prints an item create, update, payload and delete, and a resolve, that work as printed', () => {
@@ -168,6 +192,8 @@ describe('npm start', () => {
       'JOBS',
       'ITEM',
       'TK_ITEM',
+      'LAKE',
+      'ONELAKE_AUTH',
     ]);
     for (const line of curlLines) expect(line.length, line).toBeLessThan(320);
     // No token in a curl line: a JWS is three base64url segments (the definition's payload is base64 too, but one).
@@ -179,9 +205,15 @@ describe('npm start', () => {
     expect(body).toMatchObject({ status: 'Failed', errorDetails: { errorCode: 'JobInstanceNotFound' } });
   });
 
-  it('keeps its data under the data folder', () => {
+  it('keeps its data under the data folder: Azurite, the stand-in, the signing key, the certificate, the sealing key', () => {
     expect(existsSync(join(dataDir, 'azurite'))).toBe(true);
+    expect(existsSync(join(dataDir, 'onelake'))).toBe(true);
     expect(existsSync(join(dataDir, 'dev-issuer-key.pem'))).toBe(true);
+    expect(existsSync(join(dataDir, 'tls', 'cert.pem'))).toBe(true);
+    const keyFile = join(dataDir, 'user-assertion-key');
+    expect(Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64')).toHaveLength(32);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(output).toContain(`NODE_EXTRA_CA_CERTS=${join(dataDir, 'tls', 'cert.pem')}`);
   });
 
   it('lets npm run token mint headers that the running stack accepts', () => {
@@ -195,7 +227,32 @@ describe('npm start', () => {
       { encoding: 'utf8' },
     );
     expect(JSON.parse(body).status).toBe('InProgress');
+    // Its storage token, as the variable the listing line reads, is accepted by the stand-in.
+    const oneLakeAuth = /^ONELAKE_AUTH='([^']+)'$/m.exec(printed)![1];
+    const listing = listingLine(curlLines).replace('$ONELAKE_AUTH', oneLakeAuth);
+    expect(runPrinted(output, listing)).toContain('<EnumerationResults');
   });
+
+  it("writes the printed Create's forecast into the demo item's OneLake folder when the job completes: the printed listing line shows it", async () => {
+    const [create, get] = curlLines.slice(2);
+    const jobId = jobIdOf(create);
+    // The job runs 30 s from its Create (a test above); bounded waits, nothing asserted about time.
+    let state: { status: string } = { status: 'InProgress' };
+    for (let i = 0; i < 120 && state.status === 'InProgress'; i++) {
+      state = JSON.parse(runPrinted(output, get));
+      if (state.status === 'InProgress') await sleep(500);
+    }
+    expect(state).toMatchObject({ status: 'Completed' });
+    const name = `${DEMO_JOB.itemId}/Files/forecasts/${jobId}.json`;
+    let listed = '';
+    for (let i = 0; i < 50 && !listed.includes(name); i++) {
+      listed = runPrinted(output, listingLine(curlLines));
+      if (!listed.includes(name)) await sleep(200);
+    }
+    expect(listed).toContain(`<Name>${name}</Name>`);
+    const forecast = JSON.parse(runPrinted(output, fileLine(listingLine(curlLines), `${jobId}.json`)));
+    expect(forecast).toMatchObject({ itemId: DEMO_JOB.itemId, jobInstanceId: jobId });
+  }, 90_000);
 
   it('stops every process it started when npm gets SIGTERM', async () => {
     await expectCleanStop(child);
@@ -212,6 +269,20 @@ describe('the development issuer', () => {
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('refuses to run inside Azure (WEBSITE_INSTANCE_ID is set)');
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('npm start with a DEV_TOKEN_FAILURE it does not know', () => {
+  it('says so in one line instead of starting anything', () => {
+    const result = spawnSync(process.execPath, [START], {
+      env: { ...env, DEV_TOKEN_FAILURE: 'sometimes' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'npm start: DEV_TOKEN_FAILURE must be consent, mfa, policy, unavailable or empty, not "sometimes"\n',
+    );
   });
 });
 
@@ -233,10 +304,12 @@ wait
     funcData = mkdtempSync(join(tmpdir(), 'npm-start-func-'));
     writeFileSync(join(funcDir, 'func'), FAKE_FUNC, { mode: 0o755 });
     // An endpoint setting in the shell must not reach func beside the development connection string.
+    // The token endpoint switched to a failure: a Create then shows that func's worker reached it, over TLS.
     const funcEnv = await freshEnv(funcData, {
       PATH: `${funcDir}:${process.env.PATH}`,
       DEV_FUNCTIONS_HOST: 'auto',
       JOB_STATE_TABLE_ENDPOINT: 'https://elsewhere.table.core.windows.net',
+      DEV_TOKEN_FAILURE: 'consent',
     });
     running = await npmStart(funcEnv);
   }, 90_000);
@@ -255,6 +328,14 @@ wait
     expect(runPrinted(running.output(), running.curlLines[0])).toBe(
       '{"status":"InProgress","startTimeUtc":"2023-12-10T14:41:39.412Z"}',
     );
+  });
+
+  it("gives func the stack's settings and trust: a Create reaches the token endpoint, switched by DEV_TOKEN_FAILURE to ask for consent", () => {
+    expect(running.output()).toContain('answering every exchange with the consent failure (DEV_TOKEN_FAILURE)');
+    const answer = runPrinted(running.output(), running.curlLines[2]);
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer).toContain('"errorCode":"AuthUIRequired"');
+    expect(answer).toContain('AADSTS65001');
   });
 
   it('stops func and its worker with everything else', async () => {

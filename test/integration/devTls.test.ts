@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { developmentTls, trustEnv } from '../../dev/devTls';
+import { developmentTls, trustEnv, trustsCertificate } from '../../dev/devTls';
 import { startTokenEndpoint } from '../../dev/tokenEndpoint';
 import { TokenIssuer } from '../../dev/tokenIssuer';
 import { selfSignedCertificate } from '../../dev/x509';
@@ -168,5 +168,15 @@ describe('developmentTls', () => {
     const text = readFileSync(bundle, 'utf8');
     expect(text).toContain(corporate.trim());
     expect(text).toContain(tls.cert.trim());
+  });
+
+  it("trustsCertificate: NODE_EXTRA_CA_CERTS names the certificate's file or a bundle holding it (npm start then runs in one process)", () => {
+    const tls = developmentTls(tempDir());
+    const other = developmentTls(tempDir());
+    expect(trustsCertificate(tls, {})).toBe(false);
+    expect(trustsCertificate(tls, { NODE_EXTRA_CA_CERTS: tls.certFile })).toBe(true);
+    expect(trustsCertificate(tls, trustEnv(tls, { NODE_EXTRA_CA_CERTS: other.certFile }))).toBe(true);
+    expect(trustsCertificate(tls, { NODE_EXTRA_CA_CERTS: other.certFile })).toBe(false);
+    expect(trustsCertificate(tls, { NODE_EXTRA_CA_CERTS: join(tempDir(), 'missing.pem') })).toBe(false);
   });
 });
