@@ -15,6 +15,9 @@
  * - telemetry.js: src/telemetry/exportPipeline.ts with OpenTelemetry's log
  *   SDK and the Azure Monitor exporter, loaded after the first summary of a
  *   process that has Application Insights configured.
+ * - msal.js: @azure/msal-node, which only a job type with scopes needs, on
+ *   its first token request (src/auth/tokenBroker.ts requires it then), so
+ *   that no cold start compiles it.
  * - blob.js: @azure/storage-blob, which only a job handler that reads or
  *   writes OneLake needs (src/clients/oneLake.ts requires it when a handler
  *   first asks for its folder), so that no cold start compiles it.
@@ -42,8 +45,9 @@ export const IDENTITY_BUNDLE = join(BUNDLE_DIR, 'identity.js');
 export const QUEUE_BUNDLE = join(BUNDLE_DIR, 'queue.js');
 export const TELEMETRY_BUNDLE = join(BUNDLE_DIR, 'telemetry.js');
 export const BLOB_BUNDLE = join(BUNDLE_DIR, 'blob.js');
+export const MSAL_BUNDLE = join(BUNDLE_DIR, 'msal.js');
 export const NOTICES = join(BUNDLE_DIR, 'THIRD-PARTY-NOTICES.txt');
-/** esbuild's metafiles of the last build: { main, identity, queue, telemetry, blob }, paths relative to the project. */
+/** esbuild's metafiles of the last build: { main, identity, queue, telemetry, blob, msal }, paths relative to the project. */
 export const BUNDLE_META = join(PROJECT_ROOT, 'dist', 'dev', 'bundle.meta.json');
 /** Rewritten by every npm install or npm ci. */
 const INSTALLED = join(PROJECT_ROOT, 'node_modules', '.package-lock.json');
@@ -74,6 +78,7 @@ const SIDE_BUNDLES = {
     entry: join(PROJECT_ROOT, 'src', 'telemetry', 'exportPipeline.ts'),
   },
   blob: { pkg: '@azure/storage-blob', file: BLOB_BUNDLE, entry: undefined },
+  msal: { pkg: '@azure/msal-node', file: MSAL_BUNDLE, entry: undefined },
 } as const;
 
 /** Every bundle file, main.js first. */
@@ -96,11 +101,12 @@ export interface BundleMeta {
   queue: Metafile;
   telemetry: Metafile;
   blob: Metafile;
+  msal: Metafile;
 }
 
 /** Every metafile of a build, main.js's first. */
 export function allMetafiles(meta: BundleMeta): Metafile[] {
-  return [meta.main, meta.identity, meta.queue, meta.telemetry, meta.blob];
+  return [meta.main, meta.identity, meta.queue, meta.telemetry, meta.blob, meta.msal];
 }
 
 export function readBundleMeta(): BundleMeta {
@@ -137,7 +143,7 @@ export async function bundle(): Promise<'built' | 'up to date'> {
           stdin: { contents: `module.exports = require('${pkg}');`, resolveDir: PROJECT_ROOT },
           outfile: file,
         });
-  const [main, identity, queue, telemetry, blob] = await Promise.all([
+  const [main, identity, queue, telemetry, blob, msal] = await Promise.all([
     build({
       ...COMMON,
       entryPoints: [join(PROJECT_ROOT, 'src', 'functions', 'index.ts')],
@@ -148,6 +154,7 @@ export async function bundle(): Promise<'built' | 'up to date'> {
     side(SIDE_BUNDLES.queue),
     side(SIDE_BUNDLES.telemetry),
     side(SIDE_BUNDLES.blob),
+    side(SIDE_BUNDLES.msal),
   ]);
   const meta: BundleMeta = {
     main: main.metafile!,
@@ -155,6 +162,7 @@ export async function bundle(): Promise<'built' | 'up to date'> {
     queue: queue.metafile!,
     telemetry: telemetry.metafile!,
     blob: blob.metafile!,
+    msal: msal.metafile!,
   };
   const packages = bundledPackageDirs(allMetafiles(meta)).map((dir) => readBundledPackage(PROJECT_ROOT, dir));
   for (const p of packages.filter((p) => !p.licenseText))
