@@ -10,7 +10,7 @@ import { until } from '../fixtures/until';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { subjectAndAppHeader } from '../../dev/fabricTokens';
-import { calculateForecast } from '../../src/handlers/forecast';
+import { calculateForecast, FORECAST_SCOPES } from '../../src/handlers/forecast';
 import type { Job } from '../../src/handlers/jobHandler';
 import { HandlerRegistry } from '../../src/handlers/registry';
 import { encodeJobMessage } from '../../src/execution/jobQueue';
@@ -207,10 +207,15 @@ describe('a message that always fails', () => {
 describe('load', () => {
   it('runs 200 jobs of 0.2 s created over 16 connections, each exactly once, and leaves no message on either queue', async () => {
     const runs = new Map<string, number>();
-    const handlers = new HandlerRegistry().job(SEED.itemType, SEED.jobType, async (j: Job, context) => {
-      runs.set(j.jobInstanceId, (runs.get(j.jobInstanceId) ?? 0) + 1);
-      await calculateForecast(j, context);
-    });
+    const handlers = new HandlerRegistry().job(
+      SEED.itemType,
+      SEED.jobType,
+      async (j: Job, context) => {
+        runs.set(j.jobInstanceId, (runs.get(j.jobInstanceId) ?? 0) + 1);
+        await calculateForecast(j, context);
+      },
+      { scopes: FORECAST_SCOPES },
+    );
     const s = (stack = await startStack({}, { handlers }));
     const jobs = Array.from({ length: 200 }, () => job());
     const started = Date.now();

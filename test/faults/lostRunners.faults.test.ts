@@ -18,7 +18,8 @@ import { encodeJobMessage } from '../../src/execution/jobQueue';
 import { toJobEntity } from '../../src/jobs/jobRow';
 import { startHostProcess, type HostProcess } from '../fixtures/hostProcess';
 import { get } from '../fixtures/http';
-import { jobPath, SEED, startBackends, USER_TENANT, type Backends } from '../fixtures/stack';
+import { jobPath, SEED, startBackends, TEST_ASSERTION_KEY, USER_TENANT, type Backends } from '../fixtures/stack';
+import { AssertionKeys } from '../../src/auth/assertionKeys';
 import { tokenFactory } from '../fixtures/tokens';
 import { until } from '../fixtures/until';
 
@@ -52,9 +53,14 @@ async function host(
   return started;
 }
 
-/** A demo job of `durationSeconds` as Create leaves it: a NotStarted row and its message (Create's token would meet a shifted clock). */
+/**
+ * A demo job of `durationSeconds` as Create leaves it: a NotStarted row (with its user's token sealed, for the
+ * demo's OneLake write) and its message (Create's own token would meet a shifted clock).
+ */
 async function seedJob(durationSeconds: number) {
   const j = { ...SEED, itemId: randomUUID(), jobInstanceId: randomUUID() };
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const subjectToken = tokenFactory(backends!.issuer).subjectToken({ exp });
   await backends!.table.createEntity(
     toJobEntity({
       ...j,
@@ -62,6 +68,8 @@ async function seedJob(durationSeconds: number) {
       status: 'NotStarted',
       invokeType: 'Manual',
       creationPayload: JSON.stringify({ durationSeconds }),
+      userAssertion: new AssertionKeys(TEST_ASSERTION_KEY).seal(subjectToken, j),
+      userAssertionExpiresUtc: new Date(exp * 1000),
     }),
   );
   await (await jobQueue()).sendMessage(encodeJobMessage(j));
