@@ -321,7 +321,11 @@ describe('one job engine: a toolkit job and a v1 job of the same id and owner ar
     expectState(retry, 201);
     expect(retry.json.status).toMatch(/NotStarted|InProgress/);
     // Once it runs (before, the two reads could straddle its claim and differ by its start time).
-    await until(() => v1Get(item, id), (answer) => answer.json.status === 'InProgress', 'the job to start');
+    await until(
+      () => v1Get(item, id),
+      (answer) => answer.json.status === 'InProgress',
+      'the job to start',
+    );
     expect((await toolkitGet(item, id)).json).toEqual((await v1Get(item, id)).json);
     const cancelled = await toolkit(item, 'onCancelJobInstance', { jobType: SEED.jobType, jobInstanceId: id });
     expect(cancelled.json.status).toBe('Cancelled');
