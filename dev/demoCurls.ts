@@ -27,7 +27,7 @@ export const DEMO_RESOLVE_BODY = {
   ],
 };
 /** A new job of the demo's item: 30 s of simulated work, long enough to watch it and to cancel it. */
-export const DEMO_CREATE_BODY = { invokeType: 'Manual', creationPayload: { durationSeconds: 30 } };
+export const DEMO_CREATE_BODY = { invokeType: 'Manual', creationPayload: { durationSeconds: 15 } };
 /** The toolkit's item definition of a demo forecast: one InlineBase64 part. */
 export const DEMO_DEFINITION = {
   parts: [
@@ -180,7 +180,7 @@ export function demoCurls(input: DemoCurlInput): DemoCurls {
         say: 'Start a job of it (201 with its state; it runs about 30 s) [provisional route]:',
         curl: curl(`$TK_ITEM${route('onCreateJobInstance')}`, {
           method: 'POST',
-          body: { ...toolkitJobBody, executionData: { durationSeconds: 30 } },
+          body: { ...toolkitJobBody, executionData: { durationSeconds: 15 } },
         }),
       },
       {

@@ -127,7 +127,7 @@ describe('npm start', () => {
     expect(create).toContain('-X POST');
     // The Create goes through the on-behalf-of exchange at the token endpoint (the demo job acts for its user).
     expect(runPrinted(output, create)).toMatch(/^HTTP\/1\.1 202 /);
-    // The runner picks the job up within a couple of seconds; it runs 30 s, and is left to complete (a later test).
+    // The runner picks the job up within a couple of seconds; it runs 15 s, and is left to complete (a later test).
     let state: { status: string } = { status: 'NotStarted' };
     for (let i = 0; i < 50 && state.status !== 'InProgress'; i++) {
       state = JSON.parse(runPrinted(output, get));
@@ -236,7 +236,7 @@ describe('npm start', () => {
   it("writes the printed Create's forecast into the demo item's OneLake folder when the job completes: the printed listing line shows it", async () => {
     const [create, get] = curlLines.slice(2);
     const jobId = jobIdOf(create);
-    // The job runs 30 s from its Create (a test above); bounded waits, nothing asserted about time.
+    // The job runs 15 s from its Create (a test above); bounded waits, nothing asserted about time.
     let state: { status: string } = { status: 'InProgress' };
     for (let i = 0; i < 120 && state.status === 'InProgress'; i++) {
       state = JSON.parse(runPrinted(output, get));
