@@ -195,7 +195,26 @@ import { refreshModel } from './refreshModel';
 import { modelItem } from './modelItem';
 export const extended = handlers
   .item('Contoso.FinanceAnalytics.Model', modelItem)
-  .job('Contoso.FinanceAnalytics.Forecast', 'refreshModel', refreshModel);
+  .job('Contoso.FinanceAnalytics.Forecast', 'refreshModel', refreshModel, { scopes: [ONELAKE_SCOPE] });
+import { ONELAKE_SCOPE } from '../clients/oneLake';
+`;
+    expect(typeErrors(files)).toEqual([]);
+  }, 60_000);
+});
+
+describe('docs/users.md', () => {
+  it('has a handler snippet that compiles as a file of src/handlers/, registered with its scopes', () => {
+    const files = handlerSnippets(read('docs/users.md'));
+    expect(Object.keys(files).map((file) => relative(ROOT, file))).toEqual([
+      join('src', 'handlers', 'exportSummary.ts'),
+    ]);
+    files[join(ROOT, 'src', 'handlers', 'usersRegistry.ts')] = `${read('src/handlers/index.ts')}
+import { exportSummary } from './exportSummary';
+import { FABRIC_API_SCOPE } from '../clients/fabricApi';
+import { ONELAKE_SCOPE } from '../clients/oneLake';
+export const extended = handlers.job('Contoso.FinanceAnalytics.Forecast', 'exportSummary', exportSummary, {
+  scopes: [FABRIC_API_SCOPE, ONELAKE_SCOPE],
+});
 `;
     expect(typeErrors(files)).toEqual([]);
   }, 60_000);
