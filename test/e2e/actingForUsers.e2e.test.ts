@@ -82,7 +82,8 @@ const validErrorResponse = contractValidator('ErrorResponse');
 
 beforeAll(async () => {
   fabricApi = await startFakeFabricApi({ tls: developmentTls(inject('devTlsDir')) });
-  stack = await startStack({ FABRIC_API_URL: fabricApi.baseUrl }, { handlers: registry });
+  // Heartbeats every second: a poll's refresh races the runner's own writes of the row.
+  stack = await startStack({ FABRIC_API_URL: fabricApi.baseUrl, JOB_HEARTBEAT_SECONDS: '1' }, { handlers: registry });
 });
 afterAll(async () => {
   await stack?.close();
@@ -260,7 +261,7 @@ describe("the job's work as its user", () => {
 
   it('outlives its first token and completes, because its own user’s poll refreshed it', async () => {
     const job = newJob(HOLD);
-    expect((await createV1(job, { waitSeconds: 1.5, seconds: 1 }, headersOf(USER_OID, SHORT_SECONDS))).status).toBe(
+    expect((await createV1(job, { waitSeconds: 1.5, seconds: 2.5 }, headersOf(USER_OID, SHORT_SECONDS))).status).toBe(
       202,
     );
     const first = await rowOf(job);
