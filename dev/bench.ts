@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: figures, not assertions. Starts its own Azurite (in memory,
- * loopback, telemetry off) and a JWKS server on loopback; everything is
- * bounded in count. It measures:
+ * loopback, telemetry off), a JWKS server, Entra's token endpoint and
+ * OneLake's stand-in on loopback (dev/benchStack.ts); everything is bounded
+ * in count. It runs itself again when it does not trust the development
+ * certificate yet (dev/trustedRerun.ts). It measures:
  *  - floor: CPU of the irreducible work of one request, in this process: one
  *    point read and two RS256 verifications against parsed keys;
  *  - the function's own invocation without HTTP, with and without the
@@ -13,8 +15,10 @@
  *    first 200 (JWKS download and first table read included), and the load
  *    of the function's module graph;
  *  - memory after the warm run, and JWKS downloads during it (should be 0);
- *  - jobs (dev/benchJobs.ts): Create's and Cancel's CPU against their floors,
- *    and a 0 s job's latency from Create's 202 to InProgress and Completed;
+ *  - jobs (dev/benchJobs.ts): Create's and Cancel's CPU against their floors
+ *    (Create of a job type without scopes, dev/benchHandlers.ts), and a 0 s
+ *    demo job's latency from Create's 202 to InProgress and Completed (its
+ *    Create exchanges the user's token, and it writes its result to OneLake);
  *  - the Extensibility Toolkit (dev/benchToolkit.ts): each of its operations'
  *    CPU against its own floor, as Create's and Cancel's;
  *  - telemetry (dev/benchTelemetry.ts): cold start, module load and CPU per
@@ -30,21 +34,19 @@ import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import { createDependencies } from '../src/app';
 import { readConfig } from '../src/config';
-import { jobInstancePath } from '../src/http/jobPath';
 import { createTableClient } from '../src/storage/tableClient';
-import { toJobEntity } from '../src/jobs/jobRow';
-import { freeLoopbackPort, startAzurite } from './azurite';
+import { freeLoopbackPort } from './azurite';
 import { BUNDLE_ENTRY } from './bundle';
-import { devIdentity } from './devIssuer';
-import { fabricAppTokenClaims, fabricSubjectTokenClaims, subjectAndAppHeader } from './fabricTokens';
-import { appSettingsOf, DEMO_JOB, devSettings } from './devSettings';
+import { DEMO_JOB, devSettings } from './devSettings';
+import { developmentTls, trustsCertificate, type DevTls } from './devTls';
 import { invoke, LOCAL_HOST_PROGRAM, loadFunctionsEntry, matchRoutes, type FunctionsModule } from './localHost';
 import { sourceFunctions } from './sourceFunctions';
-import { startJwksServer, TokenIssuer } from './tokenIssuer';
+import { RERUN_MARK, runAgainTrusting } from './trustedRerun';
 import { PROJECT_ROOT } from './projectRoot';
 import { jobLatency, operationCpu } from './benchJobs';
 import type { CpuPerCall } from './benchOperation';
 import { toolkitOperationCpu } from './benchToolkit';
+import { startBenchStack, type Fixture } from './benchStack';
 import { telemetryCosts } from './benchTelemetry';
 import { PERCENTILES, round, saveFigures, summaryLine, table, type Figures, type LoadResult } from './benchReport';
 import { toolkitRows, toolkitSummary, toolkitTable } from './benchToolkitReport';
@@ -68,15 +70,6 @@ const RUNS = {
 const WARM_UP_REQUESTS = 3000;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
-interface Fixture {
-  settings: Record<string, string>;
-  headers: Record<string, string>;
-  url: (baseUrl: string) => string;
-  subjectToken: string;
-  appToken: string;
-  issuer: TokenIssuer;
-}
 
 /**
  * CPU microseconds per call of `once`, in this process, with `concurrency`
@@ -265,46 +258,6 @@ async function load(host: HostProcess, fixture: Fixture, connections: number, am
   };
 }
 
-async function prepare(): Promise<{ fixture: Fixture; close: () => Promise<void>; jwksRequests: () => number }> {
-  const azurite = await startAzurite();
-  const issuer = new TokenIssuer();
-  issuer.addKey();
-  const jwks = await startJwksServer(issuer);
-  const dev = {
-    ...devSettings({}, PROJECT_ROOT),
-    ENTRA_JWKS_URI: jwks.jwksUri,
-    JOB_STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
-    JobQueue: azurite.connectionString,
-  };
-  const settings = appSettingsOf(dev);
-  const table = createTableClient(readConfig(settings).table, dev.JOB_STATE_TABLE_NAME, {});
-  await table.createTable();
-  await createTableClient(readConfig(settings).table, readConfig(settings).itemsTableName, {}).createTable();
-  await table.createEntity(toJobEntity({ ...DEMO_JOB, tenantId: dev.DEV_USER_TENANT_ID }));
-  const identity = devIdentity(dev);
-  const subjectToken = issuer.sign(fabricSubjectTokenClaims(identity, dev.DEV_USER_TENANT_ID));
-  const appToken = issuer.sign(fabricAppTokenClaims(identity));
-  const fixture: Fixture = {
-    settings,
-    headers: {
-      authorization: subjectAndAppHeader(subjectToken, appToken),
-      'x-ms-client-tenant-id': dev.DEV_USER_TENANT_ID,
-    },
-    url: (baseUrl) => baseUrl + jobInstancePath(DEMO_JOB),
-    subjectToken,
-    appToken,
-    issuer,
-  };
-  return {
-    fixture,
-    jwksRequests: () => jwks.requests,
-    close: async () => {
-      await jwks.close();
-      await azurite.stop();
-    },
-  };
-}
-
 /** Authentication alone, in process: with the validated-token cache and without it. */
 async function authenticationUs(fixture: Fixture): Promise<{ cached: number; uncached: number }> {
   const config = readConfig(fixture.settings);
@@ -319,8 +272,8 @@ async function authenticationUs(fixture: Fixture): Promise<{ cached: number; unc
   return { cached: await measure(undefined), uncached: await measure(0) };
 }
 
-async function run(): Promise<Figures> {
-  const { fixture, close, jwksRequests } = await prepare();
+async function run(tls: DevTls): Promise<Figures> {
+  const { fixture, jobFixture, close, jwksRequests } = await startBenchStack(tls);
   try {
     const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}/${process.arch}`;
     const floor = floorWork(fixture);
@@ -338,11 +291,6 @@ async function run(): Promise<Figures> {
     const bundled = importMs(BUNDLE_ENTRY, fixture.settings);
     const unbundled = importMs(UNBUNDLED_ENTRY, fixture.settings);
     const cold = await coldStartMs(fixture);
-    const jobFixture = {
-      ...fixture,
-      publicKey: fixture.issuer.keys[0].publicKey,
-      tenantId: fixture.headers['x-ms-client-tenant-id'],
-    };
 
     const host = await spawnHost(fixture.settings);
     try {
@@ -363,6 +311,7 @@ async function run(): Promise<Figures> {
       const toolkit = await toolkitOperationCpu(jobFixture, operationCpuPerCall);
       const telemetry = await telemetryCosts({
         settings: fixture.settings,
+        azureSettings: fixture.azureSettings,
         coldStartMs: (settings, nodeArgs) => coldStartMs(fixture, settings, nodeArgs),
         warmRun: async (settings, nodeArgs) => {
           const other = await spawnHost({ ...settings, LOCAL_HOST_QUEUES: 'off' }, nodeArgs);
@@ -402,14 +351,9 @@ async function run(): Promise<Figures> {
 }
 
 /** `BENCH_ONLY=operations`: the in-process operations alone (v1's Create and Cancel, the toolkit's), for quick runs. */
-async function operationsOnly(): Promise<void> {
-  const { fixture, close } = await prepare();
+async function operationsOnly(tls: DevTls): Promise<void> {
+  const { jobFixture, close } = await startBenchStack(tls);
   try {
-    const jobFixture = {
-      ...fixture,
-      publicKey: fixture.issuer.keys[0].publicKey,
-      tenantId: fixture.headers['x-ms-client-tenant-id'],
-    };
     const perCall: CpuPerCall = (once, c, prepare) => cpuPerCall(once, c, RUNS.jobWarmUp, RUNS.jobIterations, prepare);
     const { createUs, cancelUs } = await operationCpu(jobFixture, perCall);
     const v1 = [
@@ -425,8 +369,13 @@ async function operationsOnly(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (process.env.BENCH_ONLY === 'operations') return operationsOnly();
-  const figures = await run();
+  // The stack's HTTPS services serve the development certificate: this process calls them (OneLake's stand-in at
+  // set-up, the token endpoint through MSAL) and its hosts inherit its trust, so it must trust the certificate.
+  const tls = developmentTls(join(devSettings({}, PROJECT_ROOT).DEV_DATA_DIR, 'tls'));
+  if (!trustsCertificate(tls)) return runAgainTrusting(tls, __filename, process.argv.slice(2), 'npm run bench');
+  delete process.env[RERUN_MARK];
+  if (process.env.BENCH_ONLY === 'operations') return operationsOnly(tls);
+  const figures = await run(tls);
   const output = `${table(figures)}\n\n    ${summaryLine(figures)}`;
   console.log(table(figures));
   if (process.argv.includes('--save')) saveFigures(figures, output, toolkitTable(figures));
