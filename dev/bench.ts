@@ -22,12 +22,16 @@
  *  - the Extensibility Toolkit (dev/benchToolkit.ts): each of its operations'
  *    CPU against its own floor, as Create's and Cancel's;
  *  - telemetry (dev/benchTelemetry.ts): cold start, module load and CPU per
- *    request of each way the summaries can reach Application Insights.
+ *    request of each way the summaries can reach Application Insights;
+ *  - acting for the user (dev/benchUser.ts, dev/benchRefresh.ts): Create with
+ *    its pre-flight exchange answered from MSAL's cache against Create
+ *    without scopes, Create by a new user, the table writes of the polls that
+ *    refresh a running job's token, and the bundles (main.js, msal.js).
  * `npm run bench -- --save` also writes docs/performance.md's figures and
  * docs/performance-latency.svg.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -36,7 +40,7 @@ import { createDependencies } from '../src/app';
 import { readConfig } from '../src/config';
 import { createTableClient } from '../src/storage/tableClient';
 import { freeLoopbackPort } from './azurite';
-import { BUNDLE_ENTRY } from './bundle';
+import { BUNDLE_ENTRY, MSAL_BUNDLE } from './bundle';
 import { DEMO_JOB, devSettings } from './devSettings';
 import { developmentTls, trustsCertificate, type DevTls } from './devTls';
 import { invoke, LOCAL_HOST_PROGRAM, loadFunctionsEntry, matchRoutes, type FunctionsModule } from './localHost';
@@ -47,6 +51,9 @@ import { jobLatency, operationCpu } from './benchJobs';
 import type { CpuPerCall } from './benchOperation';
 import { toolkitOperationCpu } from './benchToolkit';
 import { startBenchStack, type Fixture } from './benchStack';
+import { userCreateCosts, type UserBenchFixture } from './benchUser';
+import { refreshFigures } from './benchRefresh';
+import { userRows, userSummary, userTable, type UserFigures } from './benchUserReport';
 import { telemetryCosts } from './benchTelemetry';
 import { PERCENTILES, round, saveFigures, summaryLine, table, type Figures, type LoadResult } from './benchReport';
 import { toolkitRows, toolkitSummary, toolkitTable } from './benchToolkitReport';
@@ -64,6 +71,12 @@ const RUNS = {
   jobIterations: count('BENCH_JOB_ITERATIONS', 400),
   jobs1: count('BENCH_JOBS_1', 40),
   jobs16: count('BENCH_JOBS_16', 320),
+  user: {
+    warmUp: count('BENCH_USER_WARM_UP', 500),
+    rounds: count('BENCH_USER_ROUNDS', 10),
+    batch: count('BENCH_USER_BATCH', 200),
+    cold: count('BENCH_USER_COLD', 50),
+  },
 };
 
 /** Requests (or floor iterations) before anything is measured: the JIT settles. */
@@ -272,6 +285,25 @@ async function authenticationUs(fixture: Fixture): Promise<{ cached: number; unc
   return { cached: await measure(undefined), uncached: await measure(0) };
 }
 
+/** Acting for the user: Create with and without scopes, the refreshing polls' writes, the bundles. */
+async function userFigures(
+  jobFixture: UserBenchFixture,
+  settings: Record<string, string>,
+  startup: Pick<UserFigures, 'coldStartMs' | 'importMs'>,
+): Promise<UserFigures> {
+  const create = await userCreateCosts(jobFixture, RUNS.user);
+  return {
+    create,
+    refresh: refreshFigures(),
+    bundles: {
+      mainBytes: statSync(BUNDLE_ENTRY).size,
+      msalBytes: statSync(MSAL_BUNDLE).size,
+      msalLoadMs: importMs(MSAL_BUNDLE, settings),
+    },
+    ...startup,
+  };
+}
+
 async function run(tls: DevTls): Promise<Figures> {
   const { fixture, jobFixture, close, jwksRequests } = await startBenchStack(tls);
   try {
@@ -309,6 +341,7 @@ async function run(tls: DevTls): Promise<Figures> {
         cpuPerCall(once, c, jobCalls.warmUp, jobCalls.iterations, prepare);
       const operations = await operationCpu(jobFixture, operationCpuPerCall);
       const toolkit = await toolkitOperationCpu(jobFixture, operationCpuPerCall);
+      const user = await userFigures(jobFixture, fixture.settings, { coldStartMs: cold, importMs: bundled });
       const telemetry = await telemetryCosts({
         settings: fixture.settings,
         azureSettings: fixture.azureSettings,
@@ -330,6 +363,7 @@ async function run(tls: DevTls): Promise<Figures> {
         telemetry,
         jobs: { ...operations, latency },
         toolkit,
+        user,
         machine,
         floorUs,
         invocationUs,
@@ -368,6 +402,19 @@ async function operationsOnly(tls: DevTls): Promise<void> {
   }
 }
 
+/** `BENCH_ONLY=user`: acting for the user's figures alone, with the cold start and module load they are read beside. */
+async function userOnly(tls: DevTls): Promise<void> {
+  const { fixture, jobFixture, close } = await startBenchStack(tls);
+  try {
+    const startup = { coldStartMs: await coldStartMs(fixture), importMs: importMs(BUNDLE_ENTRY, fixture.settings) };
+    const user = await userFigures(jobFixture, fixture.settings, startup);
+    for (const [name, value] of userRows(user)) console.log(`${name}: ${value}`);
+    console.log(`\n${userTable(user)}\n\n${userSummary(user)}`);
+  } finally {
+    await close();
+  }
+}
+
 async function main(): Promise<void> {
   // The stack's HTTPS services serve the development certificate: this process calls them (OneLake's stand-in at
   // set-up, the token endpoint through MSAL) and its hosts inherit its trust, so it must trust the certificate.
@@ -375,10 +422,11 @@ async function main(): Promise<void> {
   if (!trustsCertificate(tls)) return runAgainTrusting(tls, __filename, process.argv.slice(2), 'npm run bench');
   delete process.env[RERUN_MARK];
   if (process.env.BENCH_ONLY === 'operations') return operationsOnly(tls);
+  if (process.env.BENCH_ONLY === 'user') return userOnly(tls);
   const figures = await run(tls);
   const output = `${table(figures)}\n\n    ${summaryLine(figures)}`;
   console.log(table(figures));
-  if (process.argv.includes('--save')) saveFigures(figures, output, toolkitTable(figures));
+  if (process.argv.includes('--save')) saveFigures(figures, output, toolkitTable(figures), userTable(figures.user));
   console.log(summaryLine(figures));
 }
 

@@ -13,7 +13,7 @@ import { jobInstancePath } from '../src/http/jobPath';
 import { toJobEntity } from '../src/jobs/jobRow';
 import { createTableClient } from '../src/storage/tableClient';
 import { createOneLakeWorkspace, startAzurite, startOneLakeStandIn } from './azurite';
-import type { JobBenchFixture } from './benchJobs';
+import type { UserBenchFixture } from './benchUser';
 import { devIdentity } from './devIssuer';
 import { appSettingsOf, DEMO_JOB, DEV_CLIENT_SECRET, devSettings } from './devSettings';
 import type { DevTls } from './devTls';
@@ -40,8 +40,8 @@ export interface Fixture {
 
 export interface BenchStack {
   fixture: Fixture;
-  /** The demo job's fixture for the jobs' and the toolkit's parts. */
-  jobFixture: JobBenchFixture;
+  /** The demo job's fixture for the jobs, the toolkit's and acting for the user's parts. */
+  jobFixture: UserBenchFixture;
   close: () => Promise<void>;
   jwksRequests: () => number;
 }
@@ -100,10 +100,13 @@ export async function startBenchStack(tls: DevTls): Promise<BenchStack> {
     appToken,
     issuer,
   };
-  const jobFixture: JobBenchFixture = {
+  const jobFixture: UserBenchFixture = {
     ...fixture,
     publicKey: issuer.keys[0].publicKey,
     tenantId: dev.DEV_USER_TENANT_ID,
+    tokenRequests: () => tokenEndpoint.requests.length,
+    // Each a new oid: a user MSAL's cache has not seen.
+    newUserHeaders: () => headersOf(issuer.sign(fabricSubjectTokenClaims(identity, dev.DEV_USER_TENANT_ID))),
   };
   return {
     fixture,
