@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: figures, not assertions. Starts its own Azurite (in memory,
- * loopback, telemetry off) and a JWKS server on loopback; everything is
- * bounded in count. It measures:
+ * loopback, telemetry off), a JWKS server, Entra's token endpoint and
+ * OneLake's stand-in on loopback (dev/benchStack.ts); everything is bounded
+ * in count. It runs itself again when it does not trust the development
+ * certificate yet (dev/trustedRerun.ts). It measures:
  *  - floor: CPU of the irreducible work of one request, in this process: one
  *    point read and two RS256 verifications against parsed keys;
  *  - the function's own invocation without HTTP, with and without the
@@ -13,38 +15,45 @@
  *    first 200 (JWKS download and first table read included), and the load
  *    of the function's module graph;
  *  - memory after the warm run, and JWKS downloads during it (should be 0);
- *  - jobs (dev/benchJobs.ts): Create's and Cancel's CPU against their floors,
- *    and a 0 s job's latency from Create's 202 to InProgress and Completed;
+ *  - jobs (dev/benchJobs.ts): Create's and Cancel's CPU against their floors
+ *    (Create of a job type without scopes, dev/benchHandlers.ts), and a 0 s
+ *    demo job's latency from Create's 202 to InProgress and Completed (its
+ *    Create exchanges the user's token, and it writes its result to OneLake);
  *  - the Extensibility Toolkit (dev/benchToolkit.ts): each of its operations'
  *    CPU against its own floor, as Create's and Cancel's;
  *  - telemetry (dev/benchTelemetry.ts): cold start, module load and CPU per
- *    request of each way the summaries can reach Application Insights.
+ *    request of each way the summaries can reach Application Insights;
+ *  - acting for the user (dev/benchUser.ts, dev/benchRefresh.ts): Create with
+ *    its pre-flight exchange answered from MSAL's cache against Create
+ *    without scopes, Create by a new user, the table writes of the polls that
+ *    refresh a running job's token, and the bundles (main.js, msal.js).
  * `npm run bench -- --save` also writes docs/performance.md's figures and
  * docs/performance-latency.svg.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import { createDependencies } from '../src/app';
 import { readConfig } from '../src/config';
-import { jobInstancePath } from '../src/http/jobPath';
 import { createTableClient } from '../src/storage/tableClient';
-import { toJobEntity } from '../src/jobs/jobRow';
-import { freeLoopbackPort, startAzurite } from './azurite';
-import { BUNDLE_ENTRY } from './bundle';
-import { devIdentity } from './devIssuer';
-import { fabricAppTokenClaims, fabricSubjectTokenClaims, subjectAndAppHeader } from './fabricTokens';
-import { appSettingsOf, DEMO_JOB, devSettings } from './devSettings';
+import { freeLoopbackPort } from './azurite';
+import { BUNDLE_ENTRY, MSAL_BUNDLE } from './bundle';
+import { DEMO_JOB, devSettings } from './devSettings';
+import { developmentTls, trustsCertificate, type DevTls } from './devTls';
 import { invoke, LOCAL_HOST_PROGRAM, loadFunctionsEntry, matchRoutes, type FunctionsModule } from './localHost';
 import { sourceFunctions } from './sourceFunctions';
-import { startJwksServer, TokenIssuer } from './tokenIssuer';
+import { RERUN_MARK, runAgainTrusting } from './trustedRerun';
 import { PROJECT_ROOT } from './projectRoot';
 import { jobLatency, operationCpu } from './benchJobs';
 import type { CpuPerCall } from './benchOperation';
 import { toolkitOperationCpu } from './benchToolkit';
+import { startBenchStack, type Fixture } from './benchStack';
+import { userCreateCosts, type UserBenchFixture } from './benchUser';
+import { refreshFigures } from './benchRefresh';
+import { userRows, userSummary, userTable, type UserFigures } from './benchUserReport';
 import { telemetryCosts } from './benchTelemetry';
 import { PERCENTILES, round, saveFigures, summaryLine, table, type Figures, type LoadResult } from './benchReport';
 import { toolkitRows, toolkitSummary, toolkitTable } from './benchToolkitReport';
@@ -62,21 +71,18 @@ const RUNS = {
   jobIterations: count('BENCH_JOB_ITERATIONS', 400),
   jobs1: count('BENCH_JOBS_1', 40),
   jobs16: count('BENCH_JOBS_16', 320),
+  user: {
+    warmUp: count('BENCH_USER_WARM_UP', 500),
+    rounds: count('BENCH_USER_ROUNDS', 10),
+    batch: count('BENCH_USER_BATCH', 200),
+    cold: count('BENCH_USER_COLD', 50),
+  },
 };
 
 /** Requests (or floor iterations) before anything is measured: the JIT settles. */
 const WARM_UP_REQUESTS = 3000;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
-interface Fixture {
-  settings: Record<string, string>;
-  headers: Record<string, string>;
-  url: (baseUrl: string) => string;
-  subjectToken: string;
-  appToken: string;
-  issuer: TokenIssuer;
-}
 
 /**
  * CPU microseconds per call of `once`, in this process, with `concurrency`
@@ -265,46 +271,6 @@ async function load(host: HostProcess, fixture: Fixture, connections: number, am
   };
 }
 
-async function prepare(): Promise<{ fixture: Fixture; close: () => Promise<void>; jwksRequests: () => number }> {
-  const azurite = await startAzurite();
-  const issuer = new TokenIssuer();
-  issuer.addKey();
-  const jwks = await startJwksServer(issuer);
-  const dev = {
-    ...devSettings({}, PROJECT_ROOT),
-    ENTRA_JWKS_URI: jwks.jwksUri,
-    JOB_STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
-    JobQueue: azurite.connectionString,
-  };
-  const settings = appSettingsOf(dev);
-  const table = createTableClient(readConfig(settings).table, dev.JOB_STATE_TABLE_NAME, {});
-  await table.createTable();
-  await createTableClient(readConfig(settings).table, readConfig(settings).itemsTableName, {}).createTable();
-  await table.createEntity(toJobEntity({ ...DEMO_JOB, tenantId: dev.DEV_USER_TENANT_ID }));
-  const identity = devIdentity(dev);
-  const subjectToken = issuer.sign(fabricSubjectTokenClaims(identity, dev.DEV_USER_TENANT_ID));
-  const appToken = issuer.sign(fabricAppTokenClaims(identity));
-  const fixture: Fixture = {
-    settings,
-    headers: {
-      authorization: subjectAndAppHeader(subjectToken, appToken),
-      'x-ms-client-tenant-id': dev.DEV_USER_TENANT_ID,
-    },
-    url: (baseUrl) => baseUrl + jobInstancePath(DEMO_JOB),
-    subjectToken,
-    appToken,
-    issuer,
-  };
-  return {
-    fixture,
-    jwksRequests: () => jwks.requests,
-    close: async () => {
-      await jwks.close();
-      await azurite.stop();
-    },
-  };
-}
-
 /** Authentication alone, in process: with the validated-token cache and without it. */
 async function authenticationUs(fixture: Fixture): Promise<{ cached: number; uncached: number }> {
   const config = readConfig(fixture.settings);
@@ -319,8 +285,27 @@ async function authenticationUs(fixture: Fixture): Promise<{ cached: number; unc
   return { cached: await measure(undefined), uncached: await measure(0) };
 }
 
-async function run(): Promise<Figures> {
-  const { fixture, close, jwksRequests } = await prepare();
+/** Acting for the user: Create with and without scopes, the refreshing polls' writes, the bundles. */
+async function userFigures(
+  jobFixture: UserBenchFixture,
+  settings: Record<string, string>,
+  startup: Pick<UserFigures, 'coldStartMs' | 'importMs'>,
+): Promise<UserFigures> {
+  const create = await userCreateCosts(jobFixture, RUNS.user);
+  return {
+    create,
+    refresh: refreshFigures(),
+    bundles: {
+      mainBytes: statSync(BUNDLE_ENTRY).size,
+      msalBytes: statSync(MSAL_BUNDLE).size,
+      msalLoadMs: importMs(MSAL_BUNDLE, settings),
+    },
+    ...startup,
+  };
+}
+
+async function run(tls: DevTls): Promise<Figures> {
+  const { fixture, jobFixture, close, jwksRequests } = await startBenchStack(tls);
   try {
     const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}/${process.arch}`;
     const floor = floorWork(fixture);
@@ -338,11 +323,6 @@ async function run(): Promise<Figures> {
     const bundled = importMs(BUNDLE_ENTRY, fixture.settings);
     const unbundled = importMs(UNBUNDLED_ENTRY, fixture.settings);
     const cold = await coldStartMs(fixture);
-    const jobFixture = {
-      ...fixture,
-      publicKey: fixture.issuer.keys[0].publicKey,
-      tenantId: fixture.headers['x-ms-client-tenant-id'],
-    };
 
     const host = await spawnHost(fixture.settings);
     try {
@@ -361,8 +341,10 @@ async function run(): Promise<Figures> {
         cpuPerCall(once, c, jobCalls.warmUp, jobCalls.iterations, prepare);
       const operations = await operationCpu(jobFixture, operationCpuPerCall);
       const toolkit = await toolkitOperationCpu(jobFixture, operationCpuPerCall);
+      const user = await userFigures(jobFixture, fixture.settings, { coldStartMs: cold, importMs: bundled });
       const telemetry = await telemetryCosts({
         settings: fixture.settings,
+        azureSettings: fixture.azureSettings,
         coldStartMs: (settings, nodeArgs) => coldStartMs(fixture, settings, nodeArgs),
         warmRun: async (settings, nodeArgs) => {
           const other = await spawnHost({ ...settings, LOCAL_HOST_QUEUES: 'off' }, nodeArgs);
@@ -381,6 +363,7 @@ async function run(): Promise<Figures> {
         telemetry,
         jobs: { ...operations, latency },
         toolkit,
+        user,
         machine,
         floorUs,
         invocationUs,
@@ -402,14 +385,9 @@ async function run(): Promise<Figures> {
 }
 
 /** `BENCH_ONLY=operations`: the in-process operations alone (v1's Create and Cancel, the toolkit's), for quick runs. */
-async function operationsOnly(): Promise<void> {
-  const { fixture, close } = await prepare();
+async function operationsOnly(tls: DevTls): Promise<void> {
+  const { jobFixture, close } = await startBenchStack(tls);
   try {
-    const jobFixture = {
-      ...fixture,
-      publicKey: fixture.issuer.keys[0].publicKey,
-      tenantId: fixture.headers['x-ms-client-tenant-id'],
-    };
     const perCall: CpuPerCall = (once, c, prepare) => cpuPerCall(once, c, RUNS.jobWarmUp, RUNS.jobIterations, prepare);
     const { createUs, cancelUs } = await operationCpu(jobFixture, perCall);
     const v1 = [
@@ -424,12 +402,31 @@ async function operationsOnly(): Promise<void> {
   }
 }
 
+/** `BENCH_ONLY=user`: acting for the user's figures alone, with the cold start and module load they are read beside. */
+async function userOnly(tls: DevTls): Promise<void> {
+  const { fixture, jobFixture, close } = await startBenchStack(tls);
+  try {
+    const startup = { coldStartMs: await coldStartMs(fixture), importMs: importMs(BUNDLE_ENTRY, fixture.settings) };
+    const user = await userFigures(jobFixture, fixture.settings, startup);
+    for (const [name, value] of userRows(user)) console.log(`${name}: ${value}`);
+    console.log(`\n${userTable(user)}\n\n${userSummary(user)}`);
+  } finally {
+    await close();
+  }
+}
+
 async function main(): Promise<void> {
-  if (process.env.BENCH_ONLY === 'operations') return operationsOnly();
-  const figures = await run();
+  // The stack's HTTPS services serve the development certificate: this process calls them (OneLake's stand-in at
+  // set-up, the token endpoint through MSAL) and its hosts inherit its trust, so it must trust the certificate.
+  const tls = developmentTls(join(devSettings({}, PROJECT_ROOT).DEV_DATA_DIR, 'tls'));
+  if (!trustsCertificate(tls)) return runAgainTrusting(tls, __filename, process.argv.slice(2), 'npm run bench');
+  delete process.env[RERUN_MARK];
+  if (process.env.BENCH_ONLY === 'operations') return operationsOnly(tls);
+  if (process.env.BENCH_ONLY === 'user') return userOnly(tls);
+  const figures = await run(tls);
   const output = `${table(figures)}\n\n    ${summaryLine(figures)}`;
   console.log(table(figures));
-  if (process.argv.includes('--save')) saveFigures(figures, output, toolkitTable(figures));
+  if (process.argv.includes('--save')) saveFigures(figures, output, toolkitTable(figures), userTable(figures.user));
   console.log(summaryLine(figures));
 }
 

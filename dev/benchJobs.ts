@@ -15,6 +15,7 @@ import { encodeJobMessage } from '../src/execution/jobQueue';
 import { ITEM_ROW_KEY, toItemEntity, type ItemRecord } from '../src/items/itemRow';
 import { toJobEntity } from '../src/jobs/jobRow';
 import { createTableClient } from '../src/storage/tableClient';
+import { benchHandlers, UNSCOPED_JOB_TYPE } from './benchHandlers';
 import { round } from './benchReport';
 import { DEMO_JOB } from './devSettings';
 import {
@@ -56,7 +57,9 @@ const CREATE_BODY = JSON.stringify({ invokeType: 'Manual', creationPayload: { du
 /**
  * Create and Cancel, each against the irreducible work it must do. The demo
  * item has its row (Fabric creates an item before its jobs), so Create's read
- * of it after the insert finds it, as the floor's does.
+ * of it after the insert finds it, as the floor's does. Create is of the demo
+ * job registered without scopes: the floor has no token exchange (what one
+ * costs is acting for the user's part, dev/benchUser.ts).
  */
 export async function operationCpu(
   fixture: JobBenchFixture,
@@ -76,7 +79,9 @@ export async function operationCpu(
   await items.createEntity(toItemEntity(demoItemRecord(fixture.tenantId)));
   const queue = new QueueClient(fixture.settings.JobQueue, config.queueName);
   await queue.createIfNotExists();
-  const functions = sourceFunctions(createDependencies(config, { env: {}, validatedTokenCacheSize: 0 }));
+  const functions = sourceFunctions(
+    createDependencies(config, { env: {}, validatedTokenCacheSize: 0, handlers: benchHandlers }),
+  );
   const verifyBoth = verifier(fixture, 2);
 
   const create: BenchOperation = {
@@ -86,6 +91,7 @@ export async function operationCpu(
     floor: async () => {
       const job = {
         ...DEMO_JOB,
+        jobType: UNSCOPED_JOB_TYPE,
         jobInstanceId: randomUUID(),
         tenantId: fixture.tenantId,
         status: 'NotStarted' as const,
@@ -99,7 +105,7 @@ export async function operationCpu(
     invocation: invocation(
       functions,
       'POST',
-      () => jobInstancePath({ ...DEMO_JOB, jobInstanceId: randomUUID() }),
+      () => jobInstancePath({ ...DEMO_JOB, jobType: UNSCOPED_JOB_TYPE, jobInstanceId: randomUUID() }),
       fixture.headers,
       202,
       CREATE_BODY,

@@ -8,6 +8,7 @@ import type { JobFigures } from './benchJobs';
 import type { OperationCost } from './benchOperation';
 import type { TelemetryCost } from './benchTelemetry';
 import { toolkitRows, toolkitSummary } from './benchToolkitReport';
+import { userRows, userSummary, type UserFigures } from './benchUserReport';
 import { PROJECT_ROOT } from './projectRoot';
 
 const PERFORMANCE_DOC = join(PROJECT_ROOT, 'docs', 'performance.md');
@@ -31,6 +32,8 @@ export interface Figures {
   jobs: JobFigures;
   /** The Extensibility Toolkit's operations, each against its own floor. */
   toolkit: OperationCost[];
+  /** Acting for the user: Create with and without scopes, the refreshing polls' writes, the bundles. */
+  user: UserFigures;
   /** Floor per iteration by concurrency (1 and 32). */
   floorUs: Record<number, number>;
   /** One invocation of the bundled function without HTTP, by concurrency. */
@@ -108,6 +111,7 @@ export function table(f: Figures): string {
       `${round(t.coldStartMs)} ms / ${t.moduleLoadMs === undefined ? '–' : `${round(t.moduleLoadMs, 1)} ms`} / ${round(t.cpuPerRequestUs)} µs (${round(t.cpuPerRequestUs / baseline.cpuPerRequestUs, 2)} ×) / ${round(t.rps)} / ${round(t.rssMb)} MiB / ${t.itemsReceived}`,
     ]);
   }
+  rows.push(...userRows(f.user));
   const width = Math.max(...rows.map(([name]) => name.length));
   return [
     '| measure | value |',
@@ -129,7 +133,7 @@ function againstFloor(us: Record<number, number>, floorUs: Record<number, number
 
 export function summaryLine(f: Figures): string {
   const at32 = f.warm.find((w) => w.connections === 32)!;
-  return `bench: cpu_ratio=${round(at32.cpuPerRequestUs / f.floorUs[32], 2)} cold_start_ms=${round(f.coldStartMs)} import_ms=${round(f.importMs)} rps_32=${round(at32.rps)} p99_32_ms=${at32.latency.p99} rss_mb=${round(f.rssMb)} jwks_fetches=${f.jwksFetches} create_ratio=${round(f.jobs.createUs.invocation / f.jobs.createUs.floor, 2)} cancel_ratio=${round(f.jobs.cancelUs.invocation / f.jobs.cancelUs.floor, 2)} ${toolkitSummary(f.toolkit)} job_start_p50_ms=${f.jobs.latency[0].toInProgress.p50} jobs_per_s_16=${f.jobs.latency[1].jobsPerSecond}${f.telemetry
+  return `bench: cpu_ratio=${round(at32.cpuPerRequestUs / f.floorUs[32], 2)} cold_start_ms=${round(f.coldStartMs)} import_ms=${round(f.importMs)} rps_32=${round(at32.rps)} p99_32_ms=${at32.latency.p99} rss_mb=${round(f.rssMb)} jwks_fetches=${f.jwksFetches} create_ratio=${round(f.jobs.createUs.invocation / f.jobs.createUs.floor, 2)} cancel_ratio=${round(f.jobs.cancelUs.invocation / f.jobs.cancelUs.floor, 2)} ${toolkitSummary(f.toolkit)} job_start_p50_ms=${f.jobs.latency[0].toInProgress.p50} jobs_per_s_16=${f.jobs.latency[1].jobsPerSecond} ${userSummary(f.user)}${f.telemetry
     .map((t) => ` ${t.option}_cold_start_ms=${round(t.coldStartMs)} ${t.option}_cpu_us=${round(t.cpuPerRequestUs)}`)
     .join('')}`;
 }
@@ -174,11 +178,12 @@ function latencyPlot(warm: LoadResult[]): string {
   return parts.join('\n') + '\n';
 }
 
-/** Replaces the figures between the markers of docs/performance.md: the run's, and the toolkit's table. */
-export function saveFigures(f: Figures, output: string, toolkit: string): void {
+/** Replaces the figures between the markers of docs/performance.md: the run's, the toolkit's table and acting for the user's. */
+export function saveFigures(f: Figures, output: string, toolkit: string, user: string): void {
   let doc = readFileSync(PERFORMANCE_DOC, 'utf8');
   doc = betweenMarkers(doc, 'bench', output);
   doc = betweenMarkers(doc, 'bench-toolkit', toolkit);
+  doc = betweenMarkers(doc, 'bench-user', user);
   writeFileSync(PERFORMANCE_DOC, doc);
   writeFileSync(LATENCY_PLOT, latencyPlot(f.warm));
 }

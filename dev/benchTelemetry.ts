@@ -37,6 +37,8 @@ export interface TelemetryCost {
 /** What the benchmark lends this section: its host, load and timing helpers. */
 export interface TelemetryBench {
   settings: Record<string, string>;
+  /** The settings of a host that believes it runs in Azure (a certificate, not the development secret). */
+  azureSettings: Record<string, string>;
   coldStartMs(settings: Record<string, string>, nodeArgs: string[]): Promise<number>;
   /** Runs a warmed-up load of `requests` at 32 connections against a fresh host; the host's CPU, throughput and memory. */
   warmRun(
@@ -53,7 +55,7 @@ export function distroInstalled(): boolean {
 export async function telemetryCosts(bench: TelemetryBench): Promise<TelemetryCost[]> {
   const ingestion = await startFakeIngestion();
   try {
-    const exporting = { ...bench.settings, ...ingestion.exporterEnv, WEBSITE_SITE_NAME: 'func-bench' };
+    const exporting = { ...bench.azureSettings, ...ingestion.exporterEnv, WEBSITE_SITE_NAME: 'func-bench' };
     const options: {
       option: TelemetryOptionName;
       settings: Record<string, string>;

@@ -23,6 +23,7 @@ import {
   type CpuPerCall,
   type OperationCost,
 } from './benchOperation';
+import { benchHandlers, UNSCOPED_JOB_TYPE } from './benchHandlers';
 import { demoItemRecord, seedNotStarted, type JobBenchFixture } from './benchJobs';
 import { DEMO_JOB } from './devSettings';
 import type { FunctionsModule } from './localHost';
@@ -40,7 +41,8 @@ const DEFINITION = {
 };
 const DEFINITION_BODY = JSON.stringify({ definition: DEFINITION });
 const DEFINITION_TEXT = JSON.stringify(DEFINITION);
-const JOB = { jobType: DEMO_JOB.jobType, executionData: { durationSeconds: 0 } };
+/** The demo job registered without scopes (dev/benchHandlers.ts): its Create's floor has no token exchange. */
+const JOB = { jobType: UNSCOPED_JOB_TYPE, executionData: { durationSeconds: 0 } };
 
 /** Every toolkit operation against its floor, in the order of the contract. */
 export async function toolkitOperationCpu(fixture: JobBenchFixture, cpuPerCall: CpuPerCall): Promise<OperationCost[]> {
@@ -76,7 +78,9 @@ async function stage(fixture: JobBenchFixture, name: string): Promise<Stage> {
   await Promise.all([items.createTable(), jobs.createTable()]);
   const queue = new QueueClient(fixture.settings.JobQueue, config.queueName);
   await queue.createIfNotExists();
-  const functions = sourceFunctions(createDependencies(config, { env: {}, validatedTokenCacheSize: 0 }));
+  const functions = sourceFunctions(
+    createDependencies(config, { env: {}, validatedTokenCacheSize: 0, handlers: benchHandlers }),
+  );
   return { fixture, functions, items, jobs, queue };
 }
 
@@ -241,6 +245,7 @@ async function onCreateJobInstance(stage: Stage): Promise<BenchOperation> {
     floor: async () => {
       const job = {
         ...DEMO_JOB,
+        jobType: JOB.jobType,
         jobInstanceId: randomUUID(),
         tenantId,
         status: 'NotStarted' as const,

@@ -18,7 +18,6 @@
  * it prints the settings that point a host at this stack instead.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createDependencies } from '../src/app';
 import { readConfig, SETTINGS } from '../src/config';
@@ -40,10 +39,11 @@ import { demoCurls, demoCurlText } from './demoCurls';
 import { assertionKeyFile, developmentAssertionKey } from './devAssertionKey';
 import { createDevIssuer, devAppOnlyAuthorization, devAuthorization, devIdentity, devStorageToken } from './devIssuer';
 import { appSettingsOf, DEMO_JOB, devSettings, devTokenFailure, type DevSettings } from './devSettings';
-import { developmentTls, trustEnv, trustsCertificate, type DevTls } from './devTls';
+import { developmentTls, trustsCertificate, type DevTls } from './devTls';
 import { createConsoleSink, logFormatFromArgs, type LogFormat, startLocalHost } from './localHost';
 import { sourceFunctions } from './sourceFunctions';
 import { startTokenEndpoint } from './tokenEndpoint';
+import { RERUN_MARK, runAgainTrusting } from './trustedRerun';
 import { assertOutsideAzure, startJwksServer, type TokenIssuer } from './tokenIssuer';
 import { PROJECT_ROOT } from './projectRoot';
 
@@ -255,33 +255,6 @@ function portInUse(error: Error, what: string): Error {
   return error.message.includes('EADDRINUSE') ? new Error(`${what} is in use; set it to another`) : error;
 }
 
-/**
- * Node reads NODE_EXTRA_CA_CERTS only when a process starts: runs this
- * program again, once, as a child whose environment names the certificate,
- * and lives as long as it does. Signals are passed on (the child stops
- * everything it started), and so is its exit code.
- */
-function runAgainTrusting(tls: DevTls, args: string[]): void {
-  if (process.env[RUN_AGAIN_MARK])
-    throw new Error(`NODE_EXTRA_CA_CERTS (${process.env.NODE_EXTRA_CA_CERTS}) does not name ${tls.certFile}`);
-  const child = spawn(process.execPath, [...process.execArgv, __filename, ...args], {
-    stdio: 'inherit',
-    env: { ...process.env, ...trustEnv(tls), [RUN_AGAIN_MARK]: '1' },
-  });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
-  // As in the child: when npm goes away without a signal reaching us, stop it too.
-  const parent = process.ppid;
-  setInterval(() => process.ppid !== parent && child.kill('SIGTERM'), 1000).unref();
-  child.once('error', (error) => {
-    process.stderr.write(`npm start: ${error.message}\n`);
-    process.exit(1);
-  });
-  child.once('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0)));
-}
-
-/** Set in the child's environment: a second run that still does not trust the certificate fails instead of looping. */
-const RUN_AGAIN_MARK = 'FABRIC_DEV_START_TRUSTING';
-
 /** Azurite's Table and Queue services, and its Blob service as OneLake's stand-in, started side by side. */
 async function startStorage(
   settings: DevSettings,
@@ -330,8 +303,8 @@ async function main(args: string[]): Promise<void> {
   const settings = devSettings(process.env, PROJECT_ROOT);
   const tokenFailure = devTokenFailure(settings);
   const tls = developmentTls(join(settings.DEV_DATA_DIR, 'tls'));
-  if (!trustsCertificate(tls)) return runAgainTrusting(tls, args);
-  delete process.env[RUN_AGAIN_MARK]; // not for func's environment
+  if (!trustsCertificate(tls)) return runAgainTrusting(tls, __filename, args, 'npm start');
+  delete process.env[RERUN_MARK]; // not for func's environment
   const trust: Trust = { NODE_EXTRA_CA_CERTS: resolve(process.env.NODE_EXTRA_CA_CERTS!) };
   settings.USER_ASSERTION_KEY = developmentAssertionKey(settings.DEV_DATA_DIR);
 
