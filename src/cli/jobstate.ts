@@ -116,8 +116,9 @@ const COMMANDS: Record<string, Command> = {
       return async (table) => {
         const record = await new JobStateStore(table).read(itemId, jobInstanceId);
         if (!record) throw new JobNotFoundError(`job ${itemId}/${jobInstanceId} does not exist`);
-        // The payload's size, not its content: it may be 32,768 characters of a customer's data.
-        const { creationPayload, ...shown } = record;
+        // The payload's size, not its content: it may be 32,768 characters of a customer's data. The user's
+        // sealed token is never printed (output gets pasted into tickets); its expiry says the job holds one.
+        const { creationPayload, userAssertion: _sealed, ...shown } = record;
         return creationPayload === undefined ? shown : { ...shown, creationPayloadCharacters: creationPayload.length };
       };
     },

@@ -51,11 +51,17 @@ export class UserDelegation {
     if (!subject || !Number.isFinite(subject.expiresOn.getTime()))
       throw new InternalError('a job Create with scopes came without a subject token (or one without exp)');
     // One exchange per resource: Entra issues a token for one resource at a time.
-    await Promise.all(
+    const exchanges = await Promise.allSettled(
       byResource(scopes).map((group) =>
         broker.forUser({ subjectToken: subject.reveal(), tenantId: caller.tenantId }, group, { log }),
       ),
     );
+    const failures = exchanges.flatMap((exchange) => (exchange.status === 'rejected' ? [exchange.reason] : []));
+    // Every resource the user must consent to in one 401, so that one visit to the consent prompt is enough.
+    const consent = failures.filter((error): error is AuthUIRequiredError => error instanceof AuthUIRequiredError);
+    const first = consent.find((error) => error.claims !== '') ?? consent[0];
+    if (first) throw first.forScopes(consent.flatMap((error) => error.scopes));
+    if (failures.length > 0) throw failures[0];
     const userAssertion = keys.seal(subject.reveal(), job);
     if (userAssertion.length > MAX_STRING_PROPERTY_LENGTH) {
       throw new InternalError(

@@ -265,7 +265,14 @@ export class AuthUIRequiredError extends FabricError {
   readonly moreDetails: ErrorExtendedInformation[];
 
   /** `message`: Entra's AADSTS text; `error`: Entra's error code (e.g. invalid_grant); `claims`: its challenge, or ''. */
-  constructor(message: string, scopes: readonly string[], error: string, claims: string, logDetail: string) {
+  constructor(
+    message: string,
+    readonly scopes: readonly string[],
+    private readonly error: string,
+    /** Entra's claims challenge, or ''. */
+    readonly claims: string,
+    logDetail: string,
+  ) {
     super(message, logDetail);
     const additionalParameters = [{ name: 'additionalScopesToConsent', value: scopes.join(', ') }];
     if (claims !== '') {
@@ -278,6 +285,11 @@ export class AuthUIRequiredError extends FabricError {
     this.moreDetails = [{ errorCode: this.errorCode, message, additionalParameters }];
     const challenge = claims === '' ? [] : [`claims=${quotedString(claims)}`];
     this.headers = { 'WWW-Authenticate': `Bearer ${[...challenge, `error=${quotedString(error)}`].join(', ')}` };
+  }
+
+  /** The same answer asking consent for `scopes` instead (a Create whose job type's resources each need it). */
+  forScopes(scopes: readonly string[]): AuthUIRequiredError {
+    return new AuthUIRequiredError(this.message, scopes, this.error, this.claims, this.logDetail ?? this.message);
   }
 }
 

@@ -1,9 +1,9 @@
 import type { ItemJobInstanceState } from '../fabric/contract';
-import { ConflictError, ItemConflictError, ItemDeletedError } from '../fabric/errors';
+import { ConflictError, describeError, ItemConflictError, ItemDeletedError } from '../fabric/errors';
 import type { RequestLog } from '../telemetry/log';
 import { toItemJobInstanceState, type JobCoordinates, type JobKey, type JobRecord } from './jobRow';
 import type { JobStateStore } from './jobStateStore';
-import { cancelJob, JOB_NOT_FOUND_STATE, pollJob, type PollingUser } from './lifecycle';
+import { cancelJob, JOB_NOT_FOUND_STATE, markLostRunner, pollJob, type PollingUser } from './lifecycle';
 import type { JobDecision, JobStateWriter, JobUpdate, NewJobInstance, VersionedJob } from './jobStateWriter';
 import { JobAlreadyExistsError, JobNotFoundError } from './writerErrors';
 import { forLog } from '../logValue';
@@ -53,7 +53,7 @@ export class JobInstances {
   async state(job: JobAddress, log: RequestLog, poll?: PollingUser): Promise<ItemJobInstanceState> {
     const found = await this.readOwned(job, log);
     if (!found) return JOB_NOT_FOUND_STATE;
-    const update = await this.updateUnlessGone(job, pollJob(this.heartbeatSeconds, poll), found, log);
+    const update = await this.pollUpdate(job, found, log, poll);
     if (!update) return JOB_NOT_FOUND_STATE;
     const { record } = update;
     log.info(`job ${job.itemId}/${job.jobInstanceId}: ${describe(record)}`);
@@ -137,6 +137,31 @@ export class JobInstances {
       `job ${job.itemId}/${job.jobInstanceId}: ${changed && record.status === 'Cancelled' ? 'cancelled' : `not cancelled, ${describe(record)}`}`,
     );
     return toItemJobInstanceState(record);
+  }
+
+  /**
+   * A poll's write: a lost runner recorded, else the job's stored user token
+   * refreshed from the poll's. The refresh is a favour, not the poll's answer:
+   * when only a refresh was due and its write fails (storage, a run of lost
+   * ETag races with the runner), the poll answers the state it read, with a
+   * warning. A poll must always answer 200 with the job's state (OBO.md).
+   */
+  private async pollUpdate(
+    job: JobAddress,
+    found: VersionedJob,
+    log: RequestLog,
+    poll: PollingUser | undefined,
+  ): Promise<JobUpdate | undefined> {
+    try {
+      return await this.updateUnlessGone(job, pollJob(this.heartbeatSeconds, poll), found, log);
+    } catch (error) {
+      const lostRunnerDue = markLostRunner(this.heartbeatSeconds)(found.record, new Date(), found.clock) !== undefined;
+      if (!poll || lostRunnerDue) throw error;
+      log.warn(
+        `job ${job.itemId}/${job.jobInstanceId}: the user's token was not refreshed from this poll (${describeError(error)}); answering the state read`,
+      );
+      return { ...found, changed: false };
+    }
   }
 
   /** The writer's update; undefined when the row was deleted since it was read (a DeleteItem racing this request). */

@@ -127,6 +127,26 @@ describe('jobstate, the happy path', () => {
     expect(shown.stdout).not.toContain('customer data');
   });
 
+  it("shows when a running job's sealed user token expires, never the sealed value", async () => {
+    const id = { itemId: randomUUID(), jobInstanceId: randomUUID() };
+    const sealed = `a1.AbCdEfGh.${'n'.repeat(16)}.${'c'.repeat(400)}.${'t'.repeat(22)}`;
+    await table.createEntity({
+      partitionKey: id.itemId,
+      rowKey: id.jobInstanceId,
+      TenantId: randomUUID(),
+      WorkspaceId: randomUUID(),
+      ItemType: 'T',
+      JobType: 'J',
+      Status: 'InProgress',
+      UserAssertion: sealed,
+      UserAssertionExpiresUtc: new Date('2026-01-01T01:00:00Z'),
+    });
+    const shown = jobstate(['show', '--item', id.itemId, '--instance', id.jobInstanceId]);
+    expect(shown.json).toMatchObject({ status: 'InProgress', userAssertionExpiresUtc: '2026-01-01T01:00:00.000Z' });
+    expect(shown.json).not.toHaveProperty('userAssertion');
+    expect(shown.stdout).not.toContain('c'.repeat(400));
+  });
+
   it('reads its settings from ./local.settings.json when the environment has none', () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobstate-local-'));
     writeFileSync(join(dir, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: settings }));

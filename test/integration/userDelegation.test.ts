@@ -154,6 +154,16 @@ describe("Create's pre-flight", () => {
     }
   });
 
+  // Else the user consents to one resource, Create meets the other's 401, and the user is asked again (which one first was a race).
+  it('asks consent for every resource that needs it in one 401, when a job type declares two', async () => {
+    endpoint.failure = 'consent';
+    const error = await thrown(delegation().preflight(newJob(BOTH), caller(), log));
+    expect(error).toBeInstanceOf(AuthUIRequiredError);
+    const parameters = (error as AuthUIRequiredError).moreDetails[0]!.additionalParameters!;
+    const asked = parameters.find((p) => p.name === 'additionalScopesToConsent')?.value.split(', ');
+    expect(asked?.sort()).toEqual([FABRIC, STORAGE].sort());
+  });
+
   it('meets a blocking policy (401 AuthUIRequired) and a token service that is down (503)', async () => {
     endpoint.failure = 'policy';
     expect(await thrown(delegation().preflight(newJob(), caller(), log))).toBeInstanceOf(AuthUIRequiredError);

@@ -10,7 +10,7 @@ import { JobInstances, type JobEnqueuer, type JobGate } from '../../../src/jobs/
 import { toJobEntity, type JobKey, type JobRecord } from '../../../src/jobs/jobRow';
 import { JobStateStore } from '../../../src/jobs/jobStateStore';
 import { JobStateWriter } from '../../../src/jobs/jobStateWriter';
-import { JOB_NOT_FOUND_STATE } from '../../../src/jobs/lifecycle';
+import { JOB_NOT_FOUND_STATE, type PollingUser } from '../../../src/jobs/lifecycle';
 import { collectingLog, FORECAST_FAILED, HEARTBEAT_SECONDS, jobRecord, newJob, T0 } from '../../fixtures/jobs';
 import { MemoryTable } from '../../fixtures/memoryTable';
 
@@ -177,6 +177,68 @@ describe('state', () => {
     const row = rowOf(record);
     expect((await jobs.state(record, collectingLog())).status).toBe('InProgress');
     expect(rowOf(record)).toEqual(row);
+  });
+
+  describe("a poll by the job's own user whose token would refresh the stored one", () => {
+    const OID = 'a1a1a1a1-0000-4000-8000-00000000a001';
+    const USER_TENANT = '3c9e4a1b-2222-4222-8222-00000000cccc';
+    const pollOf = (): PollingUser => ({
+      tenantId: USER_TENANT,
+      userObjectId: OID,
+      expiresOn: new Date(NOW.getTime() + 3_600_000),
+      seal: () => 'a1.sealed-by-the-poll',
+    });
+    const running = () =>
+      stored({
+        tenantId: USER_TENANT,
+        status: 'InProgress',
+        startTimeUtc: T0,
+        heartbeatUtc: NOW,
+        userObjectId: OID,
+        userAssertion: 'a1.sealed-at-create',
+        userAssertionExpiresUtc: new Date(NOW.getTime() + 60_000),
+      });
+
+    it('refreshes it', async () => {
+      const record = running();
+      const log = collectingLog();
+      expect((await jobs.state(record, log, pollOf())).status).toBe('InProgress');
+      expect(rowOf(record)?.UserAssertion).toBe('a1.sealed-by-the-poll');
+      expect(log.annotations).toContainEqual({ userToken: 'refreshed' });
+    });
+
+    // A poll must always answer 200 with the job's state (OBO.md): the refresh is a favour, not the answer.
+    it.each([
+      ['storage fails the write', () => table.failNext('updateEntity', 5)],
+      [
+        'every write loses an ETag race',
+        () => table.beforeWrite((write) => void table.put({ ...table.row(write.partitionKey, write.rowKeys[0]!)! }), 5),
+      ],
+    ])('answers the state it read when %s, with a warning, the stored token left', async (_name, breakWrites) => {
+      const record = running();
+      breakWrites();
+      const log = collectingLog();
+      expect(await jobs.state(record, log, pollOf())).toMatchObject({ status: 'InProgress' });
+      expect(rowOf(record)?.UserAssertion).toBe('a1.sealed-at-create');
+      expect(log.lines.filter((line) => line.level === 'warn').map((line) => line.message)).toEqual([
+        expect.stringContaining("the user's token was not refreshed from this poll"),
+      ]);
+      expect(log.annotations).not.toContainEqual({ userToken: 'refreshed' });
+    });
+
+    it('still fails when the write it could not make was a lost runner', async () => {
+      const record = storedThenSilent({
+        tenantId: USER_TENANT,
+        status: 'InProgress',
+        startTimeUtc: T0,
+        heartbeatUtc: T0,
+        userObjectId: OID,
+        userAssertion: 'a1.sealed-at-create',
+        userAssertionExpiresUtc: new Date(NOW.getTime() + 60_000),
+      });
+      table.failNext('updateEntity', 5);
+      await expect(jobs.state(record, collectingLog(), pollOf())).rejects.toBeInstanceOf(StorageUnavailableError);
+    });
   });
 });
 
