@@ -100,5 +100,20 @@ export function tokenFailure(error: unknown, scopes: readonly string[], what: st
   ) {
     return new TokenServiceUnavailableError(`${summary}: ${forLog(error.errorMessage, 300)}`);
   }
-  return new InternalError(`${summary}: ${forLog(entraText(error), 300)}`);
+  const detail = `${summary}: ${forLog(entraText(error), 300)}`;
+  // invalid_grant: Entra refused the user's token itself (expired, revoked, the user disabled), not our credential.
+  return error.errorCode === 'invalid_grant' ? new UserAssertionRefusedError(detail) : new InternalError(detail);
+}
+
+/**
+ * Entra refused the user's token that was exchanged (`invalid_grant` that the
+ * user cannot resolve: AADSTS500133 expired, 50013 a bad signature, 50057 a
+ * disabled user). A request answers it as any other InternalError (500); a
+ * job that met it with its stored token ends `UserTokenExpired`.
+ */
+export class UserAssertionRefusedError extends InternalError {
+  constructor(logDetail: string) {
+    super(logDetail);
+    this.name = 'UserAssertionRefusedError';
+  }
 }

@@ -1,6 +1,7 @@
 import { AssertionSealError, type AssertionKeys, type RowBinding } from '../auth/assertionKeys';
 import type { AuthenticatedCaller } from '../auth/subjectAndAppAuthenticator';
 import type { TokenBroker } from '../auth/tokenBroker';
+import { UserAssertionRefusedError } from '../auth/tokenFailure';
 import { AuthUIRequiredError, describeError, InternalError, TokenServiceUnavailableError } from '../fabric/errors';
 import { JobFailure, type JobUser } from '../handlers/jobHandler';
 import type { HandlerRegistry } from '../handlers/registry';
@@ -165,6 +166,8 @@ function asJobFailure(error: unknown): unknown {
       moreDetails: error.moreDetails,
     });
   }
+  // Entra refused the stored token itself (expired early, revoked, the user disabled): running it again gets a fresh one.
+  if (error instanceof UserAssertionRefusedError) return new JobFailure(USER_TOKEN_EXPIRED);
   if (error instanceof TokenServiceUnavailableError) {
     return new JobFailure({
       errorCode: error.errorCode,

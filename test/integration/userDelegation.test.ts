@@ -245,6 +245,22 @@ describe("a job's user", () => {
     expect(jwt.decode(await user.token())).toMatchObject({ oid: who.userObjectId });
   });
 
+  it('fails the job with UserTokenExpired when Entra refuses its stored token itself (invalid_grant)', async () => {
+    const who = caller();
+    const job = newJob();
+    // A token Entra will not exchange (another audience: AADSTS50013, invalid_grant), sealed as Create would have.
+    const refused = tokenFactory(issuer).subjectToken({ aud: 'api://someone-else', oid: who.userObjectId });
+    const sealed = {
+      userAssertion: new AssertionKeys(KEY).seal(refused, job),
+      userAssertionExpiresUtc: who.subject!.expiresOn,
+    };
+    const user = delegation().forJob(recordOf(job, who, sealed), async () => undefined, log);
+    const error = await thrown(user.token());
+    expect(error).toBeInstanceOf(JobFailure);
+    expect((error as JobFailure).details).toMatchObject(USER_TOKEN_EXPIRED);
+    expect(lines.join('\n')).toContain('AADSTS50013');
+  });
+
   it('fails the job with AuthUIRequired and its parameters when consent is missing inside the job', async () => {
     const who = caller();
     const job = newJob();
