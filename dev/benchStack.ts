@@ -7,7 +7,7 @@
  * endpoint and the stand-in serve the development certificate, which the
  * bench's process and every host it starts trust (NODE_EXTRA_CA_CERTS).
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readConfig } from '../src/config';
 import { jobInstancePath } from '../src/http/jobPath';
 import { toJobEntity } from '../src/jobs/jobRow';
@@ -19,9 +19,8 @@ import { appSettingsOf, DEMO_JOB, DEV_CLIENT_SECRET, devSettings } from './devSe
 import type { DevTls } from './devTls';
 import { fabricAppTokenClaims, fabricSubjectTokenClaims, subjectAndAppHeader } from './fabricTokens';
 import { PROJECT_ROOT } from './projectRoot';
-import { certificateThumbprint, startTokenEndpoint } from './tokenEndpoint';
+import { startTokenEndpoint, workloadAppCertificate } from './tokenEndpoint';
 import { startJwksServer, TokenIssuer } from './tokenIssuer';
-import { selfSignedCertificate } from './x509';
 
 export interface Fixture {
   settings: Record<string, string>;
@@ -54,7 +53,7 @@ export async function startBenchStack(tls: DevTls): Promise<BenchStack> {
   const jwks = await startJwksServer(issuer);
   const base = devSettings({}, PROJECT_ROOT);
   const identity = devIdentity(base);
-  const certificate = appCertificate();
+  const certificate = workloadAppCertificate();
   const tokenEndpoint = await startTokenEndpoint(issuer, {
     identity,
     client: { secret: DEV_CLIENT_SECRET, certificate: certificate.registered },
@@ -117,16 +116,5 @@ export async function startBenchStack(tls: DevTls): Promise<BenchStack> {
       await jwks.close();
       await Promise.all([azurite.stop(), oneLake.stop()]);
     },
-  };
-}
-
-/** A certificate and its RSA key, registered on the workload app: what WORKLOAD_CLIENT_CERTIFICATE holds (PEM, both). */
-function appCertificate() {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const der = selfSignedCertificate(rsa.privateKey, 'workload app');
-  const cert = `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
-  return {
-    registered: { publicKey: rsa.publicKey, thumbprintSha256: certificateThumbprint(der) },
-    pem: cert + rsa.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   };
 }

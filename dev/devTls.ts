@@ -17,7 +17,7 @@ import { generateKeyPairSync, X509Certificate, createPrivateKey } from 'node:cry
 import { mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { assertOutsideAzure } from './tokenIssuer';
-import { selfSignedCertificate } from './x509';
+import { certificatePem, selfSignedCertificate } from './x509';
 
 export const DEV_TLS_HOST = '127.0.0.1';
 const MIN_REMAINING_MS = 86_400_000;
@@ -48,7 +48,7 @@ export function developmentTls(dir: string): DevTls {
     if (written) return written;
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const der = selfSignedCertificate(privateKey, 'fabric workload development', DEV_TLS_HOST);
-    const cert = `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+    const cert = certificatePem(der);
     const key = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     // Each file whole or not at all: a reader never sees half a file.
     writeAtomically(keyFile, key, 0o600);

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PROJECT_ROOT } from './projectRoot';
-import { selfSignedCertificate } from './x509';
+import { certificatePem, selfSignedCertificate } from './x509';
 
 /** One telemetry item as the exporter sends it (a trace is baseType MessageData). */
 export interface Envelope {
@@ -58,9 +58,7 @@ const LOOPBACK_ONLY = join(PROJECT_ROOT, 'dist', 'dev', 'loopbackOnly.js');
 
 export async function startFakeIngestion(): Promise<FakeIngestion> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const cert = `-----BEGIN CERTIFICATE-----\n${selfSignedCertificate(privateKey, 'local ingestion', '127.0.0.1')
-    .match(/.{1,64}/g)!
-    .join('\n')}\n-----END CERTIFICATE-----\n`;
+  const cert = certificatePem(selfSignedCertificate(privateKey, 'local ingestion', '127.0.0.1'));
   const dir = mkdtempSync(join(tmpdir(), 'fake-ingestion-'));
   const caFile = join(dir, 'ca.pem');
   // With what this process already trusts (the development certificate of the token endpoint and OneLake's

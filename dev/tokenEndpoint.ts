@@ -21,7 +21,7 @@ import jwt from 'jsonwebtoken';
 import { isLoopbackHost } from '../src/url';
 import type { WorkloadIdentity } from './fabricTokens';
 import { assertOutsideAzure, type TokenIssuer } from './tokenIssuer';
-import { selfSignedCertificate } from './x509';
+import { certificatePem, selfSignedCertificate } from './x509';
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -414,8 +414,25 @@ function selfMadeTls(host: string): { cert: string; key: string } {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const der = selfSignedCertificate(privateKey, 'local token endpoint', host);
   return {
-    cert: `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`,
+    cert: certificatePem(der),
     key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
+}
+
+/**
+ * A certificate and its RSA key for the workload app: `registered`, what the
+ * endpoint's `client.certificate` takes; `pem`, what WORKLOAD_CLIENT_CERTIFICATE
+ * holds (the certificate and the key, PEM).
+ */
+export function workloadAppCertificate(): {
+  registered: { publicKey: KeyObject; thumbprintSha256: string };
+  pem: string;
+} {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const der = selfSignedCertificate(rsa.privateKey, 'workload app');
+  return {
+    registered: { publicKey: rsa.publicKey, thumbprintSha256: certificateThumbprint(der) },
+    pem: certificatePem(der) + rsa.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   };
 }
 

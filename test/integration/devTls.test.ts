@@ -15,7 +15,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { developmentTls, trustEnv, trustsCertificate } from '../../dev/devTls';
 import { startTokenEndpoint } from '../../dev/tokenEndpoint';
 import { TokenIssuer } from '../../dev/tokenIssuer';
-import { selfSignedCertificate } from '../../dev/x509';
+import { certificatePem, selfSignedCertificate } from '../../dev/x509';
 import { IDENTITY } from '../fixtures/tokens';
 
 const dirs: string[] = [];
@@ -26,8 +26,7 @@ const tempDir = () => {
 };
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
-const pem = (der: string) =>
-  `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+const pem = certificatePem;
 
 /** Serves `tls` on 127.0.0.1 and GETs it with Node's defaults (no `ca`): the status, or the TLS error's code. */
 async function plainRequest(tls: { cert: string; key: string }): Promise<number | string> {

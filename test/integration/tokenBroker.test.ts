@@ -5,7 +5,6 @@
  * every socket it opens is recorded: nothing may leave 127.0.0.0/8.
  */
 import '../../dev/loopbackOnly';
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Socket } from 'node:net';
@@ -16,15 +15,14 @@ import { createTokenBroker, type TokenBroker } from '../../src/auth/tokenBroker'
 import { AuthUIRequiredError, FabricError, InternalError, TokenServiceUnavailableError } from '../../src/fabric/errors';
 import { toErrorResponse } from '../../src/fabric/responses';
 import {
-  certificateThumbprint,
   MFA_CLAIMS_CHALLENGE,
+  workloadAppCertificate,
   startTokenEndpoint,
   TOKEN_EXCHANGE_AUDIENCE,
   type TokenEndpoint,
 } from '../../dev/tokenEndpoint';
 import { isLoopbackTarget } from '../../dev/loopbackOnly';
 import { TokenIssuer } from '../../dev/tokenIssuer';
-import { selfSignedCertificate } from '../../dev/x509';
 import { contractValidator } from '../fixtures/contractSchema';
 import { IDENTITY, tokenFactory, USER_TENANT } from '../fixtures/tokens';
 
@@ -45,9 +43,7 @@ Socket.prototype.connect = function recordingConnect(this: Socket, ...args: unkn
   return (guardedConnect as (...a: unknown[]) => Socket).apply(this, args);
 } as typeof Socket.prototype.connect;
 
-const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const certificateDer = selfSignedCertificate(rsa.privateKey, 'workload app');
-const certificatePem = `-----BEGIN CERTIFICATE-----\n${certificateDer.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n${rsa.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()}`;
+const appCertificate = workloadAppCertificate();
 
 let issuer: TokenIssuer;
 let endpoint: TokenEndpoint;
@@ -93,7 +89,7 @@ beforeAll(async () => {
     identity: IDENTITY,
     client: {
       secret: SECRET,
-      certificate: { publicKey: rsa.publicKey, thumbprintSha256: certificateThumbprint(certificateDer) },
+      certificate: appCertificate.registered,
       federatedSubject: MANAGED_IDENTITY_OID,
     },
   });
@@ -158,7 +154,7 @@ describe('forUser: on behalf of the caller', () => {
   it('authenticates with a certificate (a PS256 client assertion MSAL signs) read from the settings', async () => {
     const problems: string[] = [];
     const credential = readClientCredential(
-      (name) => ({ WORKLOAD_CLIENT_CREDENTIAL: 'certificate', WORKLOAD_CLIENT_CERTIFICATE: certificatePem })[name],
+      (name) => ({ WORKLOAD_CLIENT_CREDENTIAL: 'certificate', WORKLOAD_CLIENT_CERTIFICATE: appCertificate.pem })[name],
       problems,
       {},
     );

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig } from '../../../src/config';
-import { selfSignedCertificate } from '../../../dev/x509';
+import { certificatePem, selfSignedCertificate } from '../../../dev/x509';
 
 const VALID = {
   PUBLISHER_TENANT_ID: '8A2B1C3D-0000-4000-8000-00000000AAAA',
@@ -13,8 +13,7 @@ const VALID = {
 const MI = '0f0f0f0f-1111-4111-8111-000000000001';
 const SECRET = 'do-not-print-this-secret';
 
-const pem = (der: string) =>
-  `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+const pem = certificatePem;
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const otherRsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
