@@ -190,12 +190,13 @@ export function handlerFailureDetails(failure: HandlerFailure): ErrorDetails | u
     isPermanent,
     ...(moreDetails !== undefined ? { moreDetails } : {}),
   };
-  const valid =
-    errorDetailsProblems(details).length === 0 &&
-    typeof errorCode === 'string' &&
-    FAILURE_ERROR_CODE.test(errorCode) &&
-    JSON.stringify(details).length <= MAX_STRING_PROPERTY_LENGTH;
-  return valid ? (details as ErrorDetails) : undefined;
+  if (typeof errorCode !== 'string' || !FAILURE_ERROR_CODE.test(errorCode)) return undefined;
+  try {
+    checkErrorDetails(details); // what every Failed write must pass: the contract's shape, and a fit in its Table property
+    return details;
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------
