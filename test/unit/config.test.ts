@@ -3,13 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig, SETTING_ROWS, settingsTable } from '../../src/config';
 
-const VALID = {
-  PUBLISHER_TENANT_ID: '8A2B1C3D-0000-4000-8000-00000000AAAA',
-  WORKLOAD_CLIENT_ID: '5f1d7c2e-1111-4111-8111-00000000bbbb',
-  WORKLOAD_AUDIENCE: 'api://contoso/workload',
-  JOB_STATE_TABLE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
-  JobQueue: 'UseDevelopmentStorage=true',
-};
+import { MINIMAL_SETTINGS as VALID } from '../fixtures/settings';
 
 function problemsOf(env: Record<string, string | undefined>): string[] {
   try {

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AssertionKeys, AssertionSealError } from '../../../src/auth/assertionKeys';
 import { readConfig } from '../../../src/config';
+import { MINIMAL_SETTINGS as VALID } from '../../fixtures/settings';
 
 const KEY_A = randomBytes(32).toString('base64');
 const KEY_B = randomBytes(32).toString('base64');
@@ -63,14 +64,6 @@ describe("the keys that seal a job's copy of its user's token", () => {
 });
 
 describe('the assertion key settings', () => {
-  const VALID = {
-    PUBLISHER_TENANT_ID: '8a2b1c3d-0000-4000-8000-00000000aaaa',
-    WORKLOAD_CLIENT_ID: '5f1d7c2e-1111-4111-8111-00000000bbbb',
-    WORKLOAD_AUDIENCE: 'api://contoso/workload',
-    JOB_STATE_TABLE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
-    JobQueue: 'UseDevelopmentStorage=true',
-  };
-
   it('reads both keys', () => {
     expect(
       readConfig({ ...VALID, USER_ASSERTION_KEY: KEY_A, USER_ASSERTION_KEY_PREVIOUS: KEY_B }).userAssertionKeys,

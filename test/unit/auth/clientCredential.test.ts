@@ -3,13 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig } from '../../../src/config';
 import { certificatePem, selfSignedCertificate } from '../../../dev/x509';
 
-const VALID = {
-  PUBLISHER_TENANT_ID: '8A2B1C3D-0000-4000-8000-00000000AAAA',
-  WORKLOAD_CLIENT_ID: '5f1d7c2e-1111-4111-8111-00000000bbbb',
-  WORKLOAD_AUDIENCE: 'api://contoso/workload',
-  JOB_STATE_TABLE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
-  JobQueue: 'UseDevelopmentStorage=true',
-};
+import { MINIMAL_SETTINGS as VALID } from '../../fixtures/settings';
 const MI = '0f0f0f0f-1111-4111-8111-000000000001';
 const SECRET = 'do-not-print-this-secret';
 
