@@ -85,6 +85,14 @@ async function stage(fixture: JobBenchFixture, name: string): Promise<Stage> {
 }
 
 /** The row a toolkit notification leaves: what is kept of the definition, and when. */
+/** The floor of a notification that rewrites the item's row: one read, one ETag-conditional replace. */
+async function replaceItemRow(stage: Stage, itemId: string): Promise<void> {
+  const entity = await stage.items.getEntity(itemId, ITEM_ROW_KEY);
+  await stage.items.updateEntity(toItemEntity(notifiedItem(itemId, stage.fixture.tenantId)), 'Replace', {
+    etag: entity.etag,
+  });
+}
+
 function notifiedItem(itemId: string, tenantId: string, deletion?: Deletion): ItemRecord {
   const record: ItemRecord = {
     itemId,
@@ -152,10 +160,7 @@ async function onUpdateItem(stage: Stage): Promise<BenchOperation> {
     calls: { read: 1, replace: 1 },
     verifications: 2,
     floor: async () => {
-      const entity = await stage.items.getEntity(itemId, ITEM_ROW_KEY);
-      await stage.items.updateEntity(toItemEntity(notifiedItem(itemId, stage.fixture.tenantId)), 'Replace', {
-        etag: entity.etag,
-      });
+      await replaceItemRow(stage, itemId);
       verify();
     },
     invocation: invocation(
@@ -216,10 +221,7 @@ async function onRestoreItem(stage: Stage): Promise<BenchOperation> {
     prepare: pool.prepare,
     floor: async () => {
       const itemId = pool.take();
-      const entity = await stage.items.getEntity(itemId, ITEM_ROW_KEY);
-      await stage.items.updateEntity(toItemEntity(notifiedItem(itemId, stage.fixture.tenantId)), 'Replace', {
-        etag: entity.etag,
-      });
+      await replaceItemRow(stage, itemId);
       verify();
     },
     invocation: invocation(
