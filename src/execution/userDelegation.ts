@@ -109,13 +109,13 @@ export class UserDelegation {
       tenantId: record.tenantId,
       objectId: record.userObjectId,
       token: async (requested) => {
-        if (requested === undefined && declared.length !== 1) {
+        if (declared.length === 0)
+          throw new TypeError(`job type ${record.jobType} declares no scopes, so its jobs keep no user token`);
+        if (requested === undefined && declared.length > 1) {
           throw new TypeError(
             `job type ${record.jobType} declares scopes of ${declared.length} resources; pass the scopes to token()`,
           );
         }
-        if (declared.length === 0)
-          throw new TypeError(`job type ${record.jobType} declares no scopes, so its jobs keep no user token`);
         const scopes = requested ?? declared[0]!;
         if (record.userAssertion === undefined) {
           // Created before its job type declared scopes (a deployment during the job), or written by another tool.
